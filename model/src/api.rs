@@ -1,0 +1,372 @@
+//! The messages on the coordinator's edges: requester calls in, replies and events out.
+//!
+//! The coordinator talks to requesters, writers, providers and volumes only through these
+//! values (ARCHITECTURE.md, invariant 2), so a scripted requester, a user's async requester or a
+//! socket client can sit behind the same edge (roadmap §2, §5).
+
+use crate::ids::{Guid, ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
+use crate::time::Instant;
+use crate::vss::{BackupType, Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterState};
+
+/// Which provider a requester names in `AddToSnapshotSet`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderArg {
+    /// `GUID_NULL`: let the service choose (decisions rule 4).
+    Any,
+    /// A registered provider.
+    Registered(ProviderId),
+    /// A provider id that is not registered on the machine.
+    Unregistered(Guid),
+}
+
+/// A component named by a requester: a writer instance and the component's index in its
+/// metadata. `None` where the requester named something the machine does not have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ComponentRef {
+    /// The writer instance that declared the component.
+    pub writer: WriterId,
+    /// Index of the component in the writer's metadata.
+    pub idx: u16,
+}
+
+/// One `IVssBackupComponents` (or `IVssAsync`) call made by a requester.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiCall {
+    /// `InitializeForBackup(NULL)`.
+    InitializeForBackup,
+    /// `SetContext(lContext)`.
+    SetContext(SnapshotContext),
+    /// `SetBackupState(bSelectComponents, bBootableSystemState, backupType, false)`.
+    SetBackupState {
+        /// Component mode.
+        select_components: bool,
+        /// The backup type.
+        backup_type: BackupType,
+    },
+    /// `GatherWriterMetadata` (asynchronous).
+    GatherWriterMetadata,
+    /// `AddComponent`; `None` names a component the machine does not have.
+    AddComponent(Option<ComponentRef>),
+    /// `StartSnapshotSet`; the new set's id is drawn by the simulation and passed in.
+    StartSnapshotSet {
+        /// The id the service gives the new set.
+        new_id: SnapshotSetId,
+    },
+    /// `AddToSnapshotSet`; `volume` is `None` for a volume the machine does not have.
+    AddToSnapshotSet {
+        /// The volume, if it exists.
+        volume: Option<VolumeId>,
+        /// The provider named, or `GUID_NULL`.
+        provider: ProviderArg,
+        /// The id the service gives the new shadow copy.
+        new_id: SnapshotId,
+    },
+    /// `PrepareForBackup` (asynchronous).
+    PrepareForBackup,
+    /// `DoSnapshotSet` (asynchronous).
+    DoSnapshotSet,
+    /// `GatherWriterStatus` (asynchronous).
+    GatherWriterStatus,
+    /// `SetBackupSucceeded` for one explicitly included component.
+    SetBackupSucceeded {
+        /// The component.
+        component: ComponentRef,
+        /// Whether its backup succeeded.
+        succeeded: bool,
+    },
+    /// `BackupComplete` (asynchronous).
+    BackupComplete,
+    /// `AbortBackup`.
+    AbortBackup,
+    /// `IVssAsync::Cancel` on the requester's outstanding asynchronous operation.
+    Cancel,
+    /// Releasing the `IVssBackupComponents` object (or the requester process going away).
+    Release,
+}
+
+impl ApiCall {
+    /// The call's name as Microsoft spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApiCall::InitializeForBackup => "InitializeForBackup",
+            ApiCall::SetContext(_) => "SetContext",
+            ApiCall::SetBackupState { .. } => "SetBackupState",
+            ApiCall::GatherWriterMetadata => "GatherWriterMetadata",
+            ApiCall::AddComponent(_) => "AddComponent",
+            ApiCall::StartSnapshotSet { .. } => "StartSnapshotSet",
+            ApiCall::AddToSnapshotSet { .. } => "AddToSnapshotSet",
+            ApiCall::PrepareForBackup => "PrepareForBackup",
+            ApiCall::DoSnapshotSet => "DoSnapshotSet",
+            ApiCall::GatherWriterStatus => "GatherWriterStatus",
+            ApiCall::SetBackupSucceeded { .. } => "SetBackupSucceeded",
+            ApiCall::BackupComplete => "BackupComplete",
+            ApiCall::AbortBackup => "AbortBackup",
+            ApiCall::Cancel => "Cancel",
+            ApiCall::Release => "Release",
+        }
+    }
+
+    /// Whether the call returns an `IVssAsync` whose result is read with `QueryStatus`.
+    pub fn is_async(&self) -> bool {
+        ApiCall::is_async_name(self.name())
+    }
+
+    /// Whether the call named `name` is asynchronous.
+    pub fn is_async_name(name: &str) -> bool {
+        matches!(
+            name,
+            "GatherWriterMetadata"
+                | "PrepareForBackup"
+                | "DoSnapshotSet"
+                | "GatherWriterStatus"
+                | "BackupComplete"
+        )
+    }
+}
+
+/// What the service reports for one writer in `GetWriterStatus` / `GetWriterMetadata`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterStatus {
+    /// The writer instance.
+    pub writer: WriterId,
+    /// `VSS_WRITER_STATE`.
+    pub state: WriterState,
+    /// The writer's failure code (`phResultFailure`).
+    pub last_error: Hresult,
+}
+
+/// Data a reply or a finished asynchronous operation carries back to the requester.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ReplyData {
+    /// Nothing beyond the HRESULT.
+    #[default]
+    None,
+    /// `StartSnapshotSet`'s set id.
+    SnapshotSet(SnapshotSetId),
+    /// `AddToSnapshotSet`'s shadow id.
+    Snapshot(SnapshotId),
+    /// `GatherWriterMetadata`: the writers that answered Identify, in subscription order.
+    WriterMetadata(Vec<WriterId>),
+    /// `GatherWriterStatus`: one entry per writer of the session.
+    WriterStatus(Vec<WriterStatus>),
+}
+
+/// The status of a shadow copy as the run's report shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShadowStatus {
+    /// Still present at the end of the run.
+    Exists,
+    /// Deleted when its requester released (auto-release).
+    Released,
+    /// Deleted by a requester or administrator.
+    Deleted,
+    /// Its snapshot set failed or was aborted.
+    Aborted,
+    /// Deleted because the diff area filled (decisions rule 17).
+    DiffAreaFull,
+    /// Recycled as the oldest client-accessible shadow (decisions rule 18).
+    Recycled,
+}
+
+impl ShadowStatus {
+    /// The spelling of `snapshots[].status` in `run --json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShadowStatus::Exists => "exists",
+            ShadowStatus::Released => "released",
+            ShadowStatus::Deleted => "deleted",
+            ShadowStatus::Aborted => "aborted",
+            ShadowStatus::DiffAreaFull => "diff_area_full",
+            ShadowStatus::Recycled => "recycled",
+        }
+    }
+}
+
+/// A coordinator timer. Each carries the token that was current when it was set; a timer whose
+/// token is no longer current is stale and ignored (timers are never cancelled in the queue).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// A writer's answer to a non-Freeze event is due (decisions rule 11).
+    WriterResponse {
+        /// The outstanding event's token.
+        token: u64,
+    },
+    /// A writer's freeze window has ended (decisions rule 7).
+    FreezeWindow {
+        /// The writer.
+        writer: WriterId,
+        /// The Freeze delivery's token.
+        token: u64,
+    },
+    /// The flush-and-hold window has ended (decisions rules 13, 13b).
+    HoldWindow {
+        /// The hold's token.
+        token: u64,
+    },
+    /// An asynchronous operation that needs no writer finishes (e.g. `GatherWriterStatus`).
+    AsyncFinish {
+        /// The requester.
+        requester: RequesterId,
+        /// The operation's token.
+        token: u64,
+    },
+}
+
+/// Inputs to the coordinator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A requester calls the API.
+    Call {
+        /// The caller.
+        requester: RequesterId,
+        /// The call.
+        call: ApiCall,
+    },
+    /// A writer's handler returned.
+    WriterAnswer {
+        /// The token of the event it answers.
+        token: u64,
+        /// `S_OK` or the failure the writer set.
+        result: Hresult,
+    },
+    /// A provider call returned.
+    ProviderAnswer {
+        /// The token of the call it answers.
+        token: u64,
+        /// The provider's HRESULT, before translation (decisions rule 16).
+        result: Hresult,
+    },
+    /// Every volume of the hold has drained its in-flight writes and flushed.
+    FlushDone {
+        /// The hold's token.
+        token: u64,
+    },
+    /// A timer fired.
+    Timer(Timer),
+    /// The volume deleted a shadow copy to make room in its diff area (decisions rule 17).
+    ShadowDeleted {
+        /// The shadow.
+        snapshot: SnapshotId,
+    },
+}
+
+/// Effects and notes the coordinator emits. The simulation executes effects and records notes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A synchronous call returned (or an asynchronous call returned its `IVssAsync`).
+    Reply {
+        /// The caller.
+        requester: RequesterId,
+        /// The call's name.
+        call: &'static str,
+        /// The call's own return value.
+        result: Hresult,
+        /// Data returned.
+        data: ReplyData,
+    },
+    /// An asynchronous operation ended; `result` is what `QueryStatus` gives.
+    AsyncDone {
+        /// The caller.
+        requester: RequesterId,
+        /// The call that started the operation.
+        call: &'static str,
+        /// `VSS_S_ASYNC_FINISHED`, `VSS_S_ASYNC_CANCELLED` or the failure.
+        result: Hresult,
+        /// Data returned.
+        data: ReplyData,
+    },
+    /// Deliver an event to a writer; it answers with [`Input::WriterAnswer`] and `token`.
+    WriterEvent {
+        /// The writer.
+        writer: WriterId,
+        /// The event.
+        event: WriterEvent,
+        /// Token to answer with.
+        token: u64,
+        /// For PrepareForSnapshot: the volumes in the set (a writer checks them, rule 5b).
+        set_volumes: Vec<VolumeId>,
+        /// For PrepareForSnapshot: the writer's explicitly included components.
+        selected: Vec<u16>,
+    },
+    /// Call a provider; it answers with [`Input::ProviderAnswer`] and `token`.
+    ProviderCall {
+        /// The provider.
+        provider: ProviderId,
+        /// The call.
+        call: ProviderCall,
+        /// The set.
+        set_id: SnapshotSetId,
+        /// The volumes of the set this provider handles (one for `BeginPrepareSnapshot`).
+        volumes: Vec<VolumeId>,
+        /// Token to answer with; `AbortSnapshots` is not answered.
+        token: u64,
+    },
+    /// Schedule a timer.
+    SetTimer {
+        /// When it fires.
+        at: Instant,
+        /// What it is.
+        timer: Timer,
+    },
+    /// Start flush-and-hold on these volumes (the snapshot instant, decisions rule 13).
+    FlushAndHold {
+        /// The volumes.
+        volumes: Vec<VolumeId>,
+        /// Answer with [`Input::FlushDone`] and this token.
+        token: u64,
+    },
+    /// Release held writes on these volumes, in their original order (decisions rule 14).
+    ReleaseWrites {
+        /// The volumes.
+        volumes: Vec<VolumeId>,
+    },
+    /// A provider committed a shadow copy of `volume`: its image is the hold instant.
+    CreateShadow {
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// Its set.
+        set_id: SnapshotSetId,
+        /// The original volume.
+        volume: VolumeId,
+        /// The provider that made it.
+        provider: ProviderId,
+        /// The set's context.
+        context: SnapshotContext,
+    },
+    /// Remove a shadow copy.
+    DeleteShadow {
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// Why, as the report shows it.
+        status: ShadowStatus,
+    },
+    /// A writer's state or last error changed (for the trace and the state-graph check).
+    WriterStateChanged {
+        /// The writer.
+        writer: WriterId,
+        /// The event that caused it.
+        event: WriterEvent,
+        /// Previous state.
+        prev: WriterState,
+        /// New state.
+        next: WriterState,
+        /// Last error after the change.
+        last_error: Hresult,
+        /// The decisions.md rule applied, 0 when none in particular.
+        rule: &'static str,
+    },
+    /// A writer answered too late, or answered an event it was already failed for; ignored.
+    LateAnswerIgnored {
+        /// The token answered.
+        token: u64,
+    },
+    /// The hold began (snapshot instant) or ended, for the trace.
+    Phase {
+        /// The set.
+        set_id: SnapshotSetId,
+        /// `DoSnapshotSet` phase name.
+        phase: &'static str,
+        /// The decisions.md rule applied.
+        rule: &'static str,
+    },
+}

@@ -1,0 +1,180 @@
+//! The writer state graph: every legal `VSS_WRITER_STATE` change, labelled with the event that
+//! causes it. The simulation checks each state change of a run against it (invariant
+//! `writer_state_graph`) and `vss-sim graph writer` prints it as DOT.
+//!
+//! Sources: vss-spec.md §4 transition model; decisions rules 5-11 and 14.
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::vss::{WriterEvent, WriterState};
+
+/// States a writer can be in during a backup (restore states come with the restore work).
+const STATES: [WriterState; 13] = [
+    WriterState::Stable,
+    WriterState::WaitingForFreeze,
+    WriterState::WaitingForThaw,
+    WriterState::WaitingForPostSnapshot,
+    WriterState::WaitingForBackupComplete,
+    WriterState::FailedAtIdentify,
+    WriterState::FailedAtPrepareBackup,
+    WriterState::FailedAtPrepareSnapshot,
+    WriterState::FailedAtFreeze,
+    WriterState::FailedAtThaw,
+    WriterState::FailedAtPostSnapshot,
+    WriterState::FailedAtBackupComplete,
+    WriterState::FailedAtBackupshutdown,
+];
+
+/// The graph, with a dense lookup table for the per-step check.
+#[derive(Clone, Debug)]
+pub struct WriterStateGraph {
+    graph: DiGraph<WriterState, WriterEvent>,
+    nodes: Vec<(WriterState, NodeIndex)>,
+    /// `legal[event][prev][next]`, indices by `code()`.
+    legal: Vec<[[bool; 17]; 17]>,
+}
+
+impl Default for WriterStateGraph {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WriterStateGraph {
+    /// Builds the graph of the default profile.
+    pub fn new() -> WriterStateGraph {
+        use WriterEvent as E;
+        use WriterState as S;
+        let mut edges: Vec<(S, E, S)> = vec![
+            (S::Stable, E::PrepareForSnapshot, S::WaitingForFreeze),
+            (S::WaitingForFreeze, E::Freeze, S::WaitingForThaw),
+            (S::WaitingForThaw, E::Thaw, S::WaitingForPostSnapshot),
+            (
+                S::WaitingForPostSnapshot,
+                E::PostSnapshot,
+                S::WaitingForBackupComplete,
+            ),
+            (S::WaitingForBackupComplete, E::BackupComplete, S::Stable),
+            // Handler failures and timeouts (rules 5, 6, 8, 11).
+            (S::Stable, E::PrepareForBackup, S::FailedAtPrepareBackup),
+            (S::Stable, E::PrepareForSnapshot, S::FailedAtPrepareSnapshot),
+            (S::WaitingForFreeze, E::Freeze, S::FailedAtFreeze),
+            // Rule 7: the freeze window ends before Thaw (answered Freeze or still inside it).
+            (S::WaitingForThaw, E::Freeze, S::FailedAtFreeze),
+            (S::WaitingForThaw, E::Thaw, S::FailedAtThaw),
+            (
+                S::WaitingForPostSnapshot,
+                E::PostSnapshot,
+                S::FailedAtPostSnapshot,
+            ),
+            (
+                S::WaitingForBackupComplete,
+                E::BackupComplete,
+                S::FailedAtBackupComplete,
+            ),
+            // Rule 14 (and 16): aborted creation returns the writer to STABLE.
+            (S::WaitingForFreeze, E::Abort, S::Stable),
+            (S::WaitingForThaw, E::Abort, S::Stable),
+            (S::WaitingForPostSnapshot, E::Abort, S::Stable),
+        ];
+        for s in STATES {
+            // Rule 9: PrepareForBackup of a new session resets any state.
+            edges.push((s, E::PrepareForBackup, S::Stable));
+            // Identify can arrive at any time (spec §16.7); a failure shows as FAILED_AT_IDENTIFY.
+            edges.push((s, E::Identify, S::FailedAtIdentify));
+            edges.push((s, E::BackupShutdown, S::FailedAtBackupshutdown));
+            // Rule 11: a last error may change without a state change (Abort not responding).
+            for e in WriterEvent::ALL {
+                edges.push((s, *e, s));
+            }
+        }
+        // KB 915331's race (profile knob): the timer fires after Thaw was delivered.
+        edges.push((S::WaitingForPostSnapshot, E::Freeze, S::FailedAtFreeze));
+
+        let mut graph = DiGraph::new();
+        let nodes: Vec<(S, NodeIndex)> = STATES.iter().map(|s| (*s, graph.add_node(*s))).collect();
+        let node = |s: S| {
+            nodes
+                .iter()
+                .find(|(n, _)| *n == s)
+                .map(|(_, i)| *i)
+                .expect("state node")
+        };
+        let mut legal = vec![[[false; 17]; 17]; WriterEvent::ALL.len()];
+        for (a, e, b) in edges {
+            legal[e.code() as usize][a.code() as usize][b.code() as usize] = true;
+            if a != b {
+                graph.update_edge(node(a), node(b), e);
+            }
+        }
+        WriterStateGraph {
+            graph,
+            nodes,
+            legal,
+        }
+    }
+
+    /// Whether `event` may move a writer from `prev` to `next`.
+    pub fn is_legal(&self, prev: WriterState, event: WriterEvent, next: WriterState) -> bool {
+        let (e, p, n) = (
+            event.code() as usize,
+            prev.code() as usize,
+            next.code() as usize,
+        );
+        e < self.legal.len() && p < 17 && n < 17 && self.legal[e][p][n]
+    }
+
+    /// The graph as Graphviz DOT, states named as VSS spells them.
+    pub fn to_dot(&self) -> String {
+        let mut s = String::from("digraph writer_state {\n  rankdir=LR;\n");
+        for (state, idx) in &self.nodes {
+            s.push_str(&format!(
+                "  n{} [label=\"{}\"];\n",
+                idx.index(),
+                state.name()
+            ));
+        }
+        for e in self.graph.edge_indices() {
+            let (a, b) = self.graph.edge_endpoints(e).expect("edge");
+            s.push_str(&format!(
+                "  n{} -> n{} [label=\"{}\"];\n",
+                a.index(),
+                b.index(),
+                self.graph[e].name()
+            ));
+        }
+        s.push_str("}\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn happy_path_is_legal_and_shortcuts_are_not() {
+        let g = WriterStateGraph::new();
+        assert!(g.is_legal(
+            WriterState::Stable,
+            WriterEvent::PrepareForSnapshot,
+            WriterState::WaitingForFreeze
+        ));
+        assert!(g.is_legal(
+            WriterState::WaitingForThaw,
+            WriterEvent::Freeze,
+            WriterState::FailedAtFreeze
+        ));
+        assert!(!g.is_legal(
+            WriterState::Stable,
+            WriterEvent::Freeze,
+            WriterState::WaitingForThaw
+        ));
+        assert!(!g.is_legal(
+            WriterState::Stable,
+            WriterEvent::Thaw,
+            WriterState::WaitingForPostSnapshot
+        ));
+        assert!(g.to_dot().contains("VSS_WS_WAITING_FOR_FREEZE"));
+    }
+}

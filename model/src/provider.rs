@@ -1,0 +1,110 @@
+//! The provider side: how long each provider call takes and how it fails.
+//!
+//! The copy mechanics (the system provider's copy-on-write diff area) live in
+//! [`crate::volume`]; this module is the provider's answer to each call of
+//! `IVssProviderCreateSnapshotSet` (vss-spec.md §9.4).
+
+use crate::time::Duration;
+use crate::vss::{Hresult, ProviderCall};
+use crate::writer::FaultAction;
+
+/// What a provider does at one call, for the first `times` calls (or every call).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderFault {
+    /// The call.
+    pub call: ProviderCall,
+    /// What happens.
+    pub action: FaultAction,
+    /// Only the first N calls; `None` for every call.
+    pub times: Option<u32>,
+}
+
+/// A provider call's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderResponse {
+    /// Returns after `after` with `result`, before the service translates it (rule 16).
+    Answer {
+        /// Call duration.
+        after: Duration,
+        /// The provider's HRESULT.
+        result: Hresult,
+    },
+    /// Never returns.
+    Hang,
+}
+
+/// Default call latency (our choice, within spec §7: CommitSnapshots "should be < 1 s").
+pub fn default_latency(call: ProviderCall) -> Duration {
+    match call {
+        ProviderCall::EndPrepareSnapshots => Duration::from_ms(20),
+        ProviderCall::CommitSnapshots => Duration::from_ms(50),
+        _ => Duration::from_ms(1),
+    }
+}
+
+fn call_idx(call: ProviderCall) -> usize {
+    ProviderCall::ALL
+        .iter()
+        .position(|c| *c == call)
+        .expect("every call is in ALL")
+}
+
+/// A provider's scripted behaviour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderLogic {
+    /// Latency per call, indexed like [`ProviderCall::ALL`].
+    pub latency: Vec<Duration>,
+    /// Faults, first match wins.
+    pub faults: Vec<ProviderFault>,
+    seen: Vec<u32>,
+}
+
+impl Default for ProviderLogic {
+    fn default() -> ProviderLogic {
+        ProviderLogic {
+            latency: ProviderCall::ALL
+                .iter()
+                .map(|c| default_latency(*c))
+                .collect(),
+            faults: Vec::new(),
+            seen: vec![0; ProviderCall::ALL.len()],
+        }
+    }
+}
+
+impl ProviderLogic {
+    /// Sets one call's latency.
+    pub fn set_latency(&mut self, call: ProviderCall, latency: Duration) {
+        self.latency[call_idx(call)] = latency;
+    }
+
+    /// The provider's answer to `call`.
+    pub fn on_call(&mut self, call: ProviderCall) -> ProviderResponse {
+        let i = call_idx(call);
+        self.seen[i] += 1;
+        let n = self.seen[i];
+        let mut after = self.latency[i];
+        for f in &self.faults {
+            if f.call != call || f.times.is_some_and(|limit| n > limit) {
+                continue;
+            }
+            match f.action {
+                FaultAction::Fail(code) => {
+                    return ProviderResponse::Answer {
+                        after,
+                        result: code,
+                    };
+                }
+                FaultAction::Hang => return ProviderResponse::Hang,
+                FaultAction::Delay(d) => {
+                    after = d;
+                    break;
+                }
+            }
+        }
+        ProviderResponse::Answer {
+            after,
+            result: Hresult::Ok,
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The virtual block device: a volume of numbered blocks and its copy-on-write shadow copies
+//! (system provider, spec §9.5; diff-area limits and protection levels, decisions rule 17).
+//!
+//! A block's content is represented by the global sequence number ([`WriteSeq`]) of the write that
+//! last stored it; `None` means the block was never written (free space, reads as zeros). Data
+//! oracles compare sequence numbers, never bytes.
+//!
+//! # Shadow chain (volsnap style)
+//!
+//! Shadows are kept oldest → newest, with epochs `e_1 <= e_2 <= … <= e_n` (the epoch is the
+//! largest write sequence accepted on any volume when the shadow was created; every later write
+//! has a larger sequence). Shadow `i`'s diff area holds, for blocks written after `e_i` while `i`
+//! was the newest shadow, the sequence the block held before that write.
+//!
+//! **Reading** block `b` from shadow `i`: look in `diff_i`, `diff_{i+1}`, …, `diff_n`, then the live
+//! map; take the **first** hit `s`; if `s <= e_i` the shadow holds `Some(s)`, otherwise (or if
+//! nothing was found) `None`: the block was unwritten at `e_i`.
+//!
+//! Why this is right. Write `V(t)` for the block's content at time `t` (the last write with
+//! sequence `<= t`). The chain keeps this invariant for every pair of neighbours `(j, j+1)`, the
+//! newest shadow's neighbour being the live volume (`e_{n+1} = ∞`):
+//!
+//! - (a) if `b` was written in `(e_j, e_{j+1}]` and `V(e_j)` is not `None`, `diff_j` has `b`;
+//! - (b) if `diff_j` has `b`, its value is `V(e_j)` (so it is `<= e_j`) and `b` was written in
+//!   `(e_j, e_{j+1}]`.
+//!
+//! For shadow `i`, let `j` be the first shadow `>= i` whose diff has `b` (or the live map). If no
+//! pair before `j` saw a write, `V(e_j) = V(e_i)` and the hit is exactly that (the live map when
+//! no write at all happened after `e_i`). If some pair `m` saw a write while `diff_m` has no
+//! entry, (a) says `V(e_m)` is `None`, hence `V(e_i)` is `None`; every write of `b` is then after
+//! `e_i`, so the hit (a real write) is `> e_i` and the read gives `None`.
+//!
+//! **Writing** needs no diff lookup: copy-on-write into the newest shadow happens iff the block's
+//! current sequence `c` is present and `c <= e_n`. Indeed a write after `e_n` raised `c` above
+//! `e_n` for good, so `c <= e_n` means no write since `e_n`, hence by (b) `diff_n` has no entry
+//! for `b`, and (a) now requires one: the copy `(b, c)` is inserted without a lookup. If `c > e_n`
+//! the block was already written since `e_n` and (a) already holds. A never-written block is
+//! never copied (volsnap does not preserve free clusters).
+//!
+//! **Deleting** shadow `k`: the oldest is simply dropped. Otherwise its entries that the older
+//! neighbour `k-1` now needs move down: each `(b, s)` of `diff_k`, in insertion order, with
+//! `s <= e_{k-1}` goes into `diff_{k-1}` unless that one already has `b`. (If `s <= e_{k-1}`, the
+//! block did not change over `(e_{k-1}, e_k]` so `V(e_{k-1}) = s`; if `s > e_{k-1}`, it changed
+//! there and `diff_{k-1}` already holds `V(e_{k-1})` or that is `None`.) This also applies when
+//! `k` is the newest shadow. The diff-area usage is recomputed: it never grows on deletion.
+//!
+//! Cost: a write is one probe sequence in the live map plus, on copy-on-write, one insert into the
+//! newest diff map. A shadow read walks at most `n - i + 1` diff maps plus the live map.
+
+mod block_map;
+#[cfg(test)]
+mod tests;
+
+pub use block_map::{BlockMap, CHUNK_LEN, Vacant};
+
+/// Global write sequence number: 1, 2, 3 … assigned by the caller in acceptance order across all
+/// volumes. 0 is never used.
+pub type WriteSeq = u64;
+
+/// A shadow copy on this volume, named by the caller (unique per volume).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShadowKey(pub u32);
+
+/// What the volume does when a copy-on-write does not fit in the diff area (decisions rule 17).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Protection {
+    /// `VSS_PROTECTION_LEVEL_ORIGINAL_VOLUME` (default): delete shadows, oldest first, until the
+    /// copy fits; the application's write always succeeds.
+    #[default]
+    OriginalVolume,
+    /// `VSS_PROTECTION_LEVEL_SNAPSHOT`: keep the shadows, fail the application's write and mark
+    /// the volume `VSS_PROTECTION_FAULT_DIFF_AREA_FULL`.
+    Snapshot,
+}
+
+/// Result of [`Volume::write`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The write was applied; `copied` says whether the old content went to the diff area first
+    /// (the copy-on-write cost: one extra read and one extra write).
+    Applied { copied: bool },
+    /// The diff area was full: these shadows (oldest first) were deleted to make room, then the
+    /// write was applied. The old content was copied iff a shadow remains on the volume.
+    AppliedAfterDeleting { deleted: Vec<ShadowKey> },
+    /// `Protection::Snapshot` and the copy did not fit: the block is unchanged, the shadows are
+    /// intact and [`Volume::diff_area_full_fault`] is set.
+    FailedDiffAreaFull,
+}
+
+#[derive(Clone, Debug)]
+struct Shadow {
+    key: ShadowKey,
+    epoch: WriteSeq,
+    diff: BlockMap,
+}
+
+/// A virtual volume: live content plus a chain of copy-on-write shadows (see the module docs).
+#[derive(Clone, Debug)]
+pub struct Volume {
+    n_blocks: u64,
+    block_size: u32,
+    diff_area_capacity_bytes: Option<u64>,
+    protection: Protection,
+    live: BlockMap,
+    /// Oldest first.
+    shadows: Vec<Shadow>,
+    /// Sum of the diff maps' lengths.
+    diff_blocks: u64,
+    /// Largest sequence applied here or epoch of a shadow created here (every later write must be
+    /// larger).
+    high_water: WriteSeq,
+    diff_area_full_fault: bool,
+}
+
+impl Volume {
+    /// A volume of `n_blocks` blocks of `block_size` bytes, all never written. `None` capacity is
+    /// an unbounded diff area.
+    pub fn new(
+        n_blocks: u64,
+        block_size: u32,
+        diff_area_capacity_bytes: Option<u64>,
+        protection: Protection,
+    ) -> Volume {
+        assert!(block_size > 0, "block size must be positive");
+        Volume {
+            n_blocks,
+            block_size,
+            diff_area_capacity_bytes,
+            protection,
+            live: BlockMap::new(),
+            shadows: Vec::new(),
+            diff_blocks: 0,
+            high_water: 0,
+            diff_area_full_fault: false,
+        }
+    }
+
+    pub fn n_blocks(&self) -> u64 {
+        self.n_blocks
+    }
+
+    pub fn block_size(&self) -> u32 {
+        self.block_size
+    }
+
+    pub fn protection(&self) -> Protection {
+        self.protection
+    }
+
+    /// Change the protection level (a profile knob; applies to later writes).
+    pub fn set_protection(&mut self, protection: Protection) {
+        self.protection = protection;
+    }
+
+    /// Apply an accepted write of `block` stamped `seq` (strictly larger than every sequence
+    /// applied here and every epoch of a shadow created here; panics otherwise).
+    ///
+    /// Copy-on-write: if a shadow exists and the block's current content was written at or before
+    /// the newest shadow's epoch, the old sequence is first copied into that shadow's diff area. A
+    /// never-written block is not copied. If the copy does not fit in the diff-area capacity,
+    /// `Protection::OriginalVolume` deletes shadows oldest first until it fits (or no shadow is
+    /// left to need it) and reports their keys; `Protection::Snapshot` fails the write (nothing
+    /// changes) and sets the sticky [`diff_area_full_fault`](Self::diff_area_full_fault).
+    #[inline]
+    pub fn write(&mut self, block: u64, seq: WriteSeq) -> WriteOutcome {
+        assert!(
+            block < self.n_blocks,
+            "write past the end: block {block} of {}",
+            self.n_blocks
+        );
+        assert!(
+            seq > self.high_water,
+            "write seq {seq} not above {}",
+            self.high_water
+        );
+        let i = match self.live.find(block) {
+            Ok(i) => i,
+            Err(vacant) => {
+                // Never written: nothing to preserve.
+                self.live.insert_vacant(vacant, block, seq);
+                self.high_water = seq;
+                return WriteOutcome::Applied { copied: false };
+            }
+        };
+        let current = self.live.value_at(i);
+        let needs_copy = self.shadows.last().is_some_and(|s| current <= s.epoch);
+        if !needs_copy {
+            self.live.set_value_at(i, seq);
+            self.high_water = seq;
+            return WriteOutcome::Applied { copied: false };
+        }
+        let mut deleted = Vec::new();
+        while !self.copy_fits() {
+            match self.protection {
+                Protection::Snapshot => {
+                    self.diff_area_full_fault = true;
+                    return WriteOutcome::FailedDiffAreaFull;
+                }
+                Protection::OriginalVolume => {
+                    let oldest = self.shadows.remove(0);
+                    self.diff_blocks -= oldest.diff.len() as u64;
+                    deleted.push(oldest.key);
+                    if self.shadows.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        let copied = if let Some(newest) = self.shadows.last_mut() {
+            newest.diff.insert_absent(block, current);
+            self.diff_blocks += 1;
+            true
+        } else {
+            false
+        };
+        self.live.set_value_at(i, seq);
+        self.high_water = seq;
+        if deleted.is_empty() {
+            WriteOutcome::Applied { copied }
+        } else {
+            WriteOutcome::AppliedAfterDeleting { deleted }
+        }
+    }
+
+    #[inline]
+    fn copy_fits(&self) -> bool {
+        match self.diff_area_capacity_bytes {
+            None => true,
+            Some(cap) => (self.diff_blocks + 1).saturating_mul(u64::from(self.block_size)) <= cap,
+        }
+    }
+
+    /// Create a shadow whose image is the volume's current content. `epoch` is the largest
+    /// sequence accepted so far on any volume (so at least every sequence applied here and every
+    /// earlier shadow's epoch). Panics if `key` is already a shadow of this volume.
+    pub fn create_shadow(&mut self, key: ShadowKey, epoch: WriteSeq) {
+        assert!(!self.has_shadow(key), "shadow {key:?} exists already");
+        assert!(
+            epoch >= self.high_water,
+            "shadow epoch {epoch} below {}",
+            self.high_water
+        );
+        self.high_water = epoch;
+        self.shadows.push(Shadow {
+            key,
+            epoch,
+            diff: BlockMap::new(),
+        });
+    }
+
+    /// Delete a shadow (oldest, middle or newest); older shadows keep reading correctly (see the
+    /// module docs). Panics if the shadow does not exist.
+    pub fn delete_shadow(&mut self, key: ShadowKey) {
+        let k = self.position(key);
+        let gone = self.shadows.remove(k);
+        self.diff_blocks -= gone.diff.len() as u64;
+        if k == 0 {
+            return;
+        }
+        let older = &mut self.shadows[k - 1];
+        let before = older.diff.len();
+        for (block, seq) in gone.diff.iter() {
+            if seq <= older.epoch
+                && let Err(vacant) = older.diff.find(block)
+            {
+                older.diff.insert_vacant(vacant, block, seq);
+            }
+        }
+        self.diff_blocks += (older.diff.len() - before) as u64;
+    }
+
+    /// Delete every shadow (e.g. clearing a protection fault); returns their keys, oldest first.
+    pub fn delete_all_shadows(&mut self) -> Vec<ShadowKey> {
+        self.diff_blocks = 0;
+        self.shadows.drain(..).map(|s| s.key).collect()
+    }
+
+    /// The sequence shadow `key` holds for `block`: `None` when the block was never written at the
+    /// shadow's epoch (reads as zeros). Panics if the shadow does not exist.
+    pub fn read_shadow(&self, key: ShadowKey, block: u64) -> Option<WriteSeq> {
+        assert!(
+            block < self.n_blocks,
+            "read past the end: block {block} of {}",
+            self.n_blocks
+        );
+        let i = self.position(key);
+        let epoch = self.shadows[i].epoch;
+        let hit = self.shadows[i..]
+            .iter()
+            .find_map(|s| s.diff.get(block))
+            .or_else(|| self.live.get(block));
+        hit.filter(|&s| s <= epoch)
+    }
+
+    /// The sequence the live volume holds for `block` (`None`: never written).
+    pub fn read_live(&self, block: u64) -> Option<WriteSeq> {
+        self.live.get(block)
+    }
+
+    pub fn has_shadow(&self, key: ShadowKey) -> bool {
+        self.shadows.iter().any(|s| s.key == key)
+    }
+
+    /// Epoch of shadow `key`, if it exists.
+    pub fn shadow_epoch(&self, key: ShadowKey) -> Option<WriteSeq> {
+        self.shadows.iter().find(|s| s.key == key).map(|s| s.epoch)
+    }
+
+    /// Number of live shadows on this volume.
+    pub fn n_shadows(&self) -> usize {
+        self.shadows.len()
+    }
+
+    /// Shadow keys, oldest first.
+    pub fn shadow_keys(&self) -> impl Iterator<Item = ShadowKey> + '_ {
+        self.shadows.iter().map(|s| s.key)
+    }
+
+    /// Blocks ever written on this volume, ascending (allocates).
+    pub fn written_blocks_sorted(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.live.keys().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Number of blocks ever written on this volume.
+    pub fn n_written_blocks(&self) -> u64 {
+        self.live.len() as u64
+    }
+
+    /// Diff-area bytes in use: blocks copied into live shadows × block size.
+    pub fn diff_area_used_bytes(&self) -> u64 {
+        self.diff_blocks * u64::from(self.block_size)
+    }
+
+    /// Diff-area bytes held by one shadow (after merges from deleted newer shadows); `None` if
+    /// the shadow does not exist.
+    pub fn shadow_diff_area_used_bytes(&self, key: ShadowKey) -> Option<u64> {
+        self.shadows
+            .iter()
+            .find(|s| s.key == key)
+            .map(|s| s.diff.len() as u64 * u64::from(self.block_size))
+    }
+
+    /// `None`: unbounded.
+    pub fn diff_area_capacity_bytes(&self) -> Option<u64> {
+        self.diff_area_capacity_bytes
+    }
+
+    /// Change the diff-area capacity (vssadmin resize shadowstorage). Shadows already stored are
+    /// kept even if they exceed the new capacity; the limit applies to later copies.
+    pub fn set_diff_area_capacity_bytes(&mut self, capacity: Option<u64>) {
+        self.diff_area_capacity_bytes = capacity;
+    }
+
+    /// Sticky `VSS_PROTECTION_FAULT_DIFF_AREA_FULL`: set when a write failed under
+    /// `Protection::Snapshot`. Whether later writes are refused while it is set is the caller's
+    /// policy.
+    pub fn diff_area_full_fault(&self) -> bool {
+        self.diff_area_full_fault
+    }
+
+    /// Clear the protection fault (`ClearVolumeProtectFault`); shadows are not touched.
+    pub fn clear_diff_area_full_fault(&mut self) {
+        self.diff_area_full_fault = false;
+    }
+
+    /// Bytes of heap held by the volume: allocated capacity of every map and of the shadow table.
+    pub fn heap_bytes(&self) -> usize {
+        self.live.heap_bytes()
+            + self.shadows.capacity() * size_of::<Shadow>()
+            + self
+                .shadows
+                .iter()
+                .map(|s| s.diff.heap_bytes())
+                .sum::<usize>()
+    }
+
+    fn position(&self, key: ShadowKey) -> usize {
+        match self.shadows.iter().position(|s| s.key == key) {
+            Some(i) => i,
+            None => panic!("no shadow {key:?} on this volume"),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The application side of a writer: how long each handler takes and how it fails.
+//!
+//! The service-wide writer *status* (`VSS_WRITER_STATE`, last error) belongs to the coordinator
+//! (decisions rule 26: `GatherWriterStatus` reads what the service holds). This module is the
+//! writer process: given an event, it answers after a latency, fails it, or never answers.
+//! [`WriterLogic`] is an enum so a user-supplied async writer (roadmap §2) can become a variant.
+
+use crate::ids::VolumeId;
+use crate::machine::WriterInfo;
+use crate::time::Duration;
+use crate::vss::{Hresult, WriterEvent};
+
+/// What a writer does at one event, for the first `sessions` times it sees that event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterFault {
+    /// The event.
+    pub event: WriterEvent,
+    /// What happens.
+    pub action: FaultAction,
+    /// Only the first N times the event arrives (decisions rule 12); `None` for every time.
+    pub sessions: Option<u32>,
+}
+
+/// A fault's effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// The handler returns false with this failure code (`SetWriterFailure`).
+    Fail(Hresult),
+    /// The handler never returns (decisions rules 7, 11 bound the wait).
+    Hang,
+    /// The handler takes this long instead of its usual latency.
+    Delay(Duration),
+}
+
+/// What the writer process does with one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriterResponse {
+    /// The handler returns after `after` with `result` (`S_OK` or a failure code).
+    Answer {
+        /// Handler duration.
+        after: Duration,
+        /// `S_OK` or the failure the writer set.
+        result: Hresult,
+    },
+    /// The handler never returns.
+    Hang,
+}
+
+/// A scripted writer: fixed per-event latencies and a list of faults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptedWriter {
+    /// Handler latency per event, indexed like [`WriterEvent::ALL`].
+    pub latency: Vec<Duration>,
+    /// Faults, checked in order; the first that applies wins.
+    pub faults: Vec<WriterFault>,
+    /// Decisions rule 5b: fail PrepareForSnapshot when the set holds only some of the volumes
+    /// of the writer's selected components.
+    pub checks_volume_set: bool,
+    /// How many times each event has arrived, indexed like [`WriterEvent::ALL`].
+    seen: Vec<u32>,
+}
+
+/// Default handler latency for an event (our choice; Microsoft documents none).
+pub fn default_latency(event: WriterEvent) -> Duration {
+    match event {
+        WriterEvent::Identify => Duration::from_ms(2),
+        WriterEvent::PrepareForBackup => Duration::from_ms(5),
+        WriterEvent::PrepareForSnapshot => Duration::from_ms(20),
+        WriterEvent::Freeze => Duration::from_ms(10),
+        WriterEvent::Thaw => Duration::from_ms(5),
+        WriterEvent::PostSnapshot => Duration::from_ms(5),
+        WriterEvent::BackupComplete => Duration::from_ms(5),
+        _ => Duration::from_ms(1),
+    }
+}
+
+fn event_idx(event: WriterEvent) -> usize {
+    WriterEvent::ALL
+        .iter()
+        .position(|e| *e == event)
+        .expect("every event is in ALL")
+}
+
+impl ScriptedWriter {
+    /// A writer with default latencies and no faults.
+    pub fn new(checks_volume_set: bool) -> ScriptedWriter {
+        ScriptedWriter {
+            latency: WriterEvent::ALL
+                .iter()
+                .map(|e| default_latency(*e))
+                .collect(),
+            faults: Vec::new(),
+            checks_volume_set,
+            seen: vec![0; WriterEvent::ALL.len()],
+        }
+    }
+
+    /// Sets one event's handler latency.
+    pub fn set_latency(&mut self, event: WriterEvent, latency: Duration) {
+        self.latency[event_idx(event)] = latency;
+    }
+}
+
+/// The writer process behind a subscribed writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriterLogic {
+    /// Scenario-defined behaviour.
+    Scripted(ScriptedWriter),
+}
+
+impl WriterLogic {
+    /// The writer's answer to `event`. `set_volumes` and `selected` are given with
+    /// PrepareForSnapshot so the writer can check the set (decisions rule 5b).
+    pub fn on_event(
+        &mut self,
+        info: &WriterInfo,
+        event: WriterEvent,
+        set_volumes: &[VolumeId],
+        selected: &[u16],
+    ) -> WriterResponse {
+        match self {
+            WriterLogic::Scripted(w) => {
+                let i = event_idx(event);
+                w.seen[i] += 1;
+                let n = w.seen[i];
+                let mut after = w.latency[i];
+                for f in &w.faults {
+                    if f.event != event || f.sessions.is_some_and(|limit| n > limit) {
+                        continue;
+                    }
+                    match f.action {
+                        FaultAction::Fail(code) => {
+                            return WriterResponse::Answer {
+                                after,
+                                result: code,
+                            };
+                        }
+                        FaultAction::Hang => return WriterResponse::Hang,
+                        FaultAction::Delay(d) => {
+                            after = d;
+                            break;
+                        }
+                    }
+                }
+                if event == WriterEvent::PrepareForSnapshot
+                    && w.checks_volume_set
+                    && !volume_set_consistent(info, set_volumes, selected)
+                {
+                    return WriterResponse::Answer {
+                        after,
+                        result: Hresult::WriterErrorInconsistentSnapshot,
+                    };
+                }
+                WriterResponse::Answer {
+                    after,
+                    result: Hresult::Ok,
+                }
+            }
+        }
+    }
+}
+
+/// Decisions rule 5b: the volumes holding the selected components' files are either all in the
+/// set or none of them is.
+pub fn volume_set_consistent(
+    info: &WriterInfo,
+    set_volumes: &[VolumeId],
+    selected: &[u16],
+) -> bool {
+    let mut any_in = false;
+    let mut any_out = false;
+    for &c in selected {
+        for v in &info.components[c as usize].volumes {
+            if set_volumes.contains(v) {
+                any_in = true;
+            } else {
+                any_out = true;
+            }
+        }
+    }
+    !(any_in && any_out)
+}

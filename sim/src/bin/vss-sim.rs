@@ -1,0 +1,209 @@
+//! `vss-sim`: run a scenario, or benchmark the simulator.
+//!
+//! Exit codes of `run`: 0 the run matched its `[expect]`; 1 it did not (standard error ends
+//! with the seed and the command that replays the run); 2 bad input.
+
+#![allow(clippy::print_stdout)] // The CLI prints on purpose.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use sim::run::{RunOptions, run, summary_text};
+use sim::scenario::{DEFAULT_SCENARIO, Scenario, parse};
+use sim::trace::timeline;
+
+#[derive(Parser)]
+#[command(
+    name = "vss-sim",
+    version,
+    about = "Deterministic simulator of the Windows Volume Shadow Copy Service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario (the embedded default when FILE is absent) and check its [expect].
+    Run {
+        /// Scenario file (TOML).
+        file: Option<PathBuf>,
+        /// Seed: an integer, or `random` to draw one (printed) below 2^53.
+        #[arg(long, value_name = "N|random")]
+        seed: Option<String>,
+        /// Print one JSON object instead of the timeline.
+        #[arg(long)]
+        json: bool,
+        /// Write the trace as JSON lines to this file.
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace_out: Option<PathBuf>,
+    },
+    /// Measure the simulator's speed and memory (under 60 s on 2 cores).
+    Bench {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a state graph as Graphviz DOT.
+    Graph {
+        /// Which graph: `writer`.
+        which: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run {
+            file,
+            seed,
+            json,
+            trace_out,
+        } => cmd_run(file, seed, json, trace_out),
+        Command::Bench { json } => sim::bench::main(json),
+        Command::Graph { which } => {
+            if which != "writer" {
+                eprintln!(
+                    "vss-sim graph: unknown graph `{which}`; the graph available is `writer`"
+                );
+                return ExitCode::from(2);
+            }
+            print!("{}", model::graph::WriterStateGraph::new().to_dot());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// A seed below 2^53 drawn from the operating system. The only OS randomness in the project,
+/// and only when the user asks for `--seed random`.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)]
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish() & ((1u64 << 53) - 1)
+}
+
+fn load(file: &Option<PathBuf>) -> Result<(Scenario, String), String> {
+    match file {
+        None => parse("<default scenario>", "default", DEFAULT_SCENARIO)
+            .map(|s| (s, String::new()))
+            .map_err(|e| e.to_string()),
+        Some(path) => {
+            let shown = path.display().to_string();
+            let src = std::fs::read_to_string(path)
+                .map_err(|e| format!("{shown}: cannot read the scenario: {e}; check the path"))?;
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("scenario");
+            parse(&shown, stem, &src)
+                .map(|s| (s, shown))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("trace");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+fn cmd_run(
+    file: Option<PathBuf>,
+    seed: Option<String>,
+    json: bool,
+    trace_out: Option<PathBuf>,
+) -> ExitCode {
+    let (scenario, shown) = match load(&file) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("vss-sim run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = match seed.as_deref() {
+        None => scenario.seed,
+        Some("random") => {
+            let s = random_seed();
+            eprintln!("vss-sim run: seed {s}");
+            s
+        }
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) => n,
+            Err(_) => {
+                eprintln!(
+                    "vss-sim run: --seed takes an integer from 0 to 18446744073709551615 or `random`, not `{s}`"
+                );
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let opts = RunOptions {
+        keep_trace_bytes: trace_out.is_some(),
+        keep_records: !json,
+    };
+    let outcome = run(&scenario, seed, opts);
+    if let (Some(path), Some(bytes)) = (&trace_out, &outcome.trace_bytes) {
+        if let Err(e) = write_atomic(path, bytes) {
+            eprintln!(
+                "vss-sim run: cannot write the trace to {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let report = &outcome.report;
+    let mut stdout = std::io::stdout().lock();
+    let printed = if json {
+        serde_json::to_writer_pretty(&mut stdout, report)
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(stdout))
+    } else {
+        let tl = timeline(outcome.records.as_deref().unwrap_or(&[]));
+        write!(stdout, "{tl}{}", summary_text(report))
+    };
+    if let Err(e) = printed {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("vss-sim run: cannot write the output: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if report.expect.passed {
+        ExitCode::SUCCESS
+    } else {
+        for f in &report.expect.failures {
+            eprintln!("vss-sim run: expect: {f}");
+        }
+        let file_arg = if shown.is_empty() {
+            String::new()
+        } else {
+            format!(" {shown}")
+        };
+        eprintln!("vss-sim run: the run did not match its [expect] (seed {seed})");
+        eprintln!("replay: vss-sim run{file_arg} --seed {seed}");
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,70 @@
+//! The event queue: a binary min-heap ordered by `(at, seq)`, where `seq` is the insertion
+//! counter, so events due at the same instant run in the order they were scheduled
+//! (FoundationDB's FIFO tie-break). The payload is one `u64` the world interprets, so the heap
+//! moves 24-byte entries, the same shape as the `bench` baseline loop.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use model::time::Instant;
+
+/// Pending events of one run.
+#[derive(Debug, Default)]
+pub struct EventQueue {
+    heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
+    next_seq: u64,
+    /// Sum of queue lengths seen at each pop, for the average the benchmark reports.
+    len_sum: u64,
+    pops: u64,
+}
+
+impl EventQueue {
+    /// An empty queue.
+    pub fn new() -> EventQueue {
+        EventQueue::default()
+    }
+
+    /// Schedules `payload` at `at`.
+    #[inline]
+    pub fn push(&mut self, at: Instant, payload: u64) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.heap.push(Reverse((at.as_us(), seq, payload)));
+    }
+
+    /// The earliest event, or `None` when the queue is empty.
+    #[inline]
+    pub fn pop(&mut self) -> Option<(Instant, u64)> {
+        self.len_sum += self.heap.len() as u64;
+        self.pops += 1;
+        self.heap
+            .pop()
+            .map(|Reverse((at, _, p))| (Instant::from_us(at), p))
+    }
+
+    /// When the earliest event is due.
+    pub fn peek_at(&self) -> Option<Instant> {
+        self.heap
+            .peek()
+            .map(|Reverse((at, _, _))| Instant::from_us(*at))
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no event is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Average number of live entries over all pops so far.
+    pub fn average_len(&self) -> f64 {
+        if self.pops == 0 {
+            0.0
+        } else {
+            self.len_sum as f64 / self.pops as f64
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! Running a scenario: build the world, run the loop, judge `[expect]`, build the report.
+
+use model::api::ShadowStatus;
+use model::ids::WriterId;
+use model::vss::Hresult;
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+use crate::trace::{Record, Trace};
+use crate::world::{EndReason, World};
+
+/// Version of the `run --json` object. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What to keep from a run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Keep the JSONL bytes (for `--trace-out`).
+    pub keep_trace_bytes: bool,
+    /// Keep the records (for the timeline).
+    pub keep_records: bool,
+}
+
+/// One entry of `calls`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CallJson {
+    /// Requester name.
+    pub requester: String,
+    /// Call name as Microsoft spells it, or `ReadShadow`.
+    pub call: &'static str,
+    /// The call's own return.
+    pub result: &'static str,
+    /// Virtual time of the call.
+    pub at_us: u64,
+    /// `QueryStatus` result of an asynchronous call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub async_result: Option<&'static str>,
+    /// `ReadShadow`: the volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// `ReadShadow`: first block of the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_block: Option<u64>,
+    /// `ReadShadow`: last block of the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_block: Option<u64>,
+    /// `ReadShadow`: blocks read in the range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<u64>,
+}
+
+/// One entry of `writers`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct WriterJson {
+    /// Writer name.
+    pub name: String,
+    /// Class id.
+    pub class_id: String,
+    /// Instance id.
+    pub instance_id: String,
+    /// `VSS_WS_*`.
+    pub state: &'static str,
+    /// Numeric state.
+    pub state_code: u32,
+    /// HRESULT name.
+    pub last_error: &'static str,
+    /// Hex code like `0x800423F2`.
+    pub last_error_code: String,
+}
+
+/// One entry of `snapshots`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SnapshotJson {
+    /// Shadow id.
+    pub id: String,
+    /// Set id.
+    pub set_id: String,
+    /// Original volume.
+    pub volume: String,
+    /// Provider name.
+    pub provider: String,
+    /// Context `VSS_CTX_*`.
+    pub context: &'static str,
+    /// Status.
+    pub status: &'static str,
+}
+
+/// One entry of `requesters`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RequesterJson {
+    /// Name.
+    pub name: String,
+    /// Result by the rule of `result`.
+    pub result: &'static str,
+}
+
+/// `expect`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ExpectJson {
+    /// Whether the run matched its `[expect]`.
+    pub passed: bool,
+    /// Each mismatch, in words.
+    pub failures: Vec<String>,
+}
+
+/// Figures for people: hold, delayed writes, freeze windows.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SummaryJson {
+    /// Shadows created.
+    pub shadows_made: usize,
+    /// Flush-and-hold windows.
+    pub holds: u64,
+    /// Longest hold in µs.
+    pub hold_us: u64,
+    /// Writes delayed by holds.
+    pub writes_delayed: u64,
+    /// Largest latency a held write gained, in µs.
+    pub max_added_latency_us: u64,
+    /// Writes issued by the workloads.
+    pub writes_issued: u64,
+    /// Writes that failed (diff area full under protection level SNAPSHOT).
+    pub writes_failed: u64,
+    /// Per writer: longest freeze window used and the limit, in µs.
+    pub freeze_windows: Vec<FreezeJson>,
+}
+
+/// Freeze window use of one writer.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FreezeJson {
+    /// Writer.
+    pub writer: String,
+    /// Longest Freeze-to-Thaw time, µs.
+    pub used_us: u64,
+    /// `dwTimeoutFreeze`, µs.
+    pub limit_us: u64,
+}
+
+/// The `run --json` object (README.md "JSON output").
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Report {
+    /// Schema version.
+    pub schema_version: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// First requester's result.
+    pub result: &'static str,
+    /// Every requester's result.
+    pub requesters: Vec<RequesterJson>,
+    /// Virtual time at the end.
+    pub virtual_time_us: u64,
+    /// Events dispatched.
+    pub events: u64,
+    /// SHA-256 of the JSONL trace.
+    pub trace_digest: String,
+    /// Every API call.
+    pub calls: Vec<CallJson>,
+    /// Service-wide writer view.
+    pub writers: Vec<WriterJson>,
+    /// Every shadow created.
+    pub snapshots: Vec<SnapshotJson>,
+    /// Invariant names that did not hold.
+    pub violations: Vec<String>,
+    /// `[expect]` verdict.
+    pub expect: ExpectJson,
+    /// Figures for people.
+    pub summary: SummaryJson,
+}
+
+/// A finished run.
+pub struct Outcome {
+    /// The report.
+    pub report: Report,
+    /// JSONL bytes, if kept.
+    pub trace_bytes: Option<Vec<u8>>,
+    /// Records, if kept.
+    pub records: Option<Vec<Record>>,
+    /// Why the loop stopped.
+    pub end: EndReason,
+}
+
+/// Runs `scenario` with `seed`.
+pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
+    let trace = Trace::on(opts.keep_trace_bytes, opts.keep_records);
+    let mut world = World::new(scenario, seed, trace);
+    let end = world.run();
+    let (digest, bytes, records) = world.trace.finish();
+    let report = report(scenario, seed, &world, digest.unwrap_or_default());
+    Outcome {
+        report,
+        trace_bytes: bytes,
+        records,
+        end,
+    }
+}
+
+/// The result of requester `r` by the rule of `result` (issue #2, item 7).
+fn requester_result(world: &World, r: usize) -> Hresult {
+    if world.requester_completed(r) {
+        return Hresult::Ok;
+    }
+    for c in world.calls().iter().filter(|c| c.requester == r) {
+        if c.call == "AbortBackup" || c.call == "Cancel" {
+            return Hresult::AsyncCancelled;
+        }
+        if let Some(res) = c.result {
+            if !res.is_success() {
+                return res;
+            }
+        }
+        if let Some(a) = c.async_result {
+            if a == Hresult::AsyncCancelled {
+                return a;
+            }
+            if !a.is_success() {
+                return a;
+            }
+        }
+    }
+    Hresult::AsyncPending
+}
+
+fn report(scenario: &Scenario, seed: u64, world: &World, trace_digest: String) -> Report {
+    let coord = world.coordinator();
+    let machine = coord.machine();
+    let requesters: Vec<RequesterJson> = scenario
+        .requesters
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RequesterJson {
+            name: r.name.clone(),
+            result: requester_result(world, i).name(),
+        })
+        .collect();
+    let calls = world
+        .calls()
+        .iter()
+        .map(|c| CallJson {
+            requester: scenario.requesters[c.requester].name.clone(),
+            call: c.call,
+            result: c
+                .result
+                .map(|r| r.name())
+                .unwrap_or(Hresult::AsyncPending.name()),
+            at_us: c.at.as_us(),
+            async_result: if model::api::ApiCall::is_async_name(c.call) {
+                Some(c.async_result.unwrap_or(Hresult::AsyncPending).name())
+            } else {
+                None
+            },
+            volume: c.read.as_ref().map(|r| r.0.clone()),
+            first_block: c.read.as_ref().map(|r| r.1),
+            last_block: c.read.as_ref().map(|r| r.2),
+            blocks: c.read.as_ref().map(|r| r.3),
+        })
+        .collect();
+    let writers = machine
+        .writers
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let (state, err) = coord.writer_status(WriterId(i as u16));
+            WriterJson {
+                name: w.name.clone(),
+                class_id: w.class_id.to_string(),
+                instance_id: w.instance_id.to_string(),
+                state: state.name(),
+                state_code: state.code(),
+                last_error: err.name(),
+                last_error_code: err.hex(),
+            }
+        })
+        .collect();
+    let snapshots: Vec<SnapshotJson> = coord
+        .shadows()
+        .iter()
+        .map(|s| SnapshotJson {
+            id: s.id.to_string(),
+            set_id: s.set_id.to_string(),
+            volume: machine.volumes[s.volume.idx()].name.clone(),
+            provider: machine.providers[s.provider.idx()].name.clone(),
+            context: s.context.name(),
+            status: s.status.name(),
+        })
+        .collect();
+    let violations: Vec<String> = world
+        .violations()
+        .iter()
+        .map(|v| v.name.to_string())
+        .collect();
+    let hold = world.hold_stats();
+    let (issued, _, failed) = world.write_counts();
+    let summary = SummaryJson {
+        shadows_made: snapshots.len(),
+        holds: hold.holds,
+        hold_us: hold.longest.as_us(),
+        writes_delayed: hold.writes_delayed,
+        max_added_latency_us: hold.max_added_latency.as_us(),
+        writes_issued: issued,
+        writes_failed: failed,
+        freeze_windows: machine
+            .writers
+            .iter()
+            .zip(world.freeze_use())
+            .map(|(w, u)| FreezeJson {
+                writer: w.name.clone(),
+                used_us: u.longest.as_us(),
+                limit_us: w.freeze_timeout.as_us(),
+            })
+            .collect(),
+    };
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        seed,
+        result: requesters[0].result,
+        requesters,
+        virtual_time_us: world.now().as_us(),
+        events: world.steps(),
+        trace_digest,
+        calls,
+        writers,
+        snapshots,
+        violations,
+        expect: ExpectJson {
+            passed: true,
+            failures: Vec::new(),
+        },
+        summary,
+    };
+    report.expect = check_expect(scenario, &report);
+    report
+}
+
+/// Judges the run against the scenario's `[expect]`.
+pub fn check_expect(scenario: &Scenario, report: &Report) -> ExpectJson {
+    let e = &scenario.expect;
+    let mut failures = Vec::new();
+    if let Some(want) = e.result {
+        if report.result != want.name() {
+            failures.push(format!("result: expected {want}, got {}", report.result));
+        }
+    }
+    for (name, want) in &e.requesters {
+        let got = report
+            .requesters
+            .iter()
+            .find(|r| &r.name == name)
+            .map(|r| r.result)
+            .unwrap_or("");
+        if got != want.name() {
+            failures.push(format!("requester {name}: expected {want}, got {got}"));
+        }
+    }
+    for (name, state, err) in &e.writers {
+        let Some(w) = report.writers.iter().find(|w| &w.name == name) else {
+            continue;
+        };
+        if let Some(s) = state {
+            if w.state != s.name() {
+                failures.push(format!(
+                    "writer {name}: expected state {s}, got {}",
+                    w.state
+                ));
+            }
+        }
+        if let Some(x) = err {
+            if w.last_error != x.name() {
+                failures.push(format!(
+                    "writer {name}: expected last error {x}, got {}",
+                    w.last_error
+                ));
+            }
+        }
+    }
+    for c in &e.calls {
+        let requester = c
+            .requester
+            .clone()
+            .unwrap_or_else(|| scenario.requesters[0].name.clone());
+        let found = report
+            .calls
+            .iter()
+            .filter(|x| x.requester == requester && x.call == c.call)
+            .nth(c.nth as usize - 1);
+        let Some(found) = found else {
+            failures.push(format!(
+                "call {} #{} by {requester}: never made",
+                c.call, c.nth
+            ));
+            continue;
+        };
+        if let Some(want) = c.result {
+            if found.result != want.name() {
+                failures.push(format!(
+                    "call {} #{} by {requester}: expected result {want}, got {}",
+                    c.call, c.nth, found.result
+                ));
+            }
+        }
+        if let Some(want) = c.async_result {
+            let got = found.async_result.unwrap_or("(none)");
+            if got != want.name() {
+                failures.push(format!(
+                    "call {} #{} by {requester}: expected async_result {want}, got {got}",
+                    c.call, c.nth
+                ));
+            }
+        }
+    }
+    for v in &e.violations {
+        if !report.violations.contains(v) {
+            failures.push(format!("violation {v} was expected but did not occur"));
+        }
+    }
+    for v in &report.violations {
+        if !e.violations.contains(v) {
+            failures.push(format!("violation {v} occurred"));
+        }
+    }
+    for (status, want) in &e.snapshots {
+        let got = report
+            .snapshots
+            .iter()
+            .filter(|s| s.status == status)
+            .count() as u32;
+        if got != *want {
+            failures.push(format!(
+                "snapshots with status {status}: expected {want}, got {got}"
+            ));
+        }
+    }
+    ExpectJson {
+        passed: failures.is_empty(),
+        failures,
+    }
+}
+
+/// The text summary printed after the timeline.
+pub fn summary_text(report: &Report) -> String {
+    let s = &report.summary;
+    let mut out = String::new();
+    out.push_str(&format!("\nresult: {}\n", report.result));
+    for r in &report.requesters {
+        out.push_str(&format!("  requester {}: {}\n", r.name, r.result));
+    }
+    let remaining = report
+        .snapshots
+        .iter()
+        .filter(|x| x.status == ShadowStatus::Exists.name())
+        .count();
+    out.push_str(&format!(
+        "shadows made: {} ({} remain)\n",
+        s.shadows_made, remaining
+    ));
+    out.push_str(&format!(
+        "flush-and-hold: {} hold(s), longest {}us (limit 10s); {} writes delayed, largest added latency {}us\n",
+        s.holds, s.hold_us, s.writes_delayed, s.max_added_latency_us
+    ));
+    out.push_str("freeze windows used:\n");
+    for f in &s.freeze_windows {
+        if f.used_us > 0 {
+            out.push_str(&format!(
+                "  {:<36} {:>10}us of {}us\n",
+                f.writer, f.used_us, f.limit_us
+            ));
+        }
+    }
+    out.push_str("writers:\n");
+    for w in &report.writers {
+        out.push_str(&format!(
+            "  {:<36} {} ({})\n",
+            w.name, w.state, w.last_error
+        ));
+    }
+    if !report.violations.is_empty() {
+        out.push_str(&format!("violations: {}\n", report.violations.join(", ")));
+    }
+    out.push_str(&format!(
+        "virtual time {}us, {} events, trace {}\n",
+        report.virtual_time_us, report.events, report.trace_digest
+    ));
+    if report.expect.passed {
+        out.push_str("expect: passed\n");
+    } else {
+        out.push_str("expect: FAILED\n");
+        for f in &report.expect.failures {
+            out.push_str(&format!("  - {f}\n"));
+        }
+    }
+    out
+}

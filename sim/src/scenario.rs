@@ -1,0 +1,969 @@
+//! Scenario files: TOML → raw serde structs → a validated [`Scenario`].
+//!
+//! Keys and values use VSS names and spellings (`VSS_WS_FAILED_AT_FREEZE`, `OnFreeze`,
+//! `VSS_CTX_BACKUP`); durations carry a unit. Every key is documented in `scenarios/README.md`.
+//! A malformed file yields a [`ScenarioError`] naming the file, line and key, and the fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use model::ids::Guid;
+use model::time::Duration;
+use model::vss::{
+    ApplicationLevel, Hresult, ProtectionLevel, ProviderCall, ProviderType, SnapshotContext,
+    UsageType, WriterEvent, WriterState,
+};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::units::{Bandwidth, Dur, Size};
+
+/// A scenario file that could not be used: where, which key, what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file as the user named it.
+    pub file: String,
+    /// 1-based line, 0 when unknown.
+    pub line: usize,
+    /// The key at fault (dotted path or the key on that line).
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}: key `{}`: {}",
+                self.file, self.line, self.key, self.message
+            )
+        } else {
+            write!(f, "{}: key `{}`: {}", self.file, self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+// -------------------------------------------------------------------------------------------
+// Raw file shape
+// -------------------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    seed: Option<u64>,
+    #[serde(default)]
+    machine: RawMachine,
+    #[serde(default)]
+    profile: RawProfile,
+    #[serde(default)]
+    run: RawRun,
+    #[serde(default)]
+    volume: Vec<RawVolume>,
+    #[serde(default)]
+    provider: Vec<RawProvider>,
+    #[serde(default)]
+    writer: Vec<RawWriter>,
+    #[serde(default)]
+    workload: Vec<RawWorkload>,
+    #[serde(default)]
+    requester: Vec<RawRequester>,
+    #[serde(default)]
+    expect: RawExpect,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMachine {
+    name: Option<String>,
+    epoch: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    freeze_timeout_default: Option<Dur>,
+    flush_and_hold_timeout: Option<Dur>,
+    writer_response_timeout: Option<Dur>,
+    kb915331_race: Option<bool>,
+    checks_volume_set: Option<bool>,
+    protection_level: Option<ProtectionLevel>,
+    shadows_per_volume_max: Option<u32>,
+    client_accessible_shadows_max: Option<u32>,
+    volumes_per_set_max: Option<u32>,
+    api_call_latency: Option<Dur>,
+    flush_latency: Option<Dur>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    max_virtual_time: Option<Dur>,
+    max_steps: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVolume {
+    name: Spanned<String>,
+    size: Size,
+    block_size: Option<Size>,
+    diff_area: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: String,
+    #[serde(rename = "type")]
+    kind: ProviderType,
+    id: Option<Spanned<String>>,
+    version: Option<String>,
+    volumes: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    latency: BTreeMap<String, Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWriter {
+    name: Spanned<String>,
+    class_id: Option<Spanned<String>>,
+    level: Option<ApplicationLevel>,
+    usage: Option<UsageType>,
+    freeze_timeout: Option<Dur>,
+    checks_volume_set: Option<bool>,
+    #[serde(default)]
+    latency: BTreeMap<String, Dur>,
+    #[serde(default)]
+    component: Vec<RawComponent>,
+    #[serde(default)]
+    fault: Vec<RawWriterFault>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponent {
+    name: String,
+    logical_path: Option<String>,
+    volumes: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWriterFault {
+    event: WriterEvent,
+    fail: Option<Hresult>,
+    hang: Option<bool>,
+    delay: Option<Dur>,
+    sessions: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: String,
+    volumes: Vec<Spanned<String>>,
+    rate: u64,
+    pattern: Option<Spanned<String>>,
+    blocks: Option<u64>,
+    write_latency: Option<Dur>,
+    burst_on: Option<Dur>,
+    burst_off: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequester {
+    name: String,
+    context: Option<SnapshotContext>,
+    volumes: Option<Vec<Spanned<String>>>,
+    start: Option<Dur>,
+    read_bandwidth: Option<Bandwidth>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    result: Option<Hresult>,
+    #[serde(default)]
+    requesters: BTreeMap<String, Hresult>,
+    #[serde(default)]
+    writers: BTreeMap<String, RawWriterExpect>,
+    #[serde(default)]
+    calls: Vec<RawCallExpect>,
+    #[serde(default)]
+    violations: Vec<String>,
+    #[serde(default)]
+    snapshots: BTreeMap<String, u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWriterExpect {
+    state: Option<WriterState>,
+    last_error: Option<Hresult>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallExpect {
+    requester: Option<String>,
+    call: String,
+    nth: Option<u32>,
+    result: Option<Hresult>,
+    async_result: Option<Hresult>,
+}
+
+// -------------------------------------------------------------------------------------------
+// Validated scenario
+// -------------------------------------------------------------------------------------------
+
+/// A volume of the simulated machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// Canonical name with a trailing backslash, e.g. `C:\`.
+    pub name: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Block size in bytes.
+    pub block_size: u32,
+    /// Diff-area capacity in bytes; `None` is `UNBOUNDED`.
+    pub diff_area: Option<u64>,
+}
+
+/// An extra provider (the system provider is always registered first).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderSpec {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: ProviderType,
+    /// Provider id.
+    pub id: Option<Guid>,
+    /// Version string.
+    pub version: String,
+    /// Supported volumes (indices); `None` for all.
+    pub volumes: Option<Vec<usize>>,
+    /// Latency overrides.
+    pub latency: Vec<(ProviderCall, Duration)>,
+}
+
+/// A writer fault entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterFaultSpec {
+    /// Event.
+    pub event: WriterEvent,
+    /// Effect.
+    pub action: model::writer::FaultAction,
+    /// First N sessions only.
+    pub sessions: Option<u32>,
+}
+
+/// A component: name, logical path and the volumes (indices) its files lie on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentSpec {
+    /// Name.
+    pub name: String,
+    /// Logical path.
+    pub logical_path: String,
+    /// Volume indices.
+    pub volumes: Vec<usize>,
+}
+
+/// A writer instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterSpec {
+    /// Writer name.
+    pub name: String,
+    /// Class id; drawn from the seed when absent.
+    pub class_id: Option<Guid>,
+    /// Application level.
+    pub level: ApplicationLevel,
+    /// Usage type.
+    pub usage: UsageType,
+    /// `dwTimeoutFreeze`; the profile default when absent.
+    pub freeze_timeout: Option<Duration>,
+    /// Rule 5b knob; the profile default when absent.
+    pub checks_volume_set: Option<bool>,
+    /// Latency overrides.
+    pub latency: Vec<(WriterEvent, Duration)>,
+    /// Components.
+    pub components: Vec<ComponentSpec>,
+    /// Faults.
+    pub faults: Vec<WriterFaultSpec>,
+}
+
+/// How a workload picks blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// Uniformly random blocks of its region.
+    Uniform,
+    /// Block after block, wrapping at the end of its region.
+    Sequential,
+    /// 90% of writes to the first 10% of the region.
+    Hotspot,
+}
+
+/// An application writing to volumes for the whole run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadSpec {
+    /// Name.
+    pub name: String,
+    /// Volume indices.
+    pub volumes: Vec<usize>,
+    /// Writes per second while on.
+    pub rate: u64,
+    /// Block choice.
+    pub pattern: Pattern,
+    /// Region size in blocks (from block 0); the whole volume when absent.
+    pub blocks: Option<u64>,
+    /// Latency of one write.
+    pub write_latency: Duration,
+    /// Bursts: on for this long, then off (`None`: steady).
+    pub burst: Option<(Duration, Duration)>,
+}
+
+/// A requester running the standard sequence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequesterSpec {
+    /// Name.
+    pub name: String,
+    /// Context.
+    pub context: SnapshotContext,
+    /// Volume indices to back up.
+    pub volumes: Vec<usize>,
+    /// When it starts.
+    pub start: Duration,
+    /// Read bandwidth in bytes per second.
+    pub read_bandwidth: u64,
+}
+
+/// One expected call result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallExpect {
+    /// Requester name; the first requester when absent.
+    pub requester: Option<String>,
+    /// Call name.
+    pub call: String,
+    /// Which occurrence, 1-based.
+    pub nth: u32,
+    /// The call's own return.
+    pub result: Option<Hresult>,
+    /// `QueryStatus`'s answer.
+    pub async_result: Option<Hresult>,
+}
+
+/// The `[expect]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Expect {
+    /// Final result of the first requester.
+    pub result: Option<Hresult>,
+    /// Per requester.
+    pub requesters: Vec<(String, Hresult)>,
+    /// Per writer: state and last error.
+    pub writers: Vec<(String, Option<WriterState>, Option<Hresult>)>,
+    /// Per call.
+    pub calls: Vec<CallExpect>,
+    /// Violations the scenario deliberately shows.
+    pub violations: Vec<String>,
+    /// Shadow counts by status.
+    pub snapshots: Vec<(String, u32)>,
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// Name (the file stem when the file has no `name`).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Seed in the file (0 when absent).
+    pub seed: u64,
+    /// Machine name.
+    pub machine_name: String,
+    /// Virtual epoch, as written (RFC 3339, UTC).
+    pub epoch: String,
+    /// Profile with overrides applied.
+    pub profile: model::profile::Profile,
+    /// Run limit in virtual time.
+    pub max_virtual_time: Duration,
+    /// Step budget.
+    pub max_steps: u64,
+    /// Volumes.
+    pub volumes: Vec<VolumeSpec>,
+    /// Extra providers.
+    pub providers: Vec<ProviderSpec>,
+    /// Writers.
+    pub writers: Vec<WriterSpec>,
+    /// Workloads.
+    pub workloads: Vec<WorkloadSpec>,
+    /// Requesters.
+    pub requesters: Vec<RequesterSpec>,
+    /// Expectations.
+    pub expect: Expect,
+}
+
+/// The embedded default scenario (`scenarios/happy/default.toml`).
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/happy/default.toml");
+
+/// Known invariant names a scenario may list in `expect.violations`.
+pub const VIOLATION_NAMES: &[&str] = &[
+    "shadow_point_in_time",
+    "held_writes_preserved",
+    "hold_within_limit",
+    "freeze_window",
+    "writer_state_graph",
+    "stalled",
+];
+
+/// Canonical volume name: `C:` and `c:\` become `C:\`; other names get a trailing backslash.
+pub fn canonical_volume(name: &str) -> String {
+    let n = name.trim();
+    let mut s = if n.len() >= 2 && n.as_bytes()[1] == b':' {
+        let mut c = n[..1].to_ascii_uppercase();
+        c.push_str(&n[1..]);
+        c
+    } else {
+        n.to_string()
+    };
+    if !s.ends_with('\\') {
+        s.push('\\');
+    }
+    s
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    src: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.src[..offset.min(self.src.len())].matches('\n').count() + 1
+    }
+
+    fn at(&self, span: std::ops::Range<usize>, key: &str, message: String) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            line: self.line_of(span.start),
+            key: key.into(),
+            message,
+        }
+    }
+
+    /// An error located at the first line that mentions `needle`.
+    fn near(&self, needle: &str, key: &str, message: String) -> ScenarioError {
+        let line = self
+            .src
+            .lines()
+            .position(|l| l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            key: key.into(),
+            message,
+        }
+    }
+}
+
+/// The key written on the line of `offset` (text before `=`), or the table header.
+fn key_on_line(src: &str, offset: usize) -> String {
+    let start = src[..offset.min(src.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let line = src[start..].lines().next().unwrap_or("");
+    let t = line.trim();
+    if let Some((k, _)) = t.split_once('=') {
+        return k.trim().to_string();
+    }
+    t.trim_matches(|c| c == '[' || c == ']').to_string()
+}
+
+/// Parses and validates a scenario. `file` names it in errors; `stem` is its default name.
+pub fn parse(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    let cx = Ctx { file, src };
+    let raw: RawScenario = toml::from_str(src).map_err(|e| {
+        let (line, key) = match e.span() {
+            Some(span) => (cx.line_of(span.start), key_on_line(src, span.start)),
+            None => (0, String::new()),
+        };
+        let mut message = e.message().trim().to_string();
+        if message.starts_with("unknown field") {
+            message.push_str("; see scenarios/README.md for every key");
+        }
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            key,
+            message,
+        }
+    })?;
+    validate(&cx, stem, raw)
+}
+
+fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    let mut profile = model::profile::Profile::windows();
+    let p = &raw.profile;
+    if let Some(v) = p.freeze_timeout_default {
+        profile.freeze_timeout_default = v.0;
+    }
+    if let Some(v) = p.flush_and_hold_timeout {
+        profile.flush_and_hold_timeout = v.0;
+    }
+    if let Some(v) = p.writer_response_timeout {
+        profile.writer_response_timeout = v.0;
+    }
+    if let Some(v) = p.kb915331_race {
+        profile.kb915331_race = v;
+    }
+    if let Some(v) = p.checks_volume_set {
+        profile.checks_volume_set = v;
+    }
+    if let Some(v) = p.protection_level {
+        profile.protection_level = v;
+    }
+    if let Some(v) = p.shadows_per_volume_max {
+        profile.shadows_per_volume_max = v;
+    }
+    if let Some(v) = p.client_accessible_shadows_max {
+        profile.client_accessible_shadows_max = v;
+    }
+    if let Some(v) = p.volumes_per_set_max {
+        profile.volumes_per_set_max = v;
+    }
+    if let Some(v) = p.api_call_latency {
+        profile.api_call_latency = v.0;
+    }
+    if let Some(v) = p.flush_latency {
+        profile.flush_latency = v.0;
+    }
+
+    // Volumes.
+    let mut volumes: Vec<VolumeSpec> = Vec::new();
+    for (i, v) in raw.volume.iter().enumerate() {
+        let key = format!("volume[{i}].name");
+        let name = canonical_volume(v.name.get_ref());
+        if volumes.iter().any(|x| x.name == name) {
+            return Err(cx.at(
+                v.name.span(),
+                &key,
+                format!("volume {name} is declared twice"),
+            ));
+        }
+        let block_size = v.block_size.map(|s| s.0).unwrap_or(4096);
+        if block_size == 0 || block_size > u32::MAX as u64 || !block_size.is_power_of_two() {
+            return Err(cx.near(
+                "block_size",
+                &format!("volume[{i}].block_size"),
+                format!("block size {block_size} must be a power of two, like \"4KiB\""),
+            ));
+        }
+        if v.size.0 < block_size {
+            return Err(cx.at(
+                v.name.span(),
+                &format!("volume[{i}].size"),
+                "volume is smaller than one block".into(),
+            ));
+        }
+        let diff_area = match v.diff_area.as_deref() {
+            None | Some("UNBOUNDED") => None,
+            Some(s) => Some(crate::units::parse_size(s).map_err(|e| {
+                cx.near(
+                    s,
+                    &format!("volume[{i}].diff_area"),
+                    format!("{e}; or write \"UNBOUNDED\""),
+                )
+            })?),
+        };
+        volumes.push(VolumeSpec {
+            name,
+            bytes: v.size.0,
+            block_size: block_size as u32,
+            diff_area,
+        });
+    }
+    if volumes.is_empty() {
+        return Err(ScenarioError {
+            file: cx.file.to_string(),
+            line: 0,
+            key: "volume".into(),
+            message: "the scenario declares no volume; add a [[volume]] table with name and size"
+                .into(),
+        });
+    }
+    let vol_ref = |s: &Spanned<String>, key: &str| -> Result<usize, ScenarioError> {
+        let name = canonical_volume(s.get_ref());
+        volumes.iter().position(|v| v.name == name).ok_or_else(|| {
+            let known: Vec<&str> = volumes.iter().map(|v| v.name.as_str()).collect();
+            cx.at(
+                s.span(),
+                key,
+                format!("no volume named {name}; declared: {}", known.join(", ")),
+            )
+        })
+    };
+
+    // Providers.
+    let mut providers = Vec::new();
+    for (i, p) in raw.provider.iter().enumerate() {
+        if p.kind == ProviderType::System || p.kind == ProviderType::Unknown {
+            return Err(cx.near(
+                &p.name,
+                &format!("provider[{i}].type"),
+                "the system provider is always registered; extra providers are VSS_PROV_SOFTWARE or VSS_PROV_HARDWARE".into(),
+            ));
+        }
+        let id = match &p.id {
+            None => None,
+            Some(s) => Some(Guid::parse(s.get_ref()).ok_or_else(|| {
+                cx.at(
+                    s.span(),
+                    &format!("provider[{i}].id"),
+                    "not a GUID like {b5946137-7b9f-4925-af80-51abd60b20d5}".into(),
+                )
+            })?),
+        };
+        let vols = match &p.volumes {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|s| vol_ref(s, &format!("provider[{i}].volumes")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let mut latency = Vec::new();
+        for (k, d) in &p.latency {
+            let call = ProviderCall::from_name(k).ok_or_else(|| {
+                cx.near(
+                    k,
+                    &format!("provider[{i}].latency.{k}"),
+                    format!(
+                        "unknown provider call `{k}`; use one of {}",
+                        ProviderCall::NAMES.join(", ")
+                    ),
+                )
+            })?;
+            latency.push((call, d.0));
+        }
+        providers.push(ProviderSpec {
+            name: p.name.clone(),
+            kind: p.kind,
+            id,
+            version: p.version.clone().unwrap_or_else(|| "1.0".into()),
+            volumes: vols,
+            latency,
+        });
+    }
+
+    // Writers.
+    let mut writers: Vec<WriterSpec> = Vec::new();
+    for (i, w) in raw.writer.iter().enumerate() {
+        let name = w.name.get_ref().clone();
+        if writers.iter().any(|x| x.name == name) {
+            return Err(cx.at(
+                w.name.span(),
+                &format!("writer[{i}].name"),
+                format!("writer `{name}` is declared twice"),
+            ));
+        }
+        let class_id = match &w.class_id {
+            None => None,
+            Some(s) => Some(Guid::parse(s.get_ref()).ok_or_else(|| {
+                cx.at(
+                    s.span(),
+                    &format!("writer[{i}].class_id"),
+                    "not a GUID like {e8132975-6f93-4464-a53e-1050253ae220}".into(),
+                )
+            })?),
+        };
+        let mut latency = Vec::new();
+        for (k, d) in &w.latency {
+            let ev = WriterEvent::from_name(k).ok_or_else(|| {
+                cx.near(
+                    k,
+                    &format!("writer[{i}].latency.{k}"),
+                    format!(
+                        "unknown writer event `{k}`; use one of {}",
+                        WriterEvent::NAMES.join(", ")
+                    ),
+                )
+            })?;
+            latency.push((ev, d.0));
+        }
+        let mut components = Vec::new();
+        for (j, c) in w.component.iter().enumerate() {
+            let vols = c
+                .volumes
+                .iter()
+                .map(|s| vol_ref(s, &format!("writer[{i}].component[{j}].volumes")))
+                .collect::<Result<Vec<_>, _>>()?;
+            components.push(ComponentSpec {
+                name: c.name.clone(),
+                logical_path: c.logical_path.clone().unwrap_or_default(),
+                volumes: vols,
+            });
+        }
+        let mut faults = Vec::new();
+        for (j, f) in w.fault.iter().enumerate() {
+            let key = format!("writer[{i}].fault[{j}]");
+            let action = match (f.fail, f.hang, f.delay) {
+                (Some(code), None, None) => {
+                    if f.event != WriterEvent::Identify && !code.is_writer_failure() {
+                        return Err(cx.near(code.name(), &format!("{key}.fail"), format!("{code} is not a writer failure code; use one of the VSS_E_WRITERERROR_* codes")));
+                    }
+                    model::writer::FaultAction::Fail(code)
+                }
+                (None, Some(true), None) => model::writer::FaultAction::Hang,
+                (None, None, Some(d)) => model::writer::FaultAction::Delay(d.0),
+                _ => {
+                    return Err(cx.near(f.event.name(), &key, "a fault needs exactly one of fail = \"VSS_E_...\", hang = true or delay = \"70s\"".into()));
+                }
+            };
+            faults.push(WriterFaultSpec {
+                event: f.event,
+                action,
+                sessions: f.sessions,
+            });
+        }
+        writers.push(WriterSpec {
+            name,
+            class_id,
+            level: w.level.unwrap_or(ApplicationLevel::FrontEnd),
+            usage: w.usage.unwrap_or(UsageType::UserData),
+            freeze_timeout: w.freeze_timeout.map(|d| d.0),
+            checks_volume_set: w.checks_volume_set,
+            latency,
+            components,
+            faults,
+        });
+    }
+
+    // Workloads.
+    let mut workloads = Vec::new();
+    for (i, w) in raw.workload.iter().enumerate() {
+        let vols = w
+            .volumes
+            .iter()
+            .map(|s| vol_ref(s, &format!("workload[{i}].volumes")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if vols.is_empty() {
+            return Err(cx.near(
+                &w.name,
+                &format!("workload[{i}].volumes"),
+                "a workload writes to at least one volume".into(),
+            ));
+        }
+        if w.rate == 0 || w.rate > 10_000_000 {
+            return Err(cx.near(
+                &w.name,
+                &format!("workload[{i}].rate"),
+                "rate is writes per second, from 1 to 10000000".into(),
+            ));
+        }
+        let pattern = match w.pattern.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("uniform") => Pattern::Uniform,
+            Some("sequential") => Pattern::Sequential,
+            Some("hotspot") => Pattern::Hotspot,
+            Some(other) => {
+                let span = w.pattern.as_ref().expect("some").span();
+                return Err(cx.at(
+                    span,
+                    &format!("workload[{i}].pattern"),
+                    format!("unknown pattern `{other}`; use uniform, sequential or hotspot"),
+                ));
+            }
+        };
+        if w.blocks == Some(0) {
+            return Err(cx.near(
+                &w.name,
+                &format!("workload[{i}].blocks"),
+                "blocks must be at least 1".into(),
+            ));
+        }
+        let burst = match (w.burst_on, w.burst_off) {
+            (None, None) => None,
+            (Some(on), Some(off)) if on.0 > Duration::ZERO => Some((on.0, off.0)),
+            _ => {
+                return Err(cx.near(
+                    &w.name,
+                    &format!("workload[{i}].burst_on"),
+                    "bursts need both burst_on (above zero) and burst_off".into(),
+                ));
+            }
+        };
+        workloads.push(WorkloadSpec {
+            name: w.name.clone(),
+            volumes: vols,
+            rate: w.rate,
+            pattern,
+            blocks: w.blocks,
+            write_latency: w
+                .write_latency
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_us(200)),
+            burst,
+        });
+    }
+
+    // Requesters.
+    let mut requesters = Vec::new();
+    for (i, r) in raw.requester.iter().enumerate() {
+        if requesters.iter().any(|x: &RequesterSpec| x.name == r.name) {
+            return Err(cx.near(
+                &r.name,
+                &format!("requester[{i}].name"),
+                format!("requester `{}` is declared twice", r.name),
+            ));
+        }
+        let vols = match &r.volumes {
+            None => (0..volumes.len()).collect(),
+            Some(list) => list
+                .iter()
+                .map(|s| vol_ref(s, &format!("requester[{i}].volumes")))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let context = r.context.unwrap_or(SnapshotContext::Backup);
+        if context == SnapshotContext::All {
+            return Err(cx.near("VSS_CTX_ALL", &format!("requester[{i}].context"), "VSS_CTX_ALL is only for administrative calls; use VSS_CTX_BACKUP or another creation context".into()));
+        }
+        requesters.push(RequesterSpec {
+            name: r.name.clone(),
+            context,
+            volumes: vols,
+            start: r.start.map(|d| d.0).unwrap_or(Duration::ZERO),
+            read_bandwidth: r.read_bandwidth.map(|b| b.0).unwrap_or(200_000_000),
+        });
+    }
+    if requesters.is_empty() {
+        return Err(ScenarioError {
+            file: cx.file.to_string(),
+            line: 0,
+            key: "requester".into(),
+            message: "the scenario declares no requester; add a [[requester]] table with a name"
+                .into(),
+        });
+    }
+
+    // Expectations.
+    let e = raw.expect;
+    for name in e.requesters.keys() {
+        if !requesters.iter().any(|r| &r.name == name) {
+            return Err(cx.near(
+                name,
+                &format!("expect.requesters.{name}"),
+                format!("no requester named `{name}`"),
+            ));
+        }
+    }
+    for name in e.writers.keys() {
+        if !writers.iter().any(|w| &w.name == name) {
+            return Err(cx.near(
+                name,
+                &format!("expect.writers.{name}"),
+                format!("no writer named `{name}`"),
+            ));
+        }
+    }
+    for v in &e.violations {
+        if !VIOLATION_NAMES.contains(&v.as_str()) {
+            return Err(cx.near(
+                v,
+                "expect.violations",
+                format!(
+                    "unknown violation `{v}`; known: {}",
+                    VIOLATION_NAMES.join(", ")
+                ),
+            ));
+        }
+    }
+    for status in e.snapshots.keys() {
+        if ![
+            "exists",
+            "released",
+            "deleted",
+            "aborted",
+            "diff_area_full",
+            "recycled",
+        ]
+        .contains(&status.as_str())
+        {
+            return Err(cx.near(
+                status,
+                &format!("expect.snapshots.{status}"),
+                "status is one of exists, released, deleted, aborted, diff_area_full, recycled"
+                    .into(),
+            ));
+        }
+    }
+    let mut calls = Vec::new();
+    for (i, c) in e.calls.iter().enumerate() {
+        if let Some(r) = &c.requester {
+            if !requesters.iter().any(|x| &x.name == r) {
+                return Err(cx.near(
+                    r,
+                    &format!("expect.calls[{i}].requester"),
+                    format!("no requester named `{r}`"),
+                ));
+            }
+        }
+        if c.nth == Some(0) {
+            return Err(cx.near(
+                &c.call,
+                &format!("expect.calls[{i}].nth"),
+                "nth counts from 1".into(),
+            ));
+        }
+        calls.push(CallExpect {
+            requester: c.requester.clone(),
+            call: c.call.clone(),
+            nth: c.nth.unwrap_or(1),
+            result: c.result,
+            async_result: c.async_result,
+        });
+    }
+    let expect = Expect {
+        result: e.result,
+        requesters: e.requesters.into_iter().collect(),
+        writers: e
+            .writers
+            .into_iter()
+            .map(|(k, v)| (k, v.state, v.last_error))
+            .collect(),
+        calls,
+        violations: e.violations,
+        snapshots: e.snapshots.into_iter().collect(),
+    };
+
+    Ok(Scenario {
+        name: raw.name.unwrap_or_else(|| stem.to_string()),
+        description: raw.description.unwrap_or_default(),
+        seed: raw.seed.unwrap_or(0),
+        machine_name: raw.machine.name.unwrap_or_else(|| "vss-sim.local".into()),
+        epoch: raw
+            .machine
+            .epoch
+            .unwrap_or_else(|| "2024-01-01T00:00:00Z".into()),
+        profile,
+        max_virtual_time: raw
+            .run
+            .max_virtual_time
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(3600)),
+        max_steps: raw.run.max_steps.unwrap_or(200_000_000),
+        volumes,
+        providers,
+        writers,
+        workloads,
+        requesters,
+        expect,
+    })
+}

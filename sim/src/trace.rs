@@ -1,0 +1,240 @@
+//! The run's structured trace: one record per call, reply, writer event and answer, state
+//! change, provider call, hold, release, shadow and read. It is streamed as JSON lines into a
+//! SHA-256 digest (`trace_digest`) and, when asked, into a file (`--trace-out`) and the text
+//! timeline. Every view is a pure function of these records (roadmap §3).
+//!
+//! JSONL schema (one object per line, keys in this order, absent keys omitted):
+//! `t_us` (virtual µs), `kind`, `role`, `name`, `result`, `prev`, `next`, `last_error`, `rule`,
+//! `set_id`, `snapshot_id`, `volume`, `n`, `us`, `detail`. See README.md "Trace format".
+
+use std::io::Write;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// One trace record.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Record {
+    /// Virtual time in microseconds.
+    pub t_us: u64,
+    /// What happened: `call`, `reply`, `async_done`, `event`, `answer`, `state`,
+    /// `provider_call`, `provider_answer`, `hold`, `flushed`, `release`, `shadow_created`,
+    /// `shadow_deleted`, `read`, `phase`, `late_answer`, `violation`, `end`.
+    pub kind: &'static str,
+    /// The role instance: `requester:NAME`, `writer:NAME`, `provider:NAME`, `coordinator`,
+    /// `volume:NAME`.
+    pub role: String,
+    /// The VSS name of the call, event or provider method (`DoSnapshotSet`, `OnFreeze`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'static str>,
+    /// An HRESULT name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<&'static str>,
+    /// Previous writer state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev: Option<&'static str>,
+    /// New writer state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<&'static str>,
+    /// Writer last error after a state change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<&'static str>,
+    /// decisions.md rule behind the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
+    /// Snapshot set id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_id: Option<String>,
+    /// Shadow copy id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    /// Volume name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// A count (writes held, blocks read, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u64>,
+    /// A duration in µs (hold length, largest added latency, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub us: Option<u64>,
+    /// Free text for people (a violation's explanation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Where trace records go.
+#[derive(Debug)]
+pub struct Trace {
+    enabled: bool,
+    hasher: Sha256,
+    line: Vec<u8>,
+    /// The JSONL bytes, kept when the caller wants the file or the timeline.
+    keep: Option<Vec<u8>>,
+    /// The records, kept for the timeline.
+    records: Option<Vec<Record>>,
+    n_records: u64,
+}
+
+impl Trace {
+    /// A trace that records nothing (fuzz and benchmark runs with the trace off).
+    pub fn off() -> Trace {
+        Trace {
+            enabled: false,
+            hasher: Sha256::new(),
+            line: Vec::new(),
+            keep: None,
+            records: None,
+            n_records: 0,
+        }
+    }
+
+    /// A trace that digests every record, and keeps the JSONL bytes and/or the records.
+    pub fn on(keep_bytes: bool, keep_records: bool) -> Trace {
+        Trace {
+            enabled: true,
+            hasher: Sha256::new(),
+            line: Vec::with_capacity(256),
+            keep: keep_bytes.then(Vec::new),
+            records: keep_records.then(Vec::new),
+            n_records: 0,
+        }
+    }
+
+    /// Whether records are wanted at all; callers skip building them when not.
+    #[inline]
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Appends one record.
+    pub fn push(&mut self, rec: Record) {
+        if !self.enabled {
+            return;
+        }
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &rec).expect("a record always serialises");
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
+        if let Some(k) = self.keep.as_mut() {
+            k.write_all(&self.line)
+                .expect("writing to a Vec cannot fail");
+        }
+        if let Some(r) = self.records.as_mut() {
+            r.push(rec);
+        }
+        self.n_records += 1;
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> u64 {
+        self.n_records
+    }
+
+    /// Whether no record was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.n_records == 0
+    }
+
+    /// Hex SHA-256 of the JSONL bytes (empty string when the trace is off).
+    pub fn finish(&mut self) -> (Option<String>, Option<Vec<u8>>, Option<Vec<Record>>) {
+        if !self.enabled {
+            return (None, None, None);
+        }
+        let h = std::mem::take(&mut self.hasher).finalize();
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        (Some(hex), self.keep.take(), self.records.take())
+    }
+}
+
+fn fmt_t(t_us: u64) -> String {
+    format!("{:>4}.{:06}s", t_us / 1_000_000, t_us % 1_000_000)
+}
+
+/// The readable timeline: one line per record, virtual timestamps first.
+pub fn timeline(records: &[Record]) -> String {
+    let mut s = String::new();
+    for r in records {
+        let line = match r.kind {
+            "call" => format!("{} -> {}", r.name.unwrap_or(""), "call"),
+            "reply" => format!(
+                "{} returned {}",
+                r.name.unwrap_or(""),
+                r.result.unwrap_or("")
+            ),
+            "async_done" => format!(
+                "{} QueryStatus: {}",
+                r.name.unwrap_or(""),
+                r.result.unwrap_or("")
+            ),
+            "event" => format!("<- {}", r.name.unwrap_or("")),
+            "answer" => format!(
+                "{} answered {}",
+                r.name.unwrap_or(""),
+                r.result.unwrap_or("")
+            ),
+            "state" => format!(
+                "state {} -> {} (last error {}){}",
+                r.prev.unwrap_or(""),
+                r.next.unwrap_or(""),
+                r.last_error.unwrap_or(""),
+                r.rule.map(|x| format!(", rule {x}")).unwrap_or_default()
+            ),
+            "provider_call" => format!("<- {}", r.name.unwrap_or("")),
+            "provider_answer" => format!(
+                "{} answered {}",
+                r.name.unwrap_or(""),
+                r.result.unwrap_or("")
+            ),
+            "hold" => format!(
+                "FlushAndHoldWrites: snapshot instant, writes held (rule 13){}",
+                vol(r)
+            ),
+            "flushed" => format!("flush done, {} in-flight writes drained", r.n.unwrap_or(0)),
+            "release" => format!(
+                "ReleaseWrites: {} held writes released in order after {}us, largest added latency {}us{}",
+                r.n.unwrap_or(0),
+                r.us.unwrap_or(0),
+                r.detail.as_deref().unwrap_or("0"),
+                vol(r)
+            ),
+            "shadow_created" => format!(
+                "shadow {} of {} created",
+                r.snapshot_id.as_deref().unwrap_or(""),
+                r.volume.as_deref().unwrap_or("")
+            ),
+            "shadow_deleted" => format!(
+                "shadow {} deleted ({})",
+                r.snapshot_id.as_deref().unwrap_or(""),
+                r.detail.as_deref().unwrap_or("")
+            ),
+            "read" => format!(
+                "ReadShadow {} {} blocks: {}",
+                r.volume.as_deref().unwrap_or(""),
+                r.n.unwrap_or(0),
+                r.result.unwrap_or("")
+            ),
+            "phase" => format!(
+                "DoSnapshotSet {}{}",
+                r.detail.as_deref().unwrap_or(""),
+                r.rule.map(|x| format!(" (rule {x})")).unwrap_or_default()
+            ),
+            "late_answer" => "late answer ignored".to_string(),
+            "violation" => format!(
+                "VIOLATION {}: {}",
+                r.name.unwrap_or(""),
+                r.detail.as_deref().unwrap_or("")
+            ),
+            "end" => format!("run ends: {}", r.detail.as_deref().unwrap_or("")),
+            other => other.to_string(),
+        };
+        s.push_str(&format!("{}  {:<36} {}\n", fmt_t(r.t_us), r.role, line));
+    }
+    s
+}
+
+fn vol(r: &Record) -> String {
+    r.volume
+        .as_deref()
+        .map(|v| format!(" on {v}"))
+        .unwrap_or_default()
+}

@@ -1,0 +1,1434 @@
+//! The simulated machine: the coordinator, the writer and provider processes, the volumes, the
+//! workloads and the requesters, and the loop that owns time.
+//!
+//! The loop pops the earliest event, advances the clock to it, dispatches it, executes the
+//! effects the coordinator emitted, and checks the invariants those effects touch. Nothing else
+//! advances time, delivers a message or fires a timer (ARCHITECTURE.md, invariant 2).
+
+use model::api::{ApiCall, Input, Output, ShadowStatus};
+use model::coordinator::Coordinator;
+use model::graph::WriterStateGraph;
+use model::ids::{Guid, ProviderId, RequesterId, SnapshotId, VolumeId, WriterId};
+use model::machine::{ComponentInfo, Machine, ProviderInfo, VolumeInfo, WriterInfo};
+use model::profile::Profile;
+use model::provider::{ProviderLogic, ProviderResponse};
+use model::requester::{Action, Feedback, StandardRequester};
+use model::time::{Duration, Instant};
+use model::volume::{Protection, ShadowKey, Volume, WriteOutcome};
+use model::vss::{Hresult, ProtectionLevel, ProviderCall, ProviderType, WriterEvent, WriterState};
+use model::writer::{ScriptedWriter, WriterFault, WriterLogic, WriterResponse};
+
+use crate::queue::EventQueue;
+use crate::rng::SimRng;
+use crate::scenario::{Pattern, Scenario};
+use crate::trace::{Record, Trace};
+
+/// Payloads below this are workload indices (the hot path); above, slab slots.
+const SLAB_BASE: u64 = 1 << 32;
+
+/// Blocks per `ReadShadow` range: 64 MiB of 4 KiB blocks.
+const READ_RANGE_BYTES: u64 = 64 << 20;
+
+/// Events other than workload writes.
+#[derive(Clone, Debug)]
+enum Payload {
+    /// An input for the coordinator (answers, timers, flush done).
+    Coord(Input),
+    /// A reply reaches a requester, which then acts.
+    Feed(RequesterId, Feedback),
+    /// A requester acts (its start).
+    Step(RequesterId),
+    /// A requester finished reading one range of a shadow.
+    ReadRange(RequesterId),
+}
+
+/// One write queued by flush-and-hold.
+#[derive(Clone, Copy, Debug)]
+struct HeldWrite {
+    issued: Instant,
+    block: u64,
+    latency: Duration,
+}
+
+struct VolState {
+    name: String,
+    vol: Volume,
+    held: bool,
+    hold_started: Instant,
+    /// Global write sequence at the hold request: the snapshot instant (decisions rule 13).
+    hold_seq: u64,
+    held_writes: Vec<HeldWrite>,
+    /// When the last accepted write completes (flush waits for it).
+    last_complete: Instant,
+    /// Largest sequence applied on this volume.
+    max_seq: u64,
+    next_key: u32,
+}
+
+struct Workload {
+    volumes: Vec<usize>,
+    pattern: Pattern,
+    interval_us: u64,
+    write_latency: Duration,
+    burst: Option<(u64, u64)>,
+    region: Vec<u64>,
+    rng: SimRng,
+    cursor: u64,
+}
+
+struct ReadJob {
+    volume: usize,
+    snapshot: SnapshotId,
+    blocks: Vec<u64>,
+    pos: usize,
+    digest: u64,
+    ok: bool,
+}
+
+struct Req {
+    logic: StandardRequester,
+    bandwidth: u64,
+    outstanding: Option<usize>,
+    read: Option<ReadJob>,
+}
+
+/// A shadow image as the world tracks it.
+struct ShadowImage {
+    id: SnapshotId,
+    volume: usize,
+    key: ShadowKey,
+    digest: u64,
+    live: bool,
+}
+
+/// One entry of the run's `calls` list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// Requester index.
+    pub requester: usize,
+    /// Call name as Microsoft spells it (or `ReadShadow`).
+    pub call: &'static str,
+    /// The call's own return.
+    pub result: Option<Hresult>,
+    /// What `QueryStatus` gave, for asynchronous calls.
+    pub async_result: Option<Hresult>,
+    /// Virtual time of the call.
+    pub at: Instant,
+    /// For `ReadShadow`: volume, first block, last block, blocks read.
+    pub read: Option<(String, u64, u64, u64)>,
+}
+
+/// An invariant that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Invariant name (see `scenario::VIOLATION_NAMES`).
+    pub name: &'static str,
+    /// What was seen.
+    pub detail: String,
+    /// When.
+    pub at: Instant,
+}
+
+/// Figures about flush-and-hold, for the summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HoldStats {
+    /// Holds started.
+    pub holds: u64,
+    /// Longest hold.
+    pub longest: Duration,
+    /// Writes queued by holds.
+    pub writes_delayed: u64,
+    /// Largest latency a held write gained.
+    pub max_added_latency: Duration,
+}
+
+/// Freeze window use of one writer, for the summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FreezeUse {
+    /// Longest time from Freeze to Thaw (or to the end of the window).
+    pub longest: Duration,
+}
+
+/// Why the run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Every requester released and the service is idle.
+    Finished,
+    /// `[run] max_virtual_time` reached.
+    TimeLimit,
+    /// The step budget ran out.
+    StepLimit,
+    /// Nothing left to do but requesters did not finish.
+    QueueEmpty,
+}
+
+/// The simulated machine and its loop.
+pub struct World {
+    profile: Profile,
+    coord: Coordinator,
+    writers: Vec<WriterLogic>,
+    providers: Vec<ProviderLogic>,
+    volumes: Vec<VolState>,
+    workloads: Vec<Workload>,
+    reqs: Vec<Req>,
+    queue: EventQueue,
+    slab: Vec<Option<Payload>>,
+    free: Vec<u32>,
+    guids: SimRng,
+    next_seq: u64,
+    now: Instant,
+    steps: u64,
+    max_steps: u64,
+    max_time: Instant,
+    running: bool,
+    outbox: Vec<Output>,
+    /// The trace.
+    pub trace: Trace,
+    calls: Vec<CallRecord>,
+    images: Vec<ShadowImage>,
+    violations: Vec<Violation>,
+    graph: WriterStateGraph,
+    freeze_at: Vec<Option<Instant>>,
+    freeze_use: Vec<FreezeUse>,
+    timeout_failure_seen: bool,
+    hold: HoldStats,
+    writes_issued: u64,
+    writes_accepted: u64,
+    writes_failed: u64,
+    held_now: u64,
+    end: Option<EndReason>,
+    requester_names: Vec<String>,
+}
+
+fn mix(block: u64, seq: u64) -> u64 {
+    // splitmix64 finaliser over the pair: an order-independent image digest is the sum.
+    let mut z = block.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seq.rotate_left(29);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl World {
+    /// Builds the machine of `scenario` for `seed`, with `trace` as the trace sink.
+    pub fn new(scenario: &Scenario, seed: u64, trace: Trace) -> World {
+        let profile = scenario.profile.clone();
+        let mut ids = SimRng::fork(seed, "writer-instance-ids");
+        let mut classes = SimRng::fork(seed, "writer-class-ids");
+        let writers_info: Vec<WriterInfo> = scenario
+            .writers
+            .iter()
+            .map(|w| WriterInfo {
+                name: w.name.clone(),
+                class_id: w
+                    .class_id
+                    .unwrap_or_else(|| Guid::from_random_bytes(classes.guid_bytes())),
+                instance_id: Guid::from_random_bytes(ids.guid_bytes()),
+                usage: w.usage,
+                level: w.level,
+                freeze_timeout: w.freeze_timeout.unwrap_or(profile.freeze_timeout_default),
+                components: w
+                    .components
+                    .iter()
+                    .map(|c| ComponentInfo {
+                        name: c.name.clone(),
+                        logical_path: c.logical_path.clone(),
+                        volumes: c.volumes.iter().map(|v| VolumeId(*v as u16)).collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let writers = scenario
+            .writers
+            .iter()
+            .map(|w| {
+                let mut s =
+                    ScriptedWriter::new(w.checks_volume_set.unwrap_or(profile.checks_volume_set));
+                for (e, d) in &w.latency {
+                    s.set_latency(*e, *d);
+                }
+                s.faults = w
+                    .faults
+                    .iter()
+                    .map(|f| WriterFault {
+                        event: f.event,
+                        action: f.action,
+                        sessions: f.sessions,
+                    })
+                    .collect();
+                WriterLogic::Scripted(s)
+            })
+            .collect();
+        let mut pids = SimRng::fork(seed, "provider-ids");
+        let mut providers_info = vec![ProviderInfo::system()];
+        let mut providers = vec![ProviderLogic::default()];
+        for p in &scenario.providers {
+            providers_info.push(ProviderInfo {
+                name: p.name.clone(),
+                id: p
+                    .id
+                    .unwrap_or_else(|| Guid::from_random_bytes(pids.guid_bytes())),
+                kind: p.kind,
+                version: p.version.clone(),
+                supports: p
+                    .volumes
+                    .as_ref()
+                    .map(|v| v.iter().map(|i| VolumeId(*i as u16)).collect()),
+            });
+            let mut logic = ProviderLogic::default();
+            for (c, d) in &p.latency {
+                logic.set_latency(*c, *d);
+            }
+            providers.push(logic);
+        }
+        let protection = match profile.protection_level {
+            ProtectionLevel::Snapshot => Protection::Snapshot,
+            _ => Protection::OriginalVolume,
+        };
+        let volumes: Vec<VolState> = scenario
+            .volumes
+            .iter()
+            .map(|v| VolState {
+                name: v.name.clone(),
+                vol: Volume::new(
+                    v.bytes / v.block_size as u64,
+                    v.block_size,
+                    v.diff_area,
+                    protection,
+                ),
+                held: false,
+                hold_started: Instant::ZERO,
+                hold_seq: 0,
+                held_writes: Vec::new(),
+                last_complete: Instant::ZERO,
+                max_seq: 0,
+                next_key: 0,
+            })
+            .collect();
+        let machine = Machine {
+            writers: writers_info,
+            providers: providers_info,
+            volumes: scenario
+                .volumes
+                .iter()
+                .map(|v| VolumeInfo {
+                    name: v.name.clone(),
+                    bytes: v.bytes,
+                })
+                .collect(),
+        };
+        let workloads = scenario
+            .workloads
+            .iter()
+            .map(|w| {
+                let region = w
+                    .volumes
+                    .iter()
+                    .map(|&v| {
+                        let n = volumes[v].vol.n_blocks();
+                        w.blocks.map(|b| b.min(n)).unwrap_or(n)
+                    })
+                    .collect();
+                Workload {
+                    volumes: w.volumes.clone(),
+                    pattern: w.pattern,
+                    interval_us: (1_000_000 / w.rate).max(1),
+                    write_latency: w.write_latency,
+                    burst: w.burst.map(|(on, off)| (on.as_us(), off.as_us())),
+                    region,
+                    rng: SimRng::fork(seed, &format!("workload:{}", w.name)),
+                    cursor: 0,
+                }
+            })
+            .collect();
+        let reqs = scenario
+            .requesters
+            .iter()
+            .map(|r| Req {
+                logic: StandardRequester::new(
+                    &machine,
+                    r.context,
+                    r.volumes.iter().map(|v| VolumeId(*v as u16)).collect(),
+                ),
+                bandwidth: r.read_bandwidth,
+                outstanding: None,
+                read: None,
+            })
+            .collect();
+        let n_writers = scenario.writers.len();
+        let coord = Coordinator::new(profile.clone(), machine, scenario.requesters.len());
+        let mut world = World {
+            profile,
+            coord,
+            writers,
+            providers,
+            volumes,
+            workloads,
+            reqs,
+            queue: EventQueue::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            guids: SimRng::fork(seed, "guids"),
+            next_seq: 1,
+            now: Instant::ZERO,
+            steps: 0,
+            max_steps: scenario.max_steps,
+            max_time: Instant::ZERO + scenario.max_virtual_time,
+            running: true,
+            outbox: Vec::with_capacity(32),
+            trace,
+            calls: Vec::new(),
+            images: Vec::new(),
+            violations: Vec::new(),
+            graph: WriterStateGraph::new(),
+            freeze_at: vec![None; n_writers],
+            freeze_use: vec![FreezeUse::default(); n_writers],
+            timeout_failure_seen: false,
+            hold: HoldStats::default(),
+            writes_issued: 0,
+            writes_accepted: 0,
+            writes_failed: 0,
+            held_now: 0,
+            end: None,
+            requester_names: scenario.requesters.iter().map(|r| r.name.clone()).collect(),
+        };
+        for (i, r) in scenario.requesters.iter().enumerate() {
+            world.schedule(
+                Instant::ZERO + r.start,
+                Payload::Step(RequesterId(i as u16)),
+            );
+        }
+        for w in 0..world.workloads.len() {
+            let first = world.next_write_time(w, Instant::ZERO);
+            world.queue.push(first, w as u64);
+        }
+        world
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Accessors for the report
+    // ---------------------------------------------------------------------------------------
+
+    /// The coordinator (writer status, shadows, machine).
+    pub fn coordinator(&self) -> &Coordinator {
+        &self.coord
+    }
+    /// Every API call in order.
+    pub fn calls(&self) -> &[CallRecord] {
+        &self.calls
+    }
+    /// Invariants that did not hold.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+    /// Flush-and-hold figures.
+    pub fn hold_stats(&self) -> &HoldStats {
+        &self.hold
+    }
+    /// Freeze window use per writer.
+    pub fn freeze_use(&self) -> &[FreezeUse] {
+        &self.freeze_use
+    }
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+    /// Events dispatched.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+    /// Why the run ended, once it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.end
+    }
+    /// Whether requester `r` ran its backup to the end.
+    pub fn requester_completed(&self, r: usize) -> bool {
+        self.reqs[r].logic.completed()
+    }
+    /// Whether requester `r` released its object.
+    pub fn requester_done(&self, r: usize) -> bool {
+        self.reqs[r].logic.is_done()
+    }
+    /// Writes the workloads issued, accepted, failed (diff area full, protection SNAPSHOT).
+    pub fn write_counts(&self) -> (u64, u64, u64) {
+        (self.writes_issued, self.writes_accepted, self.writes_failed)
+    }
+    /// Average live entries in the event queue.
+    pub fn average_queue_len(&self) -> f64 {
+        self.queue.average_len()
+    }
+    /// The profile in force.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The loop
+    // ---------------------------------------------------------------------------------------
+
+    fn schedule(&mut self, at: Instant, p: Payload) {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(p);
+                i
+            }
+            None => {
+                self.slab.push(Some(p));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.queue.push(at, SLAB_BASE + slot as u64);
+    }
+
+    /// Runs until the end condition or a limit; returns why it stopped.
+    pub fn run(&mut self) -> EndReason {
+        loop {
+            if let Some(r) = self.step() {
+                return r;
+            }
+        }
+    }
+
+    /// Dispatches one event; `Some` when the run has ended.
+    pub fn step(&mut self) -> Option<EndReason> {
+        if let Some(e) = self.end {
+            return Some(e);
+        }
+        if self.steps >= self.max_steps {
+            return Some(self.finish(EndReason::StepLimit));
+        }
+        let Some(at) = self.queue.peek_at() else {
+            return Some(self.finish(EndReason::QueueEmpty));
+        };
+        if at > self.max_time {
+            self.now = self.max_time;
+            return Some(self.finish(EndReason::TimeLimit));
+        }
+        let (at, payload) = self.queue.pop().expect("peeked");
+        self.now = at;
+        self.steps += 1;
+        if payload < SLAB_BASE {
+            self.on_write(payload as usize);
+        } else {
+            let slot = (payload - SLAB_BASE) as u32;
+            let p = self.slab[slot as usize].take().expect("live slab slot");
+            self.free.push(slot);
+            self.dispatch(p);
+        }
+        if self.running && self.all_done() {
+            return Some(self.finish(EndReason::Finished));
+        }
+        None
+    }
+
+    fn all_done(&self) -> bool {
+        self.reqs
+            .iter()
+            .all(|r| r.logic.is_done() && r.read.is_none())
+            && self.coord.is_idle()
+    }
+
+    fn finish(&mut self, reason: EndReason) -> EndReason {
+        self.running = false;
+        self.end = Some(reason);
+        if reason != EndReason::Finished {
+            let detail = match reason {
+                EndReason::TimeLimit => format!(
+                    "the run reached max_virtual_time {} before every requester finished",
+                    self.max_time
+                ),
+                EndReason::StepLimit => {
+                    format!("the run used its step budget of {} events", self.max_steps)
+                }
+                _ => "no event left while requesters were still waiting".to_string(),
+            };
+            self.violation("stalled", detail);
+        }
+        // A writer still frozen past its window with no timeout is a freeze-window violation.
+        for w in 0..self.freeze_at.len() {
+            if let Some(at) = self.freeze_at[w] {
+                let limit = self.coord.machine().writers[w].freeze_timeout;
+                if self.now > at.deadline_after(limit) {
+                    let name = self.coord.machine().writers[w].name.clone();
+                    self.violation(
+                        "freeze_window",
+                        format!("{name} stayed frozen past its {limit} window with no timeout"),
+                    );
+                }
+            }
+        }
+        if self.trace.enabled() {
+            let detail = format!("{:?}", reason);
+            self.trace.push(Record {
+                t_us: self.now.as_us(),
+                kind: "end",
+                role: "sim".into(),
+                detail: Some(detail),
+                ..Default::default()
+            });
+        }
+        reason
+    }
+
+    fn violation(&mut self, name: &'static str, detail: String) {
+        if self.trace.enabled() {
+            self.trace.push(Record {
+                t_us: self.now.as_us(),
+                kind: "violation",
+                role: "sim".into(),
+                name: Some(name),
+                detail: Some(detail.clone()),
+                ..Default::default()
+            });
+        }
+        self.violations.push(Violation {
+            name,
+            detail,
+            at: self.now,
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Workloads and volumes
+    // ---------------------------------------------------------------------------------------
+
+    fn next_write_time(&mut self, w: usize, from: Instant) -> Instant {
+        let wl = &mut self.workloads[w];
+        let jitter = wl.interval_us / 2 + wl.rng.below(wl.interval_us + 1);
+        let mut t = from.as_us() + jitter.max(1);
+        if let Some((on, off)) = wl.burst {
+            let period = on + off;
+            let phase = t % period;
+            if phase >= on {
+                t += period - phase;
+            }
+        }
+        Instant::from_us(t)
+    }
+
+    #[inline]
+    fn on_write(&mut self, w: usize) {
+        if !self.running {
+            return;
+        }
+        let now = self.now;
+        let wl = &mut self.workloads[w];
+        let pick = if wl.volumes.len() == 1 {
+            0
+        } else {
+            wl.rng.below(wl.volumes.len() as u64) as usize
+        };
+        let v = wl.volumes[pick];
+        let region = wl.region[pick];
+        let block = match wl.pattern {
+            Pattern::Uniform => wl.rng.below(region),
+            Pattern::Sequential => {
+                wl.cursor = (wl.cursor + 1) % region;
+                wl.cursor
+            }
+            Pattern::Hotspot => {
+                let hot = (region / 10).max(1);
+                if wl.rng.below(10) < 9 {
+                    wl.rng.below(hot)
+                } else {
+                    wl.rng.below(region)
+                }
+            }
+        };
+        let latency = wl.write_latency;
+        self.writes_issued += 1;
+        if self.volumes[v].held {
+            // Rule 13: every write issued from the hold request on is queued.
+            self.volumes[v].held_writes.push(HeldWrite {
+                issued: now,
+                block,
+                latency,
+            });
+            self.held_now += 1;
+        } else {
+            self.accept_write(v, block, now + latency);
+        }
+        debug_assert_eq!(
+            self.writes_issued,
+            self.writes_accepted + self.writes_failed + self.held_now
+        );
+        let next = self.next_write_time(w, now);
+        self.queue.push(next, w as u64);
+    }
+
+    #[inline]
+    fn accept_write(&mut self, v: usize, block: u64, complete: Instant) {
+        let seq = self.next_seq;
+        let vs = &mut self.volumes[v];
+        match vs.vol.write(block, seq) {
+            WriteOutcome::Applied { .. } => {}
+            WriteOutcome::AppliedAfterDeleting { deleted } => self.diff_area_deleted(v, &deleted),
+            WriteOutcome::FailedDiffAreaFull => {
+                // Rule 17, protection level SNAPSHOT: the application's write fails.
+                self.writes_failed += 1;
+                return;
+            }
+        }
+        let vs = &mut self.volumes[v];
+        self.next_seq += 1;
+        vs.max_seq = seq;
+        if complete > vs.last_complete {
+            vs.last_complete = complete;
+        }
+        self.writes_accepted += 1;
+    }
+
+    fn diff_area_deleted(&mut self, v: usize, keys: &[ShadowKey]) {
+        for key in keys {
+            if let Some(img) = self
+                .images
+                .iter_mut()
+                .find(|i| i.volume == v && i.key == *key && i.live)
+            {
+                img.live = false;
+                let id = img.id;
+                if self.trace.enabled() {
+                    let vol = self.volumes[v].name.clone();
+                    self.trace.push(Record {
+                        t_us: self.now.as_us(),
+                        kind: "shadow_deleted",
+                        role: format!("volume:{vol}"),
+                        snapshot_id: Some(id.to_string()),
+                        volume: Some(vol),
+                        rule: Some("17"),
+                        detail: Some("diff area full, oldest first".into()),
+                        ..Default::default()
+                    });
+                }
+                self.coord_input(Input::ShadowDeleted { snapshot: id });
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Dispatch
+    // ---------------------------------------------------------------------------------------
+
+    fn dispatch(&mut self, p: Payload) {
+        match p {
+            Payload::Coord(input) => {
+                if self.trace.enabled() {
+                    self.trace_input(&input);
+                }
+                self.coord_input(input);
+            }
+            Payload::Feed(r, fb) => {
+                if self.trace.enabled() {
+                    self.trace_feed(r, &fb);
+                }
+                self.reqs[r.idx()].logic.feed(fb);
+                self.requester_act(r);
+            }
+            Payload::Step(r) => self.requester_act(r),
+            Payload::ReadRange(r) => self.read_range_done(r),
+        }
+    }
+
+    fn coord_input(&mut self, input: Input) {
+        let mut out = std::mem::take(&mut self.outbox);
+        out.clear();
+        self.coord.handle(self.now, input, &mut out);
+        for o in out.drain(..) {
+            self.execute(o);
+        }
+        self.outbox = out;
+    }
+
+    fn requester_act(&mut self, r: RequesterId) {
+        let action = self.reqs[r.idx()].logic.next_action();
+        match action {
+            Action::Call(mut call) => {
+                match &mut call {
+                    ApiCall::StartSnapshotSet { new_id }
+                    | ApiCall::AddToSnapshotSet { new_id, .. } => {
+                        *new_id = Guid::from_random_bytes(self.guids.guid_bytes());
+                    }
+                    _ => {}
+                }
+                let name = call.name();
+                self.calls.push(CallRecord {
+                    requester: r.idx(),
+                    call: name,
+                    result: None,
+                    async_result: None,
+                    at: self.now,
+                    read: None,
+                });
+                self.reqs[r.idx()].outstanding = Some(self.calls.len() - 1);
+                if self.trace.enabled() {
+                    let role = self.requester_role(r);
+                    self.trace.push(Record {
+                        t_us: self.now.as_us(),
+                        kind: "call",
+                        role,
+                        name: Some(name),
+                        ..Default::default()
+                    });
+                }
+                self.coord_input(Input::Call { requester: r, call });
+            }
+            Action::ReadShadow { volume, snapshot } => self.start_read(r, volume, snapshot),
+            Action::Wait | Action::Done => {}
+        }
+    }
+
+    fn requester_role(&self, r: RequesterId) -> String {
+        format!("requester:{}", self.requester_name(r.idx()))
+    }
+
+    /// The name of requester `r`.
+    pub fn requester_name(&self, r: usize) -> String {
+        self.requester_names.get(r).cloned().unwrap_or_default()
+    }
+
+    fn writer_role(&self, w: WriterId) -> String {
+        format!("writer:{}", self.coord.machine().writers[w.idx()].name)
+    }
+
+    fn provider_role(&self, p: ProviderId) -> String {
+        format!("provider:{}", self.coord.machine().providers[p.idx()].name)
+    }
+
+    fn execute(&mut self, o: Output) {
+        let now = self.now;
+        match o {
+            Output::Reply {
+                requester,
+                call,
+                result,
+                data,
+            } => {
+                if let Some(i) = self.reqs[requester.idx()].outstanding.take() {
+                    self.calls[i].result = Some(result);
+                }
+                let at = now + self.profile.api_call_latency;
+                self.schedule(
+                    at,
+                    Payload::Feed(requester, Feedback::Reply { call, result, data }),
+                );
+            }
+            Output::AsyncDone {
+                requester,
+                call,
+                result,
+                data,
+            } => {
+                if let Some(c) = self.calls.iter_mut().rev().find(|c| {
+                    c.requester == requester.idx() && c.call == call && c.async_result.is_none()
+                }) {
+                    c.async_result = Some(result);
+                }
+                let at = now + self.profile.api_call_latency;
+                self.schedule(
+                    at,
+                    Payload::Feed(requester, Feedback::AsyncDone { call, result, data }),
+                );
+            }
+            Output::WriterEvent {
+                writer,
+                event,
+                token,
+                set_volumes,
+                selected,
+            } => {
+                if self.trace.enabled() {
+                    let role = self.writer_role(writer);
+                    self.trace.push(Record {
+                        t_us: now.as_us(),
+                        kind: "event",
+                        role,
+                        name: Some(event.name()),
+                        ..Default::default()
+                    });
+                }
+                match event {
+                    WriterEvent::Freeze => self.freeze_at[writer.idx()] = Some(now),
+                    WriterEvent::Thaw => self.thaw_delivered(writer),
+                    WriterEvent::Abort => self.window_closed(writer),
+                    _ => {}
+                }
+                let info = &self.coord.machine().writers[writer.idx()];
+                match self.writers[writer.idx()].on_event(info, event, &set_volumes, &selected) {
+                    WriterResponse::Answer { after, result } => {
+                        self.schedule(
+                            now + after,
+                            Payload::Coord(Input::WriterAnswer { token, result }),
+                        );
+                    }
+                    WriterResponse::Hang => {}
+                }
+            }
+            Output::ProviderCall {
+                provider,
+                call,
+                set_id,
+                volumes,
+                token,
+            } => {
+                if self.trace.enabled() {
+                    let role = self.provider_role(provider);
+                    self.trace.push(Record {
+                        t_us: now.as_us(),
+                        kind: "provider_call",
+                        role,
+                        name: Some(call.name()),
+                        set_id: Some(set_id.to_string()),
+                        volume: Some(self.volume_list(&volumes)),
+                        ..Default::default()
+                    });
+                }
+                let response = self.providers[provider.idx()].on_call(call);
+                if call == ProviderCall::AbortSnapshots {
+                    return;
+                }
+                match response {
+                    ProviderResponse::Answer { after, mut result } => {
+                        if result.is_success()
+                            && call == ProviderCall::EndPrepareSnapshots
+                            && self.coord.machine().providers[provider.idx()].kind
+                                == ProviderType::System
+                            && !self.diff_area_fits(&volumes)
+                        {
+                            // Rule 17: the diff area cannot hold the minimum.
+                            result = Hresult::InsufficientStorage;
+                        }
+                        self.schedule(
+                            now + after,
+                            Payload::Coord(Input::ProviderAnswer { token, result }),
+                        );
+                    }
+                    ProviderResponse::Hang => {}
+                }
+            }
+            Output::SetTimer { at, timer } => {
+                self.schedule(at, Payload::Coord(Input::Timer(timer)))
+            }
+            Output::FlushAndHold { volumes, token } => self.flush_and_hold(&volumes, token),
+            Output::ReleaseWrites { volumes } => self.release(&volumes),
+            Output::CreateShadow {
+                snapshot,
+                set_id,
+                volume,
+                ..
+            } => self.create_shadow(snapshot, set_id, volume),
+            Output::DeleteShadow { snapshot, status } => self.delete_shadow(snapshot, status),
+            Output::WriterStateChanged {
+                writer,
+                event,
+                prev,
+                next,
+                last_error,
+                rule,
+            } => {
+                if !self.graph.is_legal(prev, event, next) {
+                    let name = self.coord.machine().writers[writer.idx()].name.clone();
+                    self.violation(
+                        "writer_state_graph",
+                        format!(
+                            "{name}: {} -> {} on {} is not in the writer state graph",
+                            prev.name(),
+                            next.name(),
+                            event.name()
+                        ),
+                    );
+                }
+                if next == WriterState::FailedAtFreeze && last_error == Hresult::WriterErrorTimeout
+                {
+                    self.freeze_timed_out(writer);
+                }
+                if self.trace.enabled() {
+                    let role = self.writer_role(writer);
+                    self.trace.push(Record {
+                        t_us: now.as_us(),
+                        kind: "state",
+                        role,
+                        name: Some(event.name()),
+                        prev: Some(prev.name()),
+                        next: Some(next.name()),
+                        last_error: Some(last_error.name()),
+                        rule: (!rule.is_empty()).then_some(rule),
+                        ..Default::default()
+                    });
+                }
+            }
+            Output::LateAnswerIgnored { .. } => {
+                if self.trace.enabled() {
+                    self.trace.push(Record {
+                        t_us: now.as_us(),
+                        kind: "late_answer",
+                        role: "coordinator".into(),
+                        rule: Some("11"),
+                        ..Default::default()
+                    });
+                }
+            }
+            Output::Phase {
+                set_id,
+                phase,
+                rule,
+            } => {
+                if phase == Hresult::FlushWritesTimeout.name()
+                    || phase == Hresult::HoldWritesTimeout.name()
+                {
+                    self.timeout_failure_seen = true;
+                }
+                if self.trace.enabled() {
+                    self.trace.push(Record {
+                        t_us: now.as_us(),
+                        kind: "phase",
+                        role: "coordinator".into(),
+                        set_id: Some(set_id.to_string()),
+                        detail: Some(phase.to_string()),
+                        rule: Some(rule),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+    }
+
+    fn volume_list(&self, volumes: &[VolumeId]) -> String {
+        volumes
+            .iter()
+            .map(|v| self.volumes[v.idx()].name.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn diff_area_fits(&self, volumes: &[VolumeId]) -> bool {
+        volumes.iter().all(|v| {
+            let vs = &self.volumes[v.idx()];
+            match vs.vol.diff_area_capacity_bytes() {
+                None => true,
+                Some(cap) => {
+                    let bytes = vs.vol.n_blocks() * vs.vol.block_size() as u64;
+                    cap.saturating_sub(vs.vol.diff_area_used_bytes())
+                        >= self.profile.diff_area_min(bytes)
+                }
+            }
+        })
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Freeze windows (invariant `freeze_window`)
+    // ---------------------------------------------------------------------------------------
+
+    fn thaw_delivered(&mut self, w: WriterId) {
+        if let Some(at) = self.freeze_at[w.idx()].take() {
+            let limit = self.coord.machine().writers[w.idx()].freeze_timeout;
+            let used = self.now - at;
+            let u = &mut self.freeze_use[w.idx()];
+            u.longest = u.longest.max(used);
+            if used > limit {
+                let name = self.coord.machine().writers[w.idx()].name.clone();
+                self.violation(
+                    "freeze_window",
+                    format!("{name} was thawed {used} after Freeze, past its {limit} window"),
+                );
+            }
+        }
+    }
+
+    fn window_closed(&mut self, w: WriterId) {
+        if let Some(at) = self.freeze_at[w.idx()].take() {
+            let used = self.now - at;
+            let u = &mut self.freeze_use[w.idx()];
+            u.longest = u.longest.max(used);
+        }
+    }
+
+    fn freeze_timed_out(&mut self, w: WriterId) {
+        let limit = self.coord.machine().writers[w.idx()].freeze_timeout;
+        if let Some(at) = self.freeze_at[w.idx()] {
+            // Rule 13b: the timer fires exactly at limit + 1 µs.
+            if self.now != at.deadline_after(limit) {
+                let name = self.coord.machine().writers[w.idx()].name.clone();
+                self.violation(
+                    "freeze_window",
+                    format!(
+                        "{name}'s freeze timeout fired {} after Freeze, not at {limit} + 1us",
+                        self.now - at
+                    ),
+                );
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Flush-and-hold and shadows
+    // ---------------------------------------------------------------------------------------
+
+    fn flush_and_hold(&mut self, volumes: &[VolumeId], token: u64) {
+        let now = self.now;
+        let hold_seq = self.next_seq - 1;
+        let mut drained = now;
+        for v in volumes {
+            let vs = &mut self.volumes[v.idx()];
+            vs.held = true;
+            vs.hold_started = now;
+            vs.hold_seq = hold_seq;
+            if vs.last_complete > drained {
+                drained = vs.last_complete;
+            }
+        }
+        self.hold.holds += 1;
+        let done = drained + self.profile.flush_latency;
+        if self.trace.enabled() {
+            self.trace.push(Record {
+                t_us: now.as_us(),
+                kind: "hold",
+                role: "coordinator".into(),
+                name: Some("FlushAndHoldWrites"),
+                volume: Some(self.volume_list(volumes)),
+                rule: Some("13"),
+                ..Default::default()
+            });
+        }
+        self.schedule(done, Payload::Coord(Input::FlushDone { token }));
+    }
+
+    fn release(&mut self, volumes: &[VolumeId]) {
+        let now = self.now;
+        let limit = self.profile.flush_and_hold_timeout;
+        let mut released = 0u64;
+        let mut longest = Duration::ZERO;
+        let mut max_added = Duration::ZERO;
+        for v in volumes {
+            let vi = v.idx();
+            if !self.volumes[vi].held {
+                continue;
+            }
+            self.volumes[vi].held = false;
+            let held_for = now - self.volumes[vi].hold_started;
+            longest = longest.max(held_for);
+            // Rule 14: held writes are released in their original order; none is lost.
+            let held = std::mem::take(&mut self.volumes[vi].held_writes);
+            let n = held.len() as u64;
+            let mut prev_issued = Instant::ZERO;
+            for hw in &held {
+                if hw.issued < prev_issued {
+                    self.violation(
+                        "held_writes_preserved",
+                        format!(
+                            "held writes on {} released out of order",
+                            self.volumes[vi].name
+                        ),
+                    );
+                }
+                prev_issued = hw.issued;
+                max_added = max_added.max(now - hw.issued);
+                self.accept_write(vi, hw.block, now + hw.latency);
+            }
+            self.held_now -= n;
+            released += n;
+            self.hold.writes_delayed += n;
+        }
+        if self.writes_issued != self.writes_accepted + self.writes_failed + self.held_now {
+            self.violation("held_writes_preserved", "a held write was lost".into());
+        }
+        self.hold.longest = self.hold.longest.max(longest);
+        self.hold.max_added_latency = self.hold.max_added_latency.max(max_added);
+        // Invariant: no write is held longer than 10 s + 1 µs, and a hold past 10 s ends the
+        // creation with a flush or hold timeout (rules 13, 13b).
+        if longest > limit + Duration::MICROSECOND {
+            self.violation(
+                "hold_within_limit",
+                format!("writes were held for {longest}, past {limit} + 1us"),
+            );
+        } else if longest > limit && !self.timeout_failure_seen {
+            self.violation(
+                "hold_within_limit",
+                format!("a hold of {longest} did not end the creation with a timeout"),
+            );
+        }
+        self.timeout_failure_seen = false;
+        if self.trace.enabled() {
+            self.trace.push(Record {
+                t_us: now.as_us(),
+                kind: "release",
+                role: "coordinator".into(),
+                name: Some("ReleaseWrites"),
+                volume: Some(self.volume_list(volumes)),
+                n: Some(released),
+                us: Some(longest.as_us()),
+                detail: Some(max_added.as_us().to_string()),
+                rule: Some("14"),
+                ..Default::default()
+            });
+        }
+    }
+
+    fn image_digest(&self, v: usize, key: Option<ShadowKey>) -> u64 {
+        let vs = &self.volumes[v];
+        let mut sum = 0u64;
+        for b in vs.vol.written_blocks_sorted() {
+            let seq = match key {
+                None => vs.vol.read_live(b),
+                Some(k) => vs.vol.read_shadow(k, b),
+            };
+            if let Some(s) = seq {
+                sum = sum.wrapping_add(mix(b, s));
+            }
+        }
+        sum
+    }
+
+    fn create_shadow(
+        &mut self,
+        snapshot: SnapshotId,
+        set_id: model::ids::SnapshotSetId,
+        volume: VolumeId,
+    ) {
+        let v = volume.idx();
+        let vs = &mut self.volumes[v];
+        // Point in time: nothing accepted on this volume after the hold request (rule 13).
+        if vs.max_seq > vs.hold_seq || !vs.held {
+            let name = vs.name.clone();
+            self.violation(
+                "shadow_point_in_time",
+                format!("shadow of {name} committed with writes accepted after the hold request"),
+            );
+        }
+        let vs = &mut self.volumes[v];
+        let key = ShadowKey(vs.next_key);
+        vs.next_key += 1;
+        let epoch = vs.hold_seq.max(vs.max_seq);
+        vs.vol.create_shadow(key, epoch);
+        // The live image now is the image at the hold instant: record its digest.
+        let digest = self.image_digest(v, None);
+        self.images.push(ShadowImage {
+            id: snapshot,
+            volume: v,
+            key,
+            digest,
+            live: true,
+        });
+        if self.trace.enabled() {
+            let vol = self.volumes[v].name.clone();
+            self.trace.push(Record {
+                t_us: self.now.as_us(),
+                kind: "shadow_created",
+                role: format!("volume:{vol}"),
+                set_id: Some(set_id.to_string()),
+                snapshot_id: Some(snapshot.to_string()),
+                volume: Some(vol),
+                n: Some(self.volumes[v].vol.n_written_blocks()),
+                ..Default::default()
+            });
+        }
+    }
+
+    fn delete_shadow(&mut self, snapshot: SnapshotId, status: ShadowStatus) {
+        let Some(img) = self.images.iter_mut().find(|i| i.id == snapshot && i.live) else {
+            return;
+        };
+        img.live = false;
+        let (v, key) = (img.volume, img.key);
+        self.volumes[v].vol.delete_shadow(key);
+        if self.trace.enabled() {
+            let vol = self.volumes[v].name.clone();
+            self.trace.push(Record {
+                t_us: self.now.as_us(),
+                kind: "shadow_deleted",
+                role: format!("volume:{vol}"),
+                snapshot_id: Some(snapshot.to_string()),
+                volume: Some(vol),
+                detail: Some(status.name().to_string()),
+                ..Default::default()
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reading shadows
+    // ---------------------------------------------------------------------------------------
+
+    fn start_read(&mut self, r: RequesterId, volume: VolumeId, snapshot: SnapshotId) {
+        let v = volume.idx();
+        let blocks = self.volumes[v].vol.written_blocks_sorted();
+        self.reqs[r.idx()].read = Some(ReadJob {
+            volume: v,
+            snapshot,
+            blocks,
+            pos: 0,
+            digest: 0,
+            ok: true,
+        });
+        self.schedule_next_range(r);
+    }
+
+    fn range_len(&self, v: usize) -> usize {
+        let bs = self.volumes[v].vol.block_size() as u64;
+        (READ_RANGE_BYTES / bs).max(1) as usize
+    }
+
+    fn schedule_next_range(&mut self, r: RequesterId) {
+        let job = self.reqs[r.idx()].read.as_ref().expect("read in progress");
+        let n = (job.blocks.len() - job.pos).min(self.range_len(job.volume)) as u64;
+        let bytes = n * self.volumes[job.volume].vol.block_size() as u64;
+        let bw = self.reqs[r.idx()].bandwidth;
+        // Blocks never written read as zeros and cost no virtual time.
+        let us = (bytes as u128 * 1_000_000).div_ceil(bw as u128) as u64;
+        self.schedule(self.now + Duration::from_us(us), Payload::ReadRange(r));
+    }
+
+    fn read_range_done(&mut self, r: RequesterId) {
+        let now = self.now;
+        let mut job = self.reqs[r.idx()].read.take().expect("read in progress");
+        let n = (job.blocks.len() - job.pos).min(self.range_len(job.volume));
+        let range = &job.blocks[job.pos..job.pos + n];
+        let img = self.images.iter().find(|i| i.id == job.snapshot);
+        let result = match img {
+            Some(img) if img.live => {
+                let vs = &self.volumes[job.volume];
+                for &b in range {
+                    if let Some(s) = vs.vol.read_shadow(img.key, b) {
+                        job.digest = job.digest.wrapping_add(mix(b, s));
+                    }
+                }
+                Hresult::Ok
+            }
+            // The shadow was deleted under the reader (rule 17).
+            _ => {
+                job.ok = false;
+                Hresult::ObjectNotFound
+            }
+        };
+        let (first, last) = (
+            range.first().copied().unwrap_or(0),
+            range.last().copied().unwrap_or(0),
+        );
+        let vol_name = self.volumes[job.volume].name.clone();
+        self.calls.push(CallRecord {
+            requester: r.idx(),
+            call: "ReadShadow",
+            result: Some(result),
+            async_result: None,
+            at: now,
+            read: Some((vol_name.clone(), first, last, n as u64)),
+        });
+        if self.trace.enabled() {
+            let role = self.requester_role(r);
+            self.trace.push(Record {
+                t_us: now.as_us(),
+                kind: "read",
+                role,
+                name: Some("ReadShadow"),
+                result: Some(result.name()),
+                volume: Some(vol_name),
+                snapshot_id: Some(job.snapshot.to_string()),
+                n: Some(n as u64),
+                ..Default::default()
+            });
+        }
+        job.pos += n;
+        if job.ok && job.pos < job.blocks.len() {
+            self.reqs[r.idx()].read = Some(job);
+            self.schedule_next_range(r);
+            return;
+        }
+        if job.ok {
+            let expected = self
+                .images
+                .iter()
+                .find(|i| i.id == job.snapshot)
+                .map(|i| i.digest);
+            if expected != Some(job.digest) {
+                let name = self.volumes[job.volume].name.clone();
+                self.violation(
+                    "shadow_point_in_time",
+                    format!(
+                        "the shadow of {name} does not read back the image of its hold instant"
+                    ),
+                );
+            }
+        }
+        let fb = Feedback::ReadDone {
+            volume: VolumeId(job.volume as u16),
+            complete: job.ok,
+        };
+        self.reqs[r.idx()].logic.feed(fb);
+        self.requester_act(r);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Trace helpers for inputs
+    // ---------------------------------------------------------------------------------------
+
+    fn trace_input(&mut self, input: &Input) {
+        let t_us = self.now.as_us();
+        let rec = match input {
+            Input::WriterAnswer { token, result } => {
+                let (role, name) = match self.coord.pending_event(*token) {
+                    Some((w, e)) => (self.writer_role(w), Some(e.name())),
+                    None => ("writer:?".to_string(), None),
+                };
+                Some(Record {
+                    t_us,
+                    kind: "answer",
+                    role,
+                    name,
+                    result: Some(result.name()),
+                    ..Default::default()
+                })
+            }
+            Input::ProviderAnswer { token, result } => {
+                let (role, name) = match self.coord.pending_call(*token) {
+                    Some((p, c)) => (self.provider_role(p), Some(c.name())),
+                    None => ("provider:?".to_string(), None),
+                };
+                Some(Record {
+                    t_us,
+                    kind: "provider_answer",
+                    role,
+                    name,
+                    result: Some(result.name()),
+                    ..Default::default()
+                })
+            }
+            Input::FlushDone { .. } => Some(Record {
+                t_us,
+                kind: "flushed",
+                role: "coordinator".into(),
+                ..Default::default()
+            }),
+            _ => None,
+        };
+        if let Some(r) = rec {
+            self.trace.push(r);
+        }
+    }
+
+    fn trace_feed(&mut self, r: RequesterId, fb: &Feedback) {
+        let role = self.requester_role(r);
+        let rec = match fb {
+            Feedback::Reply { call, result, .. } => Record {
+                t_us: self.now.as_us(),
+                kind: "reply",
+                role,
+                name: Some(call),
+                result: Some(result.name()),
+                ..Default::default()
+            },
+            Feedback::AsyncDone { call, result, .. } => Record {
+                t_us: self.now.as_us(),
+                kind: "async_done",
+                role,
+                name: Some(call),
+                result: Some(result.name()),
+                ..Default::default()
+            },
+            Feedback::ReadDone { .. } => return,
+        };
+        self.trace.push(rec);
+    }
+
+    /// Whether any shadow the world tracks is still readable.
+    pub fn live_images(&self) -> usize {
+        self.images.iter().filter(|i| i.live).count()
+    }
+}

@@ -1,0 +1,11 @@
+//! The single integration-test binary (matklad, "Delete Cargo Integration Tests").
+//!
+//! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
+//! - `determinism`: seeds, GUIDs, trace digests;
+//! - `malformed`: bad input exits 2 naming file, line and key;
+//! - `tidy`: determinism and layout rules as a test.
+
+mod determinism;
+mod malformed;
+mod scenarios;
+mod tidy;
