@@ -133,6 +133,8 @@ enum Stage {
 struct Hold {
     token: u64,
     flushed: bool,
+    /// When the hold timer fires (10 s + 1 µs after the hold began, rule 13b).
+    deadline: Instant,
 }
 
 /// The one snapshot-set creation in progress (decisions rule 20).
@@ -1278,6 +1280,10 @@ impl Coordinator {
         let Some(i) = c.waiting.iter().position(|t| *t == token) else {
             return;
         };
+        // Rule 13b: inside the hold, an answer at the timer's instant is late.
+        if c.hold.is_some_and(|h| !c.released && now >= h.deadline) {
+            return;
+        }
         c.waiting.remove(i);
         if !code.is_success() {
             self.fail_creation(now, code, "16", out);
@@ -1359,6 +1365,11 @@ impl Coordinator {
         };
         let Some(hold) = c.hold.as_mut() else { return };
         if hold.token != token || c.released || c.stage != Stage::FlushAndHold {
+            return;
+        }
+        // Rule 13b: a flush that ends at the timer's instant (10 s + 1 µs) is late; the hold
+        // timer due at this same instant fails the creation.
+        if now >= hold.deadline {
             return;
         }
         hold.flushed = true;
@@ -1510,9 +1521,11 @@ impl Coordinator {
         let token = self.token();
         let volumes = self.set_volumes();
         let c = self.creation.as_mut().expect("creation in progress");
+        let deadline = now.deadline_after(self.profile.flush_and_hold_timeout);
         c.hold = Some(Hold {
             token,
             flushed: false,
+            deadline,
         });
         out.push(Output::FlushAndHold { volumes, token });
         // Rule 13b: a release exactly 10 s after the hold began is in time.

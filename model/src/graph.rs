@@ -114,6 +114,12 @@ impl WriterStateGraph {
         }
     }
 
+    /// The graph, built once per process and shared read-only by every run.
+    pub fn shared() -> &'static WriterStateGraph {
+        static GRAPH: std::sync::OnceLock<WriterStateGraph> = std::sync::OnceLock::new();
+        GRAPH.get_or_init(WriterStateGraph::new)
+    }
+
     /// Whether `event` may move a writer from `prev` to `next`.
     pub fn is_legal(&self, prev: WriterState, event: WriterEvent, next: WriterState) -> bool {
         let (e, p, n) = (

@@ -18,6 +18,7 @@
 //! seeded ChaCha8 stream per subsystem ([`rng::SimRng`]), no wall clock, no hash-map iteration,
 //! no threads.
 
+pub mod alloc;
 pub mod bench;
 pub mod queue;
 pub mod rng;

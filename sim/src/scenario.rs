@@ -66,6 +66,8 @@ struct RawScenario {
     #[serde(default)]
     volume: Vec<RawVolume>,
     #[serde(default)]
+    system_provider: RawSystemProvider,
+    #[serde(default)]
     provider: Vec<RawProvider>,
     #[serde(default)]
     writer: Vec<RawWriter>,
@@ -111,9 +113,16 @@ struct RawRun {
 #[serde(deny_unknown_fields)]
 struct RawVolume {
     name: Spanned<String>,
-    size: Size,
-    block_size: Option<Size>,
-    diff_area: Option<String>,
+    size: Spanned<Size>,
+    block_size: Option<Spanned<Size>>,
+    diff_area: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSystemProvider {
+    #[serde(default)]
+    latency: BTreeMap<String, Dur>,
 }
 
 #[derive(Deserialize)]
@@ -121,7 +130,7 @@ struct RawVolume {
 struct RawProvider {
     name: String,
     #[serde(rename = "type")]
-    kind: ProviderType,
+    kind: Spanned<ProviderType>,
     id: Option<Spanned<String>>,
     version: Option<String>,
     volumes: Option<Vec<Spanned<String>>>,
@@ -157,7 +166,7 @@ struct RawComponent {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWriterFault {
-    event: WriterEvent,
+    event: Spanned<WriterEvent>,
     fail: Option<Hresult>,
     hang: Option<bool>,
     delay: Option<Dur>,
@@ -167,7 +176,7 @@ struct RawWriterFault {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWorkload {
-    name: String,
+    name: Spanned<String>,
     volumes: Vec<Spanned<String>>,
     rate: u64,
     pattern: Option<Spanned<String>>,
@@ -180,8 +189,8 @@ struct RawWorkload {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRequester {
-    name: String,
-    context: Option<SnapshotContext>,
+    name: Spanned<String>,
+    context: Option<Spanned<SnapshotContext>>,
     volumes: Option<Vec<Spanned<String>>>,
     start: Option<Dur>,
     read_bandwidth: Option<Bandwidth>,
@@ -214,7 +223,7 @@ struct RawWriterExpect {
 #[serde(deny_unknown_fields)]
 struct RawCallExpect {
     requester: Option<String>,
-    call: String,
+    call: Spanned<String>,
     nth: Option<u32>,
     result: Option<Hresult>,
     async_result: Option<Hresult>,
@@ -397,6 +406,8 @@ pub struct Scenario {
     pub max_steps: u64,
     /// Volumes.
     pub volumes: Vec<VolumeSpec>,
+    /// Latency overrides for the system provider.
+    pub system_provider_latency: Vec<(ProviderCall, Duration)>,
     /// Extra providers.
     pub providers: Vec<ProviderSpec>,
     /// Writers.
@@ -420,6 +431,26 @@ pub const VIOLATION_NAMES: &[&str] = &[
     "freeze_window",
     "writer_state_graph",
     "stalled",
+];
+
+/// Call names a scenario may name in `expect.calls`.
+pub const CALL_NAMES: &[&str] = &[
+    "InitializeForBackup",
+    "SetContext",
+    "SetBackupState",
+    "GatherWriterMetadata",
+    "AddComponent",
+    "StartSnapshotSet",
+    "AddToSnapshotSet",
+    "PrepareForBackup",
+    "DoSnapshotSet",
+    "GatherWriterStatus",
+    "SetBackupSucceeded",
+    "BackupComplete",
+    "AbortBackup",
+    "Cancel",
+    "Release",
+    "ReadShadow",
 ];
 
 /// Canonical volume name: `C:` and `c:\` become `C:\`; other names get a trailing backslash.
@@ -458,11 +489,31 @@ impl Ctx<'_> {
     }
 
     /// An error located at the first line that mentions `needle`.
+    /// An error located at the first line after byte `offset` that mentions `needle` outside a
+    /// comment.
+    fn near_after(&self, offset: usize, needle: &str, key: &str, message: String) -> ScenarioError {
+        let start = self.line_of(offset);
+        let line = self
+            .src
+            .lines()
+            .enumerate()
+            .skip(start.saturating_sub(1))
+            .find(|(_, l)| !l.trim_start().starts_with('#') && l.contains(needle))
+            .map(|(i, _)| i + 1)
+            .unwrap_or(start);
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            key: key.into(),
+            message,
+        }
+    }
+
     fn near(&self, needle: &str, key: &str, message: String) -> ScenarioError {
         let line = self
             .src
             .lines()
-            .position(|l| l.contains(needle))
+            .position(|l| !l.trim_start().starts_with('#') && l.contains(needle))
             .map(|i| i + 1)
             .unwrap_or(0);
         ScenarioError {
@@ -492,10 +543,16 @@ fn key_on_line(src: &str, offset: usize) -> String {
 pub fn parse(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioError> {
     let cx = Ctx { file, src };
     let raw: RawScenario = toml::from_str(src).map_err(|e| {
-        let (line, key) = match e.span() {
+        let (line, mut key) = match e.span() {
             Some(span) => (cx.line_of(span.start), key_on_line(src, span.start)),
             None => (0, String::new()),
         };
+        // An unknown key is named by the message itself (the line may hold several keys).
+        if let Some(rest) = e.message().strip_prefix("unknown field `") {
+            if let Some((field, _)) = rest.split_once('`') {
+                key = field.to_string();
+            }
+        }
         let mut message = e.message().trim().to_string();
         if message.starts_with("unknown field") {
             message.push_str("; see scenarios/README.md for every key");
@@ -551,6 +608,13 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
     let mut volumes: Vec<VolumeSpec> = Vec::new();
     for (i, v) in raw.volume.iter().enumerate() {
         let key = format!("volume[{i}].name");
+        if v.name.get_ref().trim().is_empty() {
+            return Err(cx.at(
+                v.name.span(),
+                &key,
+                "a volume needs a name, like \"C:\" or \"D:\\\\Mount\\\\\"".into(),
+            ));
+        }
         let name = canonical_volume(v.name.get_ref());
         if volumes.iter().any(|x| x.name == name) {
             return Err(cx.at(
@@ -559,26 +623,35 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
                 format!("volume {name} is declared twice"),
             ));
         }
-        let block_size = v.block_size.map(|s| s.0).unwrap_or(4096);
+        let block_size = v.block_size.as_ref().map(|s| s.get_ref().0).unwrap_or(4096);
         if block_size == 0 || block_size > u32::MAX as u64 || !block_size.is_power_of_two() {
-            return Err(cx.near(
-                "block_size",
+            let span = v
+                .block_size
+                .as_ref()
+                .map(|s| s.span())
+                .unwrap_or(v.name.span());
+            return Err(cx.at(
+                span,
                 &format!("volume[{i}].block_size"),
                 format!("block size {block_size} must be a power of two, like \"4KiB\""),
             ));
         }
-        if v.size.0 < block_size {
+        if v.size.get_ref().0 < block_size {
             return Err(cx.at(
-                v.name.span(),
+                v.size.span(),
                 &format!("volume[{i}].size"),
                 "volume is smaller than one block".into(),
             ));
         }
-        let diff_area = match v.diff_area.as_deref() {
-            None | Some("UNBOUNDED") => None,
-            Some(s) => Some(crate::units::parse_size(s).map_err(|e| {
-                cx.near(
-                    s,
+        let diff_area = match v
+            .diff_area
+            .as_ref()
+            .map(|s| (s.get_ref().as_str(), s.span()))
+        {
+            None | Some(("UNBOUNDED", _)) => None,
+            Some((s, span)) => Some(crate::units::parse_size(s).map_err(|e| {
+                cx.at(
+                    span,
                     &format!("volume[{i}].diff_area"),
                     format!("{e}; or write \"UNBOUNDED\""),
                 )
@@ -586,7 +659,7 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
         };
         volumes.push(VolumeSpec {
             name,
-            bytes: v.size.0,
+            bytes: v.size.get_ref().0,
             block_size: block_size as u32,
             diff_area,
         });
@@ -613,11 +686,33 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
     };
 
     // Providers.
+    let provider_latency = |table: &BTreeMap<String, Dur>,
+                            at: &str|
+     -> Result<Vec<(ProviderCall, Duration)>, ScenarioError> {
+        let mut out = Vec::new();
+        for (k, d) in table {
+            let call = ProviderCall::from_name(k).ok_or_else(|| {
+                cx.near(
+                    k,
+                    &format!("{at}.latency.{k}"),
+                    format!(
+                        "unknown provider call `{k}`; use one of {}",
+                        ProviderCall::NAMES.join(", ")
+                    ),
+                )
+            })?;
+            out.push((call, d.0));
+        }
+        Ok(out)
+    };
+    let system_provider_latency =
+        provider_latency(&raw.system_provider.latency, "system_provider")?;
     let mut providers = Vec::new();
     for (i, p) in raw.provider.iter().enumerate() {
-        if p.kind == ProviderType::System || p.kind == ProviderType::Unknown {
-            return Err(cx.near(
-                &p.name,
+        let kind = *p.kind.get_ref();
+        if kind == ProviderType::System || kind == ProviderType::Unknown {
+            return Err(cx.at(
+                p.kind.span(),
                 &format!("provider[{i}].type"),
                 "the system provider is always registered; extra providers are VSS_PROV_SOFTWARE or VSS_PROV_HARDWARE".into(),
             ));
@@ -656,7 +751,7 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
         }
         providers.push(ProviderSpec {
             name: p.name.clone(),
-            kind: p.kind,
+            kind,
             id,
             version: p.version.clone().unwrap_or_else(|| "1.0".into()),
             volumes: vols,
@@ -715,21 +810,23 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
         let mut faults = Vec::new();
         for (j, f) in w.fault.iter().enumerate() {
             let key = format!("writer[{i}].fault[{j}]");
+            let event = *f.event.get_ref();
+            let span = f.event.span();
             let action = match (f.fail, f.hang, f.delay) {
                 (Some(code), None, None) => {
-                    if f.event != WriterEvent::Identify && !code.is_writer_failure() {
-                        return Err(cx.near(code.name(), &format!("{key}.fail"), format!("{code} is not a writer failure code; use one of the VSS_E_WRITERERROR_* codes")));
+                    if event != WriterEvent::Identify && !code.is_writer_failure() {
+                        return Err(cx.near_after(span.start, code.name(), &format!("{key}.fail"), format!("{code} is not a writer failure code; use one of the VSS_E_WRITERERROR_* codes")));
                     }
                     model::writer::FaultAction::Fail(code)
                 }
                 (None, Some(true), None) => model::writer::FaultAction::Hang,
                 (None, None, Some(d)) => model::writer::FaultAction::Delay(d.0),
                 _ => {
-                    return Err(cx.near(f.event.name(), &key, "a fault needs exactly one of fail = \"VSS_E_...\", hang = true or delay = \"70s\"".into()));
+                    return Err(cx.at(span, &key, "a fault needs exactly one of fail = \"VSS_E_...\", hang = true or delay = \"70s\"".into()));
                 }
             };
             faults.push(WriterFaultSpec {
-                event: f.event,
+                event,
                 action,
                 sessions: f.sessions,
             });
@@ -756,15 +853,15 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             .map(|s| vol_ref(s, &format!("workload[{i}].volumes")))
             .collect::<Result<Vec<_>, _>>()?;
         if vols.is_empty() {
-            return Err(cx.near(
-                &w.name,
+            return Err(cx.at(
+                w.name.span(),
                 &format!("workload[{i}].volumes"),
                 "a workload writes to at least one volume".into(),
             ));
         }
         if w.rate == 0 || w.rate > 10_000_000 {
-            return Err(cx.near(
-                &w.name,
+            return Err(cx.at(
+                w.name.span(),
                 &format!("workload[{i}].rate"),
                 "rate is writes per second, from 1 to 10000000".into(),
             ));
@@ -783,8 +880,8 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             }
         };
         if w.blocks == Some(0) {
-            return Err(cx.near(
-                &w.name,
+            return Err(cx.at(
+                w.name.span(),
                 &format!("workload[{i}].blocks"),
                 "blocks must be at least 1".into(),
             ));
@@ -793,15 +890,15 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             (None, None) => None,
             (Some(on), Some(off)) if on.0 > Duration::ZERO => Some((on.0, off.0)),
             _ => {
-                return Err(cx.near(
-                    &w.name,
+                return Err(cx.at(
+                    w.name.span(),
                     &format!("workload[{i}].burst_on"),
                     "bursts need both burst_on (above zero) and burst_off".into(),
                 ));
             }
         };
         workloads.push(WorkloadSpec {
-            name: w.name.clone(),
+            name: w.name.get_ref().clone(),
             volumes: vols,
             rate: w.rate,
             pattern,
@@ -817,11 +914,14 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
     // Requesters.
     let mut requesters = Vec::new();
     for (i, r) in raw.requester.iter().enumerate() {
-        if requesters.iter().any(|x: &RequesterSpec| x.name == r.name) {
-            return Err(cx.near(
-                &r.name,
+        if requesters
+            .iter()
+            .any(|x: &RequesterSpec| &x.name == r.name.get_ref())
+        {
+            return Err(cx.at(
+                r.name.span(),
                 &format!("requester[{i}].name"),
-                format!("requester `{}` is declared twice", r.name),
+                format!("requester `{}` is declared twice", r.name.get_ref()),
             ));
         }
         let vols = match &r.volumes {
@@ -831,12 +931,17 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
                 .map(|s| vol_ref(s, &format!("requester[{i}].volumes")))
                 .collect::<Result<Vec<_>, _>>()?,
         };
-        let context = r.context.unwrap_or(SnapshotContext::Backup);
+        let context = r
+            .context
+            .as_ref()
+            .map(|c| *c.get_ref())
+            .unwrap_or(SnapshotContext::Backup);
         if context == SnapshotContext::All {
-            return Err(cx.near("VSS_CTX_ALL", &format!("requester[{i}].context"), "VSS_CTX_ALL is only for administrative calls; use VSS_CTX_BACKUP or another creation context".into()));
+            let span = r.context.as_ref().expect("context given").span();
+            return Err(cx.at(span, &format!("requester[{i}].context"), "VSS_CTX_ALL is only for administrative calls; use VSS_CTX_BACKUP or another creation context".into()));
         }
         requesters.push(RequesterSpec {
-            name: r.name.clone(),
+            name: r.name.get_ref().clone(),
             context,
             volumes: vols,
             start: r.start.map(|d| d.0).unwrap_or(Duration::ZERO),
@@ -915,16 +1020,27 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
                 ));
             }
         }
+        if !CALL_NAMES.contains(&c.call.get_ref().as_str()) {
+            return Err(cx.at(
+                c.call.span(),
+                &format!("expect.calls[{i}].call"),
+                format!(
+                    "unknown call `{}`; use one of {}",
+                    c.call.get_ref(),
+                    CALL_NAMES.join(", ")
+                ),
+            ));
+        }
         if c.nth == Some(0) {
-            return Err(cx.near(
-                &c.call,
+            return Err(cx.at(
+                c.call.span(),
                 &format!("expect.calls[{i}].nth"),
                 "nth counts from 1".into(),
             ));
         }
         calls.push(CallExpect {
             requester: c.requester.clone(),
-            call: c.call.clone(),
+            call: c.call.get_ref().clone(),
             nth: c.nth.unwrap_or(1),
             result: c.result,
             async_result: c.async_result,
@@ -960,6 +1076,7 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             .unwrap_or(Duration::from_secs(3600)),
         max_steps: raw.run.max_steps.unwrap_or(200_000_000),
         volumes,
+        system_provider_latency,
         providers,
         writers,
         workloads,

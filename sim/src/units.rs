@@ -14,7 +14,7 @@ fn scaled(number: &str, scale: u64) -> Result<u64, String> {
         Some((i, f)) => (i, f),
         None => (number, ""),
     };
-    if int.is_empty() && frac.is_empty() {
+    if !number.chars().any(|c| c.is_ascii_digit()) {
         return Err("no number".into());
     }
     if !int.chars().all(|c| c.is_ascii_digit() || c == '_')

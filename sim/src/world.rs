@@ -63,6 +63,8 @@ struct VolState {
     /// Largest sequence applied on this volume.
     max_seq: u64,
     next_key: u32,
+    /// Order-independent digest of the live image: the sum of `mix(block, seq)`.
+    live_digest: u64,
 }
 
 struct Workload {
@@ -187,7 +189,7 @@ pub struct World {
     calls: Vec<CallRecord>,
     images: Vec<ShadowImage>,
     violations: Vec<Violation>,
-    graph: WriterStateGraph,
+    graph: &'static WriterStateGraph,
     freeze_at: Vec<Option<Instant>>,
     freeze_use: Vec<FreezeUse>,
     timeout_failure_seen: bool,
@@ -260,7 +262,11 @@ impl World {
             .collect();
         let mut pids = SimRng::fork(seed, "provider-ids");
         let mut providers_info = vec![ProviderInfo::system()];
-        let mut providers = vec![ProviderLogic::default()];
+        let mut system = ProviderLogic::default();
+        for (c, d) in &scenario.system_provider_latency {
+            system.set_latency(*c, *d);
+        }
+        let mut providers = vec![system];
         for p in &scenario.providers {
             providers_info.push(ProviderInfo {
                 name: p.name.clone(),
@@ -302,6 +308,7 @@ impl World {
                 last_complete: Instant::ZERO,
                 max_seq: 0,
                 next_key: 0,
+                live_digest: 0,
             })
             .collect();
         let machine = Machine {
@@ -379,7 +386,7 @@ impl World {
             calls: Vec::new(),
             images: Vec::new(),
             violations: Vec::new(),
-            graph: WriterStateGraph::new(),
+            graph: WriterStateGraph::shared(),
             freeze_at: vec![None; n_writers],
             freeze_use: vec![FreezeUse::default(); n_writers],
             timeout_failure_seen: false,
@@ -659,7 +666,8 @@ impl World {
     fn accept_write(&mut self, v: usize, block: u64, complete: Instant) {
         let seq = self.next_seq;
         let vs = &mut self.volumes[v];
-        match vs.vol.write(block, seq) {
+        let (outcome, prev) = vs.vol.write_returning_prev(block, seq);
+        match outcome {
             WriteOutcome::Applied { .. } => {}
             WriteOutcome::AppliedAfterDeleting { deleted } => self.diff_area_deleted(v, &deleted),
             WriteOutcome::FailedDiffAreaFull => {
@@ -669,6 +677,12 @@ impl World {
             }
         }
         let vs = &mut self.volumes[v];
+        // The live image's digest, kept incrementally: a shadow's expected image is the live
+        // digest at its hold instant.
+        if let Some(p) = prev {
+            vs.live_digest = vs.live_digest.wrapping_sub(mix(block, p));
+        }
+        vs.live_digest = vs.live_digest.wrapping_add(mix(block, seq));
         self.next_seq += 1;
         vs.max_seq = seq;
         if complete > vs.last_complete {
@@ -1127,7 +1141,14 @@ impl World {
             released += n;
             self.hold.writes_delayed += n;
         }
-        if self.writes_issued != self.writes_accepted + self.writes_failed + self.held_now {
+        let queued: u64 = self
+            .volumes
+            .iter()
+            .map(|v| v.held_writes.len() as u64)
+            .sum();
+        if queued != self.held_now
+            || self.writes_issued != self.writes_accepted + self.writes_failed + self.held_now
+        {
             self.violation("held_writes_preserved", "a held write was lost".into());
         }
         self.hold.longest = self.hold.longest.max(longest);
@@ -1199,7 +1220,8 @@ impl World {
         let epoch = vs.hold_seq.max(vs.max_seq);
         vs.vol.create_shadow(key, epoch);
         // The live image now is the image at the hold instant: record its digest.
-        let digest = self.image_digest(v, None);
+        let digest = self.volumes[v].live_digest;
+        debug_assert_eq!(digest, self.image_digest(v, None));
         self.images.push(ShadowImage {
             id: snapshot,
             volume: v,
@@ -1285,11 +1307,13 @@ impl World {
         let result = match img {
             Some(img) if img.live => {
                 let vs = &self.volumes[job.volume];
-                for &b in range {
-                    if let Some(s) = vs.vol.read_shadow(img.key, b) {
-                        job.digest = job.digest.wrapping_add(mix(b, s));
+                let mut digest = job.digest;
+                vs.vol.read_shadow_blocks(img.key, range, |b, seq| {
+                    if let Some(s) = seq {
+                        digest = digest.wrapping_add(mix(b, s));
                     }
-                }
+                });
+                job.digest = digest;
                 Hresult::Ok
             }
             // The shadow was deleted under the reader (rule 17).
@@ -1430,5 +1454,151 @@ impl World {
     /// Whether any shadow the world tracks is still readable.
     pub fn live_images(&self) -> usize {
         self.images.iter().filter(|i| i.live).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The invariant checks can fail: each test breaks one rule behind the coordinator's back
+    //! and asserts the named violation is reported.
+
+    use super::*;
+    use crate::scenario::parse;
+
+    fn world() -> World {
+        let src = r#"
+[[volume]]
+name = "C:"
+size = "1GiB"
+
+[[writer]]
+name = "W"
+[[writer.component]]
+name = "data"
+volumes = ["C:"]
+
+[[requester]]
+name = "backup"
+"#;
+        let s = parse("<test>", "test", src).unwrap();
+        World::new(&s, 0, Trace::off())
+    }
+
+    fn names(w: &World) -> Vec<&'static str> {
+        w.violations().iter().map(|v| v.name).collect()
+    }
+
+    #[test]
+    fn a_write_accepted_during_the_hold_breaks_point_in_time() {
+        let mut w = world();
+        w.accept_write(0, 1, Instant::from_us(10));
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        // A write slips past the hold: the shadow would no longer be the hold instant.
+        w.accept_write(0, 2, Instant::from_us(20));
+        w.create_shadow(Guid(1), Guid(2), VolumeId(0));
+        assert_eq!(names(&w), ["shadow_point_in_time"]);
+    }
+
+    #[test]
+    fn an_honest_hold_keeps_point_in_time_and_reads_back() {
+        let mut w = world();
+        w.accept_write(0, 1, Instant::from_us(10));
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        w.volumes[0].held_writes.push(HeldWrite {
+            issued: Instant::ZERO,
+            block: 1,
+            latency: Duration::ZERO,
+        });
+        w.writes_issued += 2;
+        w.held_now += 1;
+        w.create_shadow(Guid(1), Guid(2), VolumeId(0));
+        w.release(&[VolumeId(0)]);
+        assert!(w.violations().is_empty(), "{:?}", w.violations());
+        // The shadow still holds the first write; the live volume holds the released one.
+        let img = &w.images[0];
+        assert_eq!(w.volumes[0].vol.read_shadow(img.key, 1), Some(1));
+        assert_eq!(w.volumes[0].vol.read_live(1), Some(2));
+        assert_eq!(w.image_digest(0, Some(img.key)), img.digest);
+    }
+
+    #[test]
+    fn a_lost_held_write_is_reported() {
+        let mut w = world();
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        w.writes_issued += 1;
+        w.held_now += 1; // counted as held, but never queued: it is lost at the release
+        w.release(&[VolumeId(0)]);
+        assert_eq!(names(&w), ["held_writes_preserved"]);
+    }
+
+    #[test]
+    fn a_hold_past_ten_seconds_without_a_timeout_is_reported() {
+        let mut w = world();
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        w.now = Instant::from_us(10_000_001);
+        w.release(&[VolumeId(0)]);
+        assert_eq!(names(&w), ["hold_within_limit"]);
+        let mut w = world();
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        w.now = Instant::from_us(10_000_002);
+        w.timeout_failure_seen = true;
+        w.release(&[VolumeId(0)]);
+        assert_eq!(
+            names(&w),
+            ["hold_within_limit"],
+            "even a timeout cannot hold past 10 s + 1 us"
+        );
+    }
+
+    #[test]
+    fn an_illegal_writer_transition_is_reported() {
+        let mut w = world();
+        w.execute(Output::WriterStateChanged {
+            writer: WriterId(0),
+            event: WriterEvent::Thaw,
+            prev: WriterState::Stable,
+            next: WriterState::WaitingForPostSnapshot,
+            last_error: Hresult::Ok,
+            rule: "",
+        });
+        assert_eq!(names(&w), ["writer_state_graph"]);
+    }
+
+    #[test]
+    fn a_thaw_past_the_freeze_window_is_reported() {
+        let mut w = world();
+        w.freeze_at[0] = Some(Instant::ZERO);
+        w.now = Instant::from_us(60_000_001);
+        w.thaw_delivered(WriterId(0));
+        assert_eq!(names(&w), ["freeze_window"]);
+    }
+
+    #[test]
+    fn a_run_cut_by_its_time_limit_is_stalled() {
+        let src = r#"
+[run]
+max_virtual_time = "1s"
+
+[[volume]]
+name = "C:"
+size = "1GiB"
+
+[[writer]]
+name = "W"
+[[writer.component]]
+name = "data"
+volumes = ["C:"]
+[[writer.fault]]
+event = "PrepareForBackup"
+delay = "5s"
+
+[[requester]]
+name = "backup"
+"#;
+        let s = parse("<test>", "test", src).unwrap();
+        let mut w = World::new(&s, 0, Trace::off());
+        assert_eq!(w.run(), EndReason::TimeLimit);
+        assert_eq!(names(&w), ["stalled"]);
+        assert!(!w.requester_completed(0));
     }
 }

@@ -5,7 +5,9 @@
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `tidy`: determinism and layout rules as a test.
 
+mod cli;
 mod determinism;
 mod malformed;
+mod protocol;
 mod scenarios;
 mod tidy;

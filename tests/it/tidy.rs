@@ -1,1 +1,162 @@
-//! Tidy checks (filled in below).
+//! Tidy checks: the determinism and layout rules of ARCHITECTURE.md, as a test.
+//!
+//! clippy.toml bans the wall clock, OS randomness, threads and `HashMap::new` by path; these
+//! checks catch what a path ban cannot (a `use` of the type, a hash map built another way, I/O
+//! in the sans-IO crate, the kernel importing VSS types).
+
+use std::path::{Path, PathBuf};
+
+use vss_sim_tests::root;
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Source lines that are code, not comments.
+fn code_lines(path: &Path) -> Vec<(usize, String)> {
+    let text = std::fs::read_to_string(path).expect("readable source");
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim().to_string()))
+        .filter(|(_, l)| !l.starts_with("//"))
+        .collect()
+}
+
+fn offenders(files: &[PathBuf], needles: &[&str], allowed: &[&str]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(root()).unwrap_or(f).display().to_string();
+        if allowed.iter().any(|a| rel.ends_with(a)) {
+            continue;
+        }
+        for (n, line) in code_lines(f) {
+            for needle in needles {
+                if line.contains(needle) {
+                    bad.push(format!("{rel}:{n}: `{needle}` in: {line}"));
+                }
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn no_hash_iteration_wall_clock_threads_or_os_randomness_in_the_simulated_path() {
+    let mut files = rust_files(&root().join("model/src"));
+    files.extend(rust_files(&root().join("sim/src")));
+    let bad = offenders(
+        &files,
+        &[
+            "HashMap",
+            "HashSet",
+            "RandomState",
+            "SystemTime",
+            "thread::spawn",
+            "thread_rng",
+            "OsRng",
+        ],
+        // The CLI draws `--seed random` from the OS, the only place allowed to.
+        &["sim/src/bin/vss-sim.rs"],
+    );
+    assert!(
+        bad.is_empty(),
+        "determinism bans broken:\n{}",
+        bad.join("\n")
+    );
+    let clock = offenders(
+        &files,
+        &["std::time::Instant", "Instant::now"],
+        &[
+            // The benchmark is the one place that reads the wall clock.
+            "sim/src/bench.rs",
+        ],
+    );
+    assert!(
+        clock.is_empty(),
+        "wall clock in the simulated path:\n{}",
+        clock.join("\n")
+    );
+}
+
+#[test]
+fn model_is_sans_io() {
+    let files = rust_files(&root().join("model/src"));
+    let bad = offenders(
+        &files,
+        &[
+            "std::fs",
+            "std::net",
+            "std::io",
+            "std::process",
+            "rand::",
+            "rand_",
+            "println!",
+        ],
+        // Unit tests may print what they measured.
+        &["tests.rs"],
+    );
+    assert!(
+        bad.is_empty(),
+        "the model crate must do no I/O and own no RNG:\n{}",
+        bad.join("\n")
+    );
+    let manifest = std::fs::read_to_string(root().join("model/Cargo.toml")).unwrap();
+    for dep in ["rand", "tokio", "vss-sim"] {
+        assert!(
+            !manifest.contains(&format!("\n{dep}")),
+            "model must not depend on {dep}"
+        );
+    }
+}
+
+#[test]
+fn kernel_files_name_no_vss_type() {
+    // The queue and the RNG are generic machinery: they may use only `model::time`.
+    for f in ["sim/src/queue.rs", "sim/src/rng.rs"] {
+        for (n, line) in code_lines(&root().join(f)) {
+            if line.contains("model::") {
+                assert!(
+                    line.contains("model::time"),
+                    "{f}:{n}: kernel files import nothing from model but model::time: {line}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_leftover_markers() {
+    let mut files = rust_files(&root().join("model/src"));
+    files.extend(rust_files(&root().join("sim/src")));
+    let bad = offenders(
+        &files,
+        &["todo!(", "unimplemented!(", "dbg!(", "FIXME"],
+        &[],
+    );
+    assert!(bad.is_empty(), "leftovers:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn every_writer_state_has_a_c_spelling_alias() {
+    let src = std::fs::read_to_string(root().join("model/src/vss.rs")).unwrap();
+    for state in model::vss::WriterState::ALL {
+        assert!(
+            src.contains(&format!("\"{}\"", state.name())),
+            "{} lacks a doc alias",
+            state.name()
+        );
+    }
+}

@@ -163,6 +163,18 @@ impl Volume {
     /// changes) and sets the sticky [`diff_area_full_fault`](Self::diff_area_full_fault).
     #[inline]
     pub fn write(&mut self, block: u64, seq: WriteSeq) -> WriteOutcome {
+        self.write_returning_prev(block, seq).0
+    }
+
+    /// [`Volume::write`], also returning the sequence the block held before (`None`: never
+    /// written), so a caller can keep an incremental digest of the live image. When the write
+    /// fails (`FailedDiffAreaFull`) the block still holds the returned sequence.
+    #[inline]
+    pub fn write_returning_prev(
+        &mut self,
+        block: u64,
+        seq: WriteSeq,
+    ) -> (WriteOutcome, Option<WriteSeq>) {
         assert!(
             block < self.n_blocks,
             "write past the end: block {block} of {}",
@@ -179,7 +191,7 @@ impl Volume {
                 // Never written: nothing to preserve.
                 self.live.insert_vacant(vacant, block, seq);
                 self.high_water = seq;
-                return WriteOutcome::Applied { copied: false };
+                return (WriteOutcome::Applied { copied: false }, None);
             }
         };
         let current = self.live.value_at(i);
@@ -187,14 +199,14 @@ impl Volume {
         if !needs_copy {
             self.live.set_value_at(i, seq);
             self.high_water = seq;
-            return WriteOutcome::Applied { copied: false };
+            return (WriteOutcome::Applied { copied: false }, Some(current));
         }
         let mut deleted = Vec::new();
         while !self.copy_fits() {
             match self.protection {
                 Protection::Snapshot => {
                     self.diff_area_full_fault = true;
-                    return WriteOutcome::FailedDiffAreaFull;
+                    return (WriteOutcome::FailedDiffAreaFull, Some(current));
                 }
                 Protection::OriginalVolume => {
                     let oldest = self.shadows.remove(0);
@@ -215,11 +227,12 @@ impl Volume {
         };
         self.live.set_value_at(i, seq);
         self.high_water = seq;
-        if deleted.is_empty() {
+        let outcome = if deleted.is_empty() {
             WriteOutcome::Applied { copied }
         } else {
             WriteOutcome::AppliedAfterDeleting { deleted }
-        }
+        };
+        (outcome, Some(current))
     }
 
     #[inline]
@@ -290,6 +303,31 @@ impl Volume {
             .find_map(|s| s.diff.get(block))
             .or_else(|| self.live.get(block));
         hit.filter(|&s| s <= epoch)
+    }
+
+    /// Reads `blocks` of shadow `key` in order, calling `f(block, seq)` for each, as
+    /// [`Volume::read_shadow`] would answer; finds the shadow once for the whole range.
+    pub fn read_shadow_blocks(
+        &self,
+        key: ShadowKey,
+        blocks: &[u64],
+        mut f: impl FnMut(u64, Option<WriteSeq>),
+    ) {
+        let i = self.position(key);
+        let epoch = self.shadows[i].epoch;
+        let chain = &self.shadows[i..];
+        for &block in blocks {
+            assert!(
+                block < self.n_blocks,
+                "read past the end: block {block} of {}",
+                self.n_blocks
+            );
+            let hit = chain
+                .iter()
+                .find_map(|s| s.diff.get(block))
+                .or_else(|| self.live.get(block));
+            f(block, hit.filter(|&s| s <= epoch));
+        }
     }
 
     /// The sequence the live volume holds for `block` (`None`: never written).

@@ -15,6 +15,9 @@ use sim::run::{RunOptions, run, summary_text};
 use sim::scenario::{DEFAULT_SCENARIO, Scenario, parse};
 use sim::trace::timeline;
 
+#[global_allocator]
+static ALLOC: sim::alloc::CountingAlloc = sim::alloc::CountingAlloc;
+
 #[derive(Parser)]
 #[command(
     name = "vss-sim",
