@@ -101,6 +101,37 @@ struct ShadowImage {
     key: ShadowKey,
     digest: u64,
     live: bool,
+    device: u32,
+}
+
+/// What an administrator sees of one shadow copy (`vssadmin list shadows`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowView {
+    /// Shadow id.
+    pub id: SnapshotId,
+    /// Volume index.
+    pub volume: usize,
+    /// `N` of `\\?\GLOBALROOT\Device\HarddiskVolumeShadowCopyN`, counting up from 1 per run.
+    pub device: u32,
+}
+
+/// What an administrator sees of one volume's shadow storage (`vssadmin list shadowstorage`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageView {
+    /// Volume index.
+    pub volume: usize,
+    /// Volume name, e.g. `C:\`.
+    pub name: String,
+    /// The volume's GUID, drawn from the seed (`\\?\Volume{GUID}\`).
+    pub guid: Guid,
+    /// Volume size in bytes.
+    pub volume_bytes: u64,
+    /// Diff-area bytes in use.
+    pub used_bytes: u64,
+    /// Maximum diff-area bytes; `None` is UNBOUNDED.
+    pub max_bytes: Option<u64>,
+    /// Live shadows on the volume.
+    pub n_shadows: usize,
 }
 
 /// One entry of the run's `calls` list.
@@ -200,6 +231,8 @@ pub struct World {
     held_now: u64,
     end: Option<EndReason>,
     requester_names: Vec<String>,
+    volume_guids: Vec<Guid>,
+    next_device: u32,
 }
 
 fn mix(block: u64, seq: u64) -> u64 {
@@ -397,6 +430,15 @@ impl World {
             held_now: 0,
             end: None,
             requester_names: scenario.requesters.iter().map(|r| r.name.clone()).collect(),
+            volume_guids: {
+                let mut g = SimRng::fork(seed, "volume-guids");
+                scenario
+                    .volumes
+                    .iter()
+                    .map(|_| Guid::from_random_bytes(g.guid_bytes()))
+                    .collect()
+            },
+            next_device: 1,
         };
         for (i, r) in scenario.requesters.iter().enumerate() {
             world.schedule(
@@ -484,6 +526,58 @@ impl World {
             }
         };
         self.queue.push(at, SLAB_BASE + slot as u64);
+    }
+
+    /// Dispatches every event due at or before `t` (or until the run ends), then sets the clock
+    /// to `t`: the state an observer sees at virtual time `t`. Returns the end reason if the run
+    /// ended first.
+    pub fn run_until(&mut self, t: Instant) -> Option<EndReason> {
+        loop {
+            if let Some(e) = self.end {
+                return Some(e);
+            }
+            match self.queue.peek_at() {
+                Some(at) if at <= t && at <= self.max_time => {
+                    if let Some(e) = self.step() {
+                        return Some(e);
+                    }
+                }
+                _ => {
+                    self.now = self.now.max(t.min(self.max_time));
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Live shadow copies, in creation order, as an administrator lists them.
+    pub fn shadow_views(&self) -> Vec<ShadowView> {
+        self.images
+            .iter()
+            .filter(|i| i.live)
+            .map(|i| ShadowView {
+                id: i.id,
+                volume: i.volume,
+                device: i.device,
+            })
+            .collect()
+    }
+
+    /// Every volume's shadow storage, in declaration order.
+    pub fn storage_views(&self) -> Vec<StorageView> {
+        self.volumes
+            .iter()
+            .enumerate()
+            .map(|(i, v)| StorageView {
+                volume: i,
+                name: v.name.clone(),
+                guid: self.volume_guids[i],
+                volume_bytes: v.vol.n_blocks() * v.vol.block_size() as u64,
+                used_bytes: v.vol.diff_area_used_bytes(),
+                max_bytes: v.vol.diff_area_capacity_bytes(),
+                n_shadows: v.vol.n_shadows(),
+            })
+            .collect()
     }
 
     /// Runs until the end condition or a limit; returns why it stopped.
@@ -1222,12 +1316,15 @@ impl World {
         // The live image now is the image at the hold instant: record its digest.
         let digest = self.volumes[v].live_digest;
         debug_assert_eq!(digest, self.image_digest(v, None));
+        let device = self.next_device;
+        self.next_device += 1;
         self.images.push(ShadowImage {
             id: snapshot,
             volume: v,
             key,
             digest,
             live: true,
+            device,
         });
         if self.trace.enabled() {
             let vol = self.volumes[v].name.clone();
