@@ -248,6 +248,12 @@ pub enum Input {
         /// The shadow.
         snapshot: SnapshotId,
     },
+    /// The requester creates a new `IVssBackupComponents` object (`CreateVssBackupComponents`);
+    /// an object it had not released goes away first (decisions rule 27).
+    NewObject {
+        /// The requester.
+        requester: RequesterId,
+    },
 }
 
 /// Effects and notes the coordinator emits. The simulation executes effects and records notes.

@@ -112,6 +112,32 @@ struct Session {
     op: Option<AsyncOp>,
 }
 
+impl Session {
+    fn new(n_writers: usize) -> Session {
+        Session {
+            initialized: false,
+            context: SnapshotContext::Backup,
+            context_set: false,
+            select_components: None,
+            metadata_called: false,
+            metadata_done: false,
+            identified: Vec::new(),
+            components: Vec::new(),
+            participants: Vec::new(),
+            out: vec![false; n_writers],
+            set: None,
+            prepared: false,
+            do_called: false,
+            do_result: None,
+            succeeded_marked: false,
+            complete_called: false,
+            aborted: false,
+            released: false,
+            op: None,
+        }
+    }
+}
+
 /// `DoSnapshotSet`'s phases, in decisions rule 2's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
@@ -202,29 +228,7 @@ impl Coordinator {
             })
             .collect();
         let n_writers = machine.writers.len();
-        let sessions = (0..n_requesters)
-            .map(|_| Session {
-                initialized: false,
-                context: SnapshotContext::Backup,
-                context_set: false,
-                select_components: None,
-                metadata_called: false,
-                metadata_done: false,
-                identified: Vec::new(),
-                components: Vec::new(),
-                participants: Vec::new(),
-                out: vec![false; n_writers],
-                set: None,
-                prepared: false,
-                do_called: false,
-                do_result: None,
-                succeeded_marked: false,
-                complete_called: false,
-                aborted: false,
-                released: false,
-                op: None,
-            })
-            .collect();
+        let sessions = (0..n_requesters).map(|_| Session::new(n_writers)).collect();
         Coordinator {
             profile,
             machine,
@@ -313,12 +317,20 @@ impl Coordinator {
             }
             Input::FlushDone { token } => self.on_flush_done(now, token, out),
             Input::Timer(timer) => self.on_timer(now, timer, out),
+            Input::NewObject { requester } => self.new_object(now, requester, out),
             Input::ShadowDeleted { snapshot } => {
                 if let Some(s) = self.shadows.iter_mut().find(|s| s.id == snapshot) {
                     s.status = ShadowStatus::DiffAreaFull;
                 }
             }
         }
+    }
+
+    fn new_object(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
+        if !self.sessions[r.idx()].released {
+            self.call_release(now, r, out);
+        }
+        self.sessions[r.idx()] = Session::new(self.writers.len());
     }
 
     fn token(&mut self) -> u64 {

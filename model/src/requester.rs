@@ -1,18 +1,23 @@
-//! The standard requester: what VShadow does (vss-spec.md §14.3), correct under failure.
+//! Requesters: the standard (VShadow-like) sequence with retry policies, and scripted requesters
+//! that call the API in any order.
 //!
-//! A sans-IO state machine: the simulation asks [`StandardRequester::next_action`] for the next action
-//! and feeds back every reply, finished asynchronous operation and finished shadow read. The
-//! sequence: InitializeForBackup, SetContext (if not `VSS_CTX_BACKUP`), SetBackupState
-//! (component mode, `VSS_BT_FULL`), GatherWriterMetadata, AddComponent for every component whose
-//! files lie on the volumes it adds, StartSnapshotSet, AddToSnapshotSet per volume,
-//! PrepareForBackup + GatherWriterStatus, DoSnapshotSet + GatherWriterStatus, read each shadow,
-//! SetBackupSucceeded, BackupComplete, GatherWriterStatus, Release. In writer-less contexts it
-//! skips AddComponent, PrepareForBackup and BackupComplete (decisions rule 24). After a failed
-//! `DoSnapshotSet` it calls AbortBackup, skips BackupComplete and releases (spec §16.2).
+//! Both are sans-IO state machines: the simulation asks [`RequesterLogic::next_action`] for the
+//! next action and feeds back every reply, finished asynchronous operation, finished shadow
+//! read and expired deadline.
+//!
+//! The standard sequence (vss-spec.md §14.3): InitializeForBackup, SetContext (if not
+//! `VSS_CTX_BACKUP`), SetBackupState (component mode, `VSS_BT_FULL`), GatherWriterMetadata,
+//! AddComponent for every component whose files lie on the volumes it adds, StartSnapshotSet,
+//! AddToSnapshotSet per volume, PrepareForBackup + GatherWriterStatus, DoSnapshotSet +
+//! GatherWriterStatus, read each shadow, SetBackupSucceeded, BackupComplete,
+//! GatherWriterStatus, Release. In writer-less contexts it skips AddComponent, PrepareForBackup
+//! and BackupComplete (decisions rule 24). After a failed call it calls AbortBackup once a set
+//! was started (spec §16.2), skips BackupComplete and releases; a [`Policy`] may then retry.
 
 use crate::api::{ApiCall, ComponentRef, ProviderArg, ReplyData, WriterStatus};
 use crate::ids::{Guid, SnapshotId, VolumeId, WriterId};
 use crate::machine::Machine;
+use crate::time::Duration;
 use crate::vss::{BackupType, Hresult, SnapshotContext};
 
 /// What the requester does next.
@@ -27,6 +32,12 @@ pub enum Action {
         /// The shadow.
         snapshot: SnapshotId,
     },
+    /// Do nothing for this long, then ask again.
+    Sleep(Duration),
+    /// Create a new `IVssBackupComponents` object (the last one was released).
+    NewObject,
+    /// The requester process goes away without releasing (decisions rule 27).
+    GoAway,
     /// Wait for the outstanding asynchronous operation or read.
     Wait,
     /// Nothing more to do: the object has been released.
@@ -61,6 +72,69 @@ pub enum Feedback {
         /// Whether every range was read and verified.
         complete: bool,
     },
+    /// A sleep ended.
+    Woke,
+    /// The requester's deadline for the whole backup passed.
+    Deadline,
+}
+
+/// What a requester does when a writer is in a failed state after PrepareForBackup or
+/// DoSnapshotSet (peers.md §1.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WriterFailurePolicy {
+    /// Go on without the failed writer; its components are not marked succeeded (VShadow).
+    #[default]
+    Continue,
+    /// Abandon the backup (AbortBackup, Release).
+    Abort,
+    /// Abandon the backup and retry it, if the writer's last error is one to retry on.
+    Retry,
+}
+
+/// Retry and abandon rules, so the policies of real tools can be written in a scenario and
+/// compared in virtual time (Microsoft's 3 tries 10 minutes apart, restic's 120-second deadline,
+/// UrBackup's 3 attempts, Kopia's retry on in-progress).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Extra attempts after the first.
+    pub retries: u32,
+    /// Wait between a failed attempt's Release and the next attempt.
+    pub retry_wait: Duration,
+    /// Failures that are retried.
+    pub retry_on: Vec<Hresult>,
+    /// What to do about a failed writer.
+    pub writer_failure: WriterFailurePolicy,
+    /// The whole backup must end within this; then the requester cancels and abandons it.
+    pub deadline: Option<Duration>,
+}
+
+impl Policy {
+    /// The transient failures Microsoft advises to retry (vss-spec.md §7 "Retry advice"), plus
+    /// `VSS_E_SNAPSHOT_SET_IN_PROGRESS` (wait and retry, spec §6.1).
+    pub fn default_retry_on() -> Vec<Hresult> {
+        vec![
+            Hresult::WriterErrorOutOfResources,
+            Hresult::WriterErrorTimeout,
+            Hresult::WriterErrorRetryable,
+            Hresult::FlushWritesTimeout,
+            Hresult::HoldWritesTimeout,
+            Hresult::ProviderVeto,
+            Hresult::UnexpectedProviderError,
+            Hresult::SnapshotSetInProgress,
+        ]
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            retries: 0,
+            retry_wait: Duration::from_secs(600),
+            retry_on: Policy::default_retry_on(),
+            writer_failure: WriterFailurePolicy::Continue,
+            deadline: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,8 +154,11 @@ enum Step {
     SetBackupSucceeded(usize),
     BackupComplete,
     StatusAfterComplete,
+    CancelAsync,
     AbortBackup,
     Release,
+    RetryWait,
+    NewObject,
     Done,
 }
 
@@ -92,22 +169,36 @@ pub struct StandardRequester {
     volumes: Vec<VolumeId>,
     /// Components of every writer: (writer, component index, volumes).
     catalog: Vec<(WriterId, u16, Vec<VolumeId>)>,
+    policy: Policy,
+    /// Backups still to run after this one (`repeat`).
+    repeats_left: u32,
+    retries_left: u32,
     step: Step,
     waiting: bool,
+    /// An asynchronous operation is pending (so Cancel makes sense).
+    async_pending: bool,
     to_add: Vec<ComponentRef>,
     snapshots: Vec<(VolumeId, SnapshotId)>,
     read_ok: Vec<VolumeId>,
-    failed_writers: Vec<WriterId>,
+    failed_writers: Vec<(WriterId, Hresult)>,
     set_started: bool,
+    /// The attempt in progress failed (or was abandoned) with this.
+    attempt_failure: Option<Hresult>,
+    retry_pending: bool,
     completed: bool,
+    first_failure: Option<Hresult>,
+    cancelled: bool,
+    deadline_passed: bool,
 }
 
 impl StandardRequester {
-    /// A requester that backs up `volumes` in `context` on `machine`.
+    /// A requester that backs up `volumes` in `context` on `machine`, `1 + repeats` times.
     pub fn new(
         machine: &Machine,
         context: SnapshotContext,
         volumes: Vec<VolumeId>,
+        policy: Policy,
+        repeats: u32,
     ) -> StandardRequester {
         let catalog = machine
             .writers
@@ -124,25 +215,35 @@ impl StandardRequester {
             context,
             volumes,
             catalog,
+            retries_left: policy.retries,
+            policy,
+            repeats_left: repeats,
             step: Step::Initialize,
             waiting: false,
+            async_pending: false,
             to_add: Vec::new(),
             snapshots: Vec::new(),
             read_ok: Vec::new(),
             failed_writers: Vec::new(),
             set_started: false,
+            attempt_failure: None,
+            retry_pending: false,
             completed: false,
+            first_failure: None,
+            cancelled: false,
+            deadline_passed: false,
         }
     }
 
-    /// Whether the backup ran to its end without a failure.
-    pub fn completed(&self) -> bool {
-        self.completed
-    }
-
-    /// Whether the requester has released its object.
-    pub fn is_done(&self) -> bool {
-        self.step == Step::Done
+    fn reset_attempt(&mut self) {
+        self.to_add.clear();
+        self.snapshots.clear();
+        self.read_ok.clear();
+        self.failed_writers.clear();
+        self.set_started = false;
+        self.attempt_failure = None;
+        self.retry_pending = false;
+        self.completed = false;
     }
 
     /// The next action. Call again after each [`StandardRequester::feed`].
@@ -181,7 +282,7 @@ impl StandardRequester {
                 let vols = &self.catalog_entry(c).2;
                 // True only for components whose writer is not failed and whose volumes were
                 // read in full.
-                let succeeded = !self.failed_writers.contains(&c.writer)
+                let succeeded = !self.failed_writers.iter().any(|(w, _)| *w == c.writer)
                     && vols.iter().all(|v| self.read_ok.contains(v));
                 Action::Call(ApiCall::SetBackupSucceeded {
                     component: c,
@@ -189,8 +290,16 @@ impl StandardRequester {
                 })
             }
             Step::BackupComplete => Action::Call(ApiCall::BackupComplete),
+            Step::CancelAsync => Action::Call(ApiCall::Cancel),
             Step::AbortBackup => Action::Call(ApiCall::AbortBackup),
             Step::Release => Action::Call(ApiCall::Release),
+            Step::RetryWait => Action::Sleep(self.policy.retry_wait),
+            Step::NewObject => {
+                // Creating an object is immediate: no reply to wait for.
+                self.reset_attempt();
+                self.step = Step::Initialize;
+                return Action::NewObject;
+            }
             Step::Done => return Action::Done,
         };
         self.waiting = true;
@@ -207,21 +316,50 @@ impl StandardRequester {
     /// Feeds what came back from the last action.
     pub fn feed(&mut self, feedback: Feedback) {
         match feedback {
+            Feedback::Deadline => {
+                if self.step == Step::Done || self.deadline_passed {
+                    return;
+                }
+                self.deadline_passed = true;
+                self.retries_left = 0;
+                self.repeats_left = 0;
+                if self.first_failure.is_none() && !self.completed {
+                    self.cancelled = true;
+                }
+                if self.async_pending {
+                    // Cancel the operation, then abandon the backup once it has ended.
+                    self.waiting = false;
+                    self.step = Step::CancelAsync;
+                } else if !self.waiting {
+                    self.abandon();
+                } else if matches!(self.step, Step::Read(_) | Step::RetryWait) {
+                    self.waiting = false;
+                    self.abandon();
+                }
+            }
+            Feedback::Woke => {
+                self.waiting = false;
+                self.step = if self.deadline_passed {
+                    Step::Done
+                } else {
+                    Step::NewObject
+                };
+            }
             Feedback::Reply { call, result, data } => {
+                if call == "Cancel" {
+                    self.waiting = self.async_pending;
+                    if !self.async_pending {
+                        self.abandon();
+                    }
+                    return;
+                }
                 if !result.is_success() {
                     self.waiting = false;
-                    return self.fail();
+                    return self.fail(result);
                 }
-                let is_async = matches!(
-                    call,
-                    "GatherWriterMetadata"
-                        | "PrepareForBackup"
-                        | "DoSnapshotSet"
-                        | "GatherWriterStatus"
-                        | "BackupComplete"
-                );
-                if is_async {
+                if ApiCall::is_async_name(call) {
                     // Wait(), then QueryStatus().
+                    self.async_pending = true;
                     return;
                 }
                 self.waiting = false;
@@ -238,8 +376,12 @@ impl StandardRequester {
             }
             Feedback::AsyncDone { result, data, .. } => {
                 self.waiting = false;
+                self.async_pending = false;
+                if self.deadline_passed {
+                    return self.abandon();
+                }
                 if !result.is_success() || result == Hresult::AsyncCancelled {
-                    return self.fail();
+                    return self.fail(result);
                 }
                 match data {
                     ReplyData::WriterMetadata(ids) => {
@@ -257,7 +399,7 @@ impl StandardRequester {
                             })
                             .collect();
                     }
-                    ReplyData::WriterStatus(list) => self.note_status(&list),
+                    ReplyData::WriterStatus(list) if self.note_status(&list) => return,
                     _ => {}
                 }
                 self.advance();
@@ -267,26 +409,68 @@ impl StandardRequester {
                 if complete {
                     self.read_ok.push(volume);
                 }
+                if self.deadline_passed {
+                    return self.abandon();
+                }
                 self.advance();
             }
         }
     }
 
-    fn note_status(&mut self, list: &[WriterStatus]) {
+    /// Records failed writers; returns true when the policy abandons the attempt for them.
+    fn note_status(&mut self, list: &[WriterStatus]) -> bool {
+        let mut newly_failed = None;
         for s in list {
-            if s.state.is_failed() && !self.failed_writers.contains(&s.writer) {
-                self.failed_writers.push(s.writer);
+            if s.state.is_failed() && !self.failed_writers.iter().any(|(w, _)| *w == s.writer) {
+                self.failed_writers.push((s.writer, s.last_error));
+                newly_failed.get_or_insert(s.last_error);
+            }
+        }
+        let Some(code) = newly_failed else {
+            return false;
+        };
+        // After BackupComplete the backup is over: a failure there changes nothing (rule 8).
+        if self.step == Step::StatusAfterComplete {
+            return false;
+        }
+        match self.policy.writer_failure {
+            WriterFailurePolicy::Continue => false,
+            WriterFailurePolicy::Abort | WriterFailurePolicy::Retry => {
+                self.fail(code);
+                true
             }
         }
     }
 
-    fn fail(&mut self) {
+    fn abandon(&mut self) {
         self.step = match self.step {
-            // After a failed call inside the backup, abandon it with AbortBackup (spec §16.2).
-            Step::AbortBackup | Step::Release | Step::Done => Step::Done,
+            Step::Release | Step::Done => Step::Done,
+            Step::AbortBackup | Step::RetryWait | Step::NewObject => Step::Release,
             _ if self.set_started => Step::AbortBackup,
             _ => Step::Release,
         };
+    }
+
+    fn fail(&mut self, code: Hresult) {
+        if self.first_failure.is_none() && !self.cancelled {
+            self.first_failure = Some(code);
+        }
+        if matches!(self.step, Step::AbortBackup | Step::Release | Step::Done) {
+            // A failing clean-up call: go on releasing.
+            self.advance();
+            return;
+        }
+        if self.attempt_failure.is_none() {
+            self.attempt_failure = Some(code);
+            let retryable = self.policy.retry_on.contains(&code)
+                && (self.policy.writer_failure != WriterFailurePolicy::Abort
+                    || !code.is_writer_failure());
+            if retryable && self.retries_left > 0 && !self.deadline_passed {
+                self.retries_left -= 1;
+                self.retry_pending = true;
+            }
+        }
+        self.abandon();
     }
 
     fn advance(&mut self) {
@@ -321,9 +505,25 @@ impl StandardRequester {
             Step::SetBackupSucceeded(_) => Step::BackupComplete,
             Step::BackupComplete => Step::StatusAfterComplete,
             Step::StatusAfterComplete => self.finish(),
-            Step::AbortBackup => Step::Release,
-            Step::Release | Step::Done => Step::Done,
+            Step::CancelAsync | Step::AbortBackup => Step::Release,
+            Step::Release => self.after_release(),
+            Step::RetryWait | Step::NewObject => Step::NewObject,
+            Step::Done => Step::Done,
         };
+    }
+
+    fn after_release(&mut self) -> Step {
+        if self.deadline_passed {
+            return Step::Done;
+        }
+        if self.retry_pending {
+            return Step::RetryWait;
+        }
+        if self.attempt_failure.is_none() && self.repeats_left > 0 {
+            self.repeats_left -= 1;
+            return Step::NewObject;
+        }
+        Step::Done
     }
 
     fn after_snapshot(&mut self) -> Step {
@@ -344,5 +544,189 @@ impl StandardRequester {
     fn finish(&mut self) -> Step {
         self.completed = true;
         Step::Release
+    }
+}
+
+/// One step of a scripted requester.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptStep {
+    /// Make a call. With `wait`, an asynchronous call is waited for (`Wait` + `QueryStatus`)
+    /// before the next step; without, the next step follows the call's return at once.
+    Call {
+        /// The call (GUIDs are drawn by the simulation).
+        call: ApiCall,
+        /// Wait for an asynchronous call to finish.
+        wait: bool,
+    },
+    /// Read the shadow this requester's set made of `volume`.
+    Read(VolumeId),
+    /// Do nothing for this long.
+    Sleep(Duration),
+    /// The process goes away without releasing (decisions rule 27).
+    GoAway,
+}
+
+/// A requester that makes exactly the calls its script lists, whatever they return.
+/// At the end of the script the process exits: if it had not released its object, the service
+/// sees it go away (decisions rule 27).
+#[derive(Clone, Debug)]
+pub struct ScriptedRequester {
+    steps: Vec<ScriptStep>,
+    pos: usize,
+    waiting: bool,
+    async_waits: u32,
+    snapshots: Vec<(VolumeId, SnapshotId)>,
+    released: bool,
+    done: bool,
+}
+
+impl ScriptedRequester {
+    /// A requester running `steps`.
+    pub fn new(steps: Vec<ScriptStep>) -> ScriptedRequester {
+        ScriptedRequester {
+            steps,
+            pos: 0,
+            waiting: false,
+            async_waits: 0,
+            snapshots: Vec::new(),
+            released: false,
+            done: false,
+        }
+    }
+
+    fn next_action(&mut self) -> Action {
+        if self.waiting || self.async_waits > 0 {
+            return Action::Wait;
+        }
+        if self.done {
+            return Action::Done;
+        }
+        let Some(step) = self.steps.get(self.pos).cloned() else {
+            self.done = true;
+            return if self.released {
+                Action::Done
+            } else {
+                Action::GoAway
+            };
+        };
+        self.pos += 1;
+        match step {
+            ScriptStep::Call { call, wait } => {
+                if call == ApiCall::Release {
+                    self.released = true;
+                }
+                if call.is_async() && wait {
+                    self.async_waits += 1;
+                }
+                self.waiting = true;
+                Action::Call(call)
+            }
+            ScriptStep::Read(volume) => match self.snapshots.iter().find(|(v, _)| *v == volume) {
+                Some(&(volume, snapshot)) => {
+                    self.waiting = true;
+                    Action::ReadShadow { volume, snapshot }
+                }
+                // No shadow of that volume: nothing to read; go on.
+                None => self.next_action(),
+            },
+            ScriptStep::Sleep(d) => {
+                self.waiting = true;
+                Action::Sleep(d)
+            }
+            ScriptStep::GoAway => {
+                self.done = true;
+                Action::GoAway
+            }
+        }
+    }
+
+
+
+    fn feed(&mut self, feedback: Feedback) {
+        match feedback {
+            Feedback::Reply { call, result, data } => {
+                self.waiting = false;
+                if let ReplyData::Snapshot(id) = data {
+                    if let Some(ScriptStep::Call {
+                        call:
+                            ApiCall::AddToSnapshotSet {
+                                volume: Some(v), ..
+                            },
+                        ..
+                    }) = self.steps.get(self.pos - 1)
+                    {
+                        self.snapshots.push((*v, id));
+                    }
+                }
+                // An asynchronous call that failed at once has nothing to wait for.
+                if ApiCall::is_async_name(call) && !result.is_success() && self.async_waits > 0 {
+                    self.async_waits -= 1;
+                }
+            }
+            Feedback::AsyncDone { .. } => {
+                self.async_waits = self.async_waits.saturating_sub(1);
+            }
+            Feedback::ReadDone { .. } | Feedback::Woke => self.waiting = false,
+            Feedback::Deadline => {}
+        }
+    }
+}
+
+/// A requester of either kind, as the simulation drives it.
+#[derive(Clone, Debug)]
+pub enum RequesterLogic {
+    /// The standard sequence.
+    Standard(StandardRequester),
+    /// A script.
+    Scripted(ScriptedRequester),
+}
+
+impl RequesterLogic {
+    /// The next action.
+    pub fn next_action(&mut self) -> Action {
+        match self {
+            RequesterLogic::Standard(r) => r.next_action(),
+            RequesterLogic::Scripted(r) => r.next_action(),
+        }
+    }
+
+    /// Feeds back what happened.
+    pub fn feed(&mut self, feedback: Feedback) {
+        match self {
+            RequesterLogic::Standard(r) => r.feed(feedback),
+            RequesterLogic::Scripted(r) => r.feed(feedback),
+        }
+    }
+
+    /// Whether the requester has nothing more to do.
+    pub fn is_done(&self) -> bool {
+        match self {
+            RequesterLogic::Standard(r) => r.step == Step::Done,
+            RequesterLogic::Scripted(r) => r.done,
+        }
+    }
+
+    /// The standard requester's verdict: `Some(S_OK)` when its last attempt completed, the
+    /// first failure it met, `VSS_S_ASYNC_CANCELLED` when it abandoned the backup on its own
+    /// (deadline) before any failure; `None` for a script (judged from its calls) or while
+    /// undecided.
+    pub fn verdict(&self) -> Option<Hresult> {
+        match self {
+            RequesterLogic::Standard(r) => {
+                if r.completed {
+                    Some(Hresult::Ok)
+                } else if r.cancelled {
+                    Some(Hresult::AsyncCancelled)
+                } else {
+                    r.first_failure
+                }
+            }
+            RequesterLogic::Scripted(_) => None,
+        }
+    }
+
+    /// Whether the requester ran its backup to the end (the standard sequence only).
+    pub fn completed(&self) -> bool {
+        matches!(self, RequesterLogic::Standard(r) if r.completed)
     }
 }

@@ -197,8 +197,9 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
 
 /// The result of requester `r` by the rule of `result` (issue #2, item 7).
 fn requester_result(world: &World, r: usize) -> Hresult {
-    if world.requester_completed(r) {
-        return Hresult::Ok;
+    // The standard requester knows its own story (retries, deadline, repeats).
+    if let Some(v) = world.requester_verdict(r) {
+        return v;
     }
     for c in world.calls().iter().filter(|c| c.requester == r) {
         if c.call == "AbortBackup" || c.call == "Cancel" {
@@ -218,7 +219,13 @@ fn requester_result(world: &World, r: usize) -> Hresult {
             }
         }
     }
-    Hresult::AsyncPending
+    // A script that ran to its end without a failure completed; anything else had not
+    // finished when it went away or the run stopped.
+    if world.script_finished(r) {
+        Hresult::Ok
+    } else {
+        Hresult::AsyncPending
+    }
 }
 
 fn report(scenario: &Scenario, seed: u64, world: &World, trace_digest: String) -> Report {

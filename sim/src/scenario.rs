@@ -10,8 +10,8 @@ use std::fmt;
 use model::ids::Guid;
 use model::time::Duration;
 use model::vss::{
-    ApplicationLevel, Hresult, ProtectionLevel, ProviderCall, ProviderType, SnapshotContext,
-    UsageType, WriterEvent, WriterState,
+    ApplicationLevel, BackupType, Hresult, ProtectionLevel, ProviderCall, ProviderType,
+    SnapshotContext, UsageType, WriterEvent, WriterState,
 };
 use serde::Deserialize;
 use toml::Spanned;
@@ -116,6 +116,7 @@ struct RawVolume {
     size: Spanned<Size>,
     block_size: Option<Spanned<Size>>,
     diff_area: Option<Spanned<String>>,
+    removable: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -123,6 +124,18 @@ struct RawVolume {
 struct RawSystemProvider {
     #[serde(default)]
     latency: BTreeMap<String, Dur>,
+    #[serde(default)]
+    fault: Vec<RawProviderFault>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProviderFault {
+    call: Spanned<String>,
+    fail: Option<Hresult>,
+    hang: Option<bool>,
+    delay: Option<Dur>,
+    times: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +149,8 @@ struct RawProvider {
     volumes: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     latency: BTreeMap<String, Dur>,
+    #[serde(default)]
+    fault: Vec<RawProviderFault>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +209,38 @@ struct RawRequester {
     volumes: Option<Vec<Spanned<String>>>,
     start: Option<Dur>,
     read_bandwidth: Option<Bandwidth>,
+    go_away_at: Option<Dur>,
+    repeat: Option<u32>,
+    policy: Option<RawPolicy>,
+    script: Option<Vec<Spanned<RawStep>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    retries: Option<u32>,
+    retry_wait: Option<Dur>,
+    retry_on: Option<Vec<Hresult>>,
+    writer_failure: Option<Spanned<String>>,
+    deadline: Option<Dur>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    call: Option<Spanned<String>>,
+    volume: Option<Spanned<String>>,
+    provider: Option<Spanned<String>>,
+    writer: Option<Spanned<String>>,
+    component: Option<Spanned<String>>,
+    context: Option<SnapshotContext>,
+    select_components: Option<bool>,
+    backup_type: Option<BackupType>,
+    succeeded: Option<bool>,
+    wait: Option<bool>,
+    sleep: Option<Dur>,
+    read: Option<Spanned<String>>,
+    go_away: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -244,6 +291,9 @@ pub struct VolumeSpec {
     pub block_size: u32,
     /// Diff-area capacity in bytes; `None` is `UNBOUNDED`.
     pub diff_area: Option<u64>,
+    /// A removable (or otherwise non-local) volume: the system provider does not support it
+    /// (vss-spec.md §9.1), so only a provider that lists it can shadow it.
+    pub removable: bool,
 }
 
 /// An extra provider (the system provider is always registered first).
@@ -261,6 +311,8 @@ pub struct ProviderSpec {
     pub volumes: Option<Vec<usize>>,
     /// Latency overrides.
     pub latency: Vec<(ProviderCall, Duration)>,
+    /// Faults.
+    pub faults: Vec<model::provider::ProviderFault>,
 }
 
 /// A writer fault entry.
@@ -351,6 +403,14 @@ pub struct RequesterSpec {
     pub start: Duration,
     /// Read bandwidth in bytes per second.
     pub read_bandwidth: u64,
+    /// When the requester process goes away (decisions rule 27), if it does.
+    pub go_away_at: Option<Duration>,
+    /// Extra backups to run after the first (the standard sequence only).
+    pub repeat: u32,
+    /// Retry and abandon rules (the standard sequence only).
+    pub policy: model::requester::Policy,
+    /// A script: the calls to make, instead of the standard sequence.
+    pub script: Option<Vec<model::requester::ScriptStep>>,
 }
 
 /// One expected call result.
@@ -408,6 +468,8 @@ pub struct Scenario {
     pub volumes: Vec<VolumeSpec>,
     /// Latency overrides for the system provider.
     pub system_provider_latency: Vec<(ProviderCall, Duration)>,
+    /// Faults of the system provider.
+    pub system_provider_faults: Vec<model::provider::ProviderFault>,
     /// Extra providers.
     pub providers: Vec<ProviderSpec>,
     /// Writers.
@@ -662,6 +724,7 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             bytes: v.size.get_ref().0,
             block_size: block_size as u32,
             diff_area,
+            removable: v.removable.unwrap_or(false),
         });
     }
     if volumes.is_empty() {
@@ -707,6 +770,40 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
     };
     let system_provider_latency =
         provider_latency(&raw.system_provider.latency, "system_provider")?;
+    let provider_faults = |list: &[RawProviderFault],
+                           at: &str|
+     -> Result<Vec<model::provider::ProviderFault>, ScenarioError> {
+        let mut out = Vec::new();
+        for (j, f) in list.iter().enumerate() {
+            let key = format!("{at}.fault[{j}]");
+            let call = ProviderCall::from_name(f.call.get_ref()).ok_or_else(|| {
+                cx.at(
+                    f.call.span(),
+                    &format!("{key}.call"),
+                    format!(
+                        "unknown provider call `{}`; use one of {}",
+                        f.call.get_ref(),
+                        ProviderCall::NAMES.join(", ")
+                    ),
+                )
+            })?;
+            let action = match (f.fail, f.hang, f.delay) {
+                (Some(code), None, None) => model::writer::FaultAction::Fail(code),
+                (None, Some(true), None) => model::writer::FaultAction::Hang,
+                (None, None, Some(d)) => model::writer::FaultAction::Delay(d.0),
+                _ => {
+                    return Err(cx.at(f.call.span(), &key, "a provider fault needs exactly one of fail = \"VSS_E_...\", hang = true or delay = \"12s\"".into()));
+                }
+            };
+            out.push(model::provider::ProviderFault {
+                call,
+                action,
+                times: f.times,
+            });
+        }
+        Ok(out)
+    };
+    let system_provider_faults = provider_faults(&raw.system_provider.fault, "system_provider")?;
     let mut providers = Vec::new();
     for (i, p) in raw.provider.iter().enumerate() {
         let kind = *p.kind.get_ref();
@@ -735,20 +832,8 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
-        let mut latency = Vec::new();
-        for (k, d) in &p.latency {
-            let call = ProviderCall::from_name(k).ok_or_else(|| {
-                cx.near(
-                    k,
-                    &format!("provider[{i}].latency.{k}"),
-                    format!(
-                        "unknown provider call `{k}`; use one of {}",
-                        ProviderCall::NAMES.join(", ")
-                    ),
-                )
-            })?;
-            latency.push((call, d.0));
-        }
+        let latency = provider_latency(&p.latency, &format!("provider[{i}]"))?;
+        let faults = provider_faults(&p.fault, &format!("provider[{i}]"))?;
         providers.push(ProviderSpec {
             name: p.name.clone(),
             kind,
@@ -756,6 +841,7 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             version: p.version.clone().unwrap_or_else(|| "1.0".into()),
             volumes: vols,
             latency,
+            faults,
         });
     }
 
@@ -940,12 +1026,68 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             let span = r.context.as_ref().expect("context given").span();
             return Err(cx.at(span, &format!("requester[{i}].context"), "VSS_CTX_ALL is only for administrative calls; use VSS_CTX_BACKUP or another creation context".into()));
         }
+        let mut policy = model::requester::Policy::default();
+        if let Some(p) = &r.policy {
+            if let Some(n) = p.retries {
+                policy.retries = n;
+            }
+            if let Some(d) = p.retry_wait {
+                policy.retry_wait = d.0;
+            }
+            if let Some(list) = &p.retry_on {
+                policy.retry_on = list.clone();
+            }
+            if let Some(w) = &p.writer_failure {
+                use model::requester::WriterFailurePolicy as W;
+                policy.writer_failure = match w.get_ref().as_str() {
+                    "continue" => W::Continue,
+                    "abort" => W::Abort,
+                    "retry" => W::Retry,
+                    other => {
+                        return Err(cx.at(
+                            w.span(),
+                            &format!("requester[{i}].policy.writer_failure"),
+                            format!(
+                                "unknown writer_failure `{other}`; use continue, abort or retry"
+                            ),
+                        ));
+                    }
+                };
+            }
+            policy.deadline = p.deadline.map(|d| d.0);
+        }
+        let script = match &r.script {
+            None => None,
+            Some(steps) => Some(
+                steps
+                    .iter()
+                    .enumerate()
+                    .map(|(j, st)| {
+                        script_step(
+                            cx,
+                            &format!("requester[{i}].script[{j}]"),
+                            st,
+                            &volumes,
+                            &providers,
+                            &writers,
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        if script.is_some() && (r.policy.is_some() || r.repeat.is_some()) {
+            return Err(cx.at(r.name.span(), &format!("requester[{i}].script"), "a scripted requester makes exactly its calls: policy and repeat apply to the standard sequence only".into()));
+        }
         requesters.push(RequesterSpec {
             name: r.name.get_ref().clone(),
             context,
             volumes: vols,
             start: r.start.map(|d| d.0).unwrap_or(Duration::ZERO),
             read_bandwidth: r.read_bandwidth.map(|b| b.0).unwrap_or(200_000_000),
+            go_away_at: r.go_away_at.map(|d| d.0),
+            repeat: r.repeat.unwrap_or(0),
+            policy,
+            script,
         });
     }
     if requesters.is_empty() {
@@ -1077,10 +1219,162 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
         max_steps: raw.run.max_steps.unwrap_or(200_000_000),
         volumes,
         system_provider_latency,
+        system_provider_faults,
         providers,
         writers,
         workloads,
         requesters,
         expect,
+    })
+}
+
+/// Validates one script step. Unknown volumes, providers and components are allowed: a script
+/// may name them on purpose to show `VSS_E_OBJECT_NOT_FOUND` or `VSS_E_PROVIDER_NOT_REGISTERED`.
+fn script_step(
+    cx: &Ctx<'_>,
+    key: &str,
+    st: &Spanned<RawStep>,
+    volumes: &[VolumeSpec],
+    providers: &[ProviderSpec],
+    writers: &[WriterSpec],
+) -> Result<model::requester::ScriptStep, ScenarioError> {
+    use model::api::{ApiCall, ComponentRef, ProviderArg};
+    use model::ids::{ProviderId, VolumeId, WriterId};
+    use model::requester::ScriptStep;
+    let span = st.span();
+    let s = st.get_ref();
+    let vol = |name: &Spanned<String>| -> Option<VolumeId> {
+        let n = canonical_volume(name.get_ref());
+        volumes
+            .iter()
+            .position(|v| v.name == n)
+            .map(|i| VolumeId(i as u16))
+    };
+    let kinds = [
+        s.call.is_some(),
+        s.sleep.is_some(),
+        s.read.is_some(),
+        s.go_away == Some(true),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(cx.at(span, key, "a script step is exactly one of { call = \"...\" }, { sleep = \"5s\" }, { read = \"C:\" } or { go_away = true }".into()));
+    }
+    if let Some(d) = s.sleep {
+        return Ok(ScriptStep::Sleep(d.0));
+    }
+    if let Some(r) = &s.read {
+        return match vol(r) {
+            Some(v) => Ok(ScriptStep::Read(v)),
+            None => Err(cx.at(
+                r.span(),
+                &format!("{key}.read"),
+                format!("no volume named {}", canonical_volume(r.get_ref())),
+            )),
+        };
+    }
+    if s.go_away == Some(true) {
+        return Ok(ScriptStep::GoAway);
+    }
+    let call_name = s.call.as_ref().expect("checked above");
+    let need = |what: &str| {
+        cx.at(
+            call_name.span(),
+            key,
+            format!("{} needs `{what}`", call_name.get_ref()),
+        )
+    };
+    let call = match call_name.get_ref().as_str() {
+        "InitializeForBackup" => ApiCall::InitializeForBackup,
+        "SetContext" => ApiCall::SetContext(s.context.ok_or_else(|| need("context"))?),
+        "SetBackupState" => ApiCall::SetBackupState {
+            select_components: s.select_components.unwrap_or(true),
+            backup_type: s.backup_type.unwrap_or(BackupType::Full),
+        },
+        "GatherWriterMetadata" => ApiCall::GatherWriterMetadata,
+        "GatherWriterStatus" => ApiCall::GatherWriterStatus,
+        "AddComponent" | "SetBackupSucceeded" => {
+            let w = s.writer.as_ref().ok_or_else(|| need("writer"))?;
+            let c = s.component.as_ref().ok_or_else(|| need("component"))?;
+            let found = writers
+                .iter()
+                .position(|x| &x.name == w.get_ref())
+                .and_then(|wi| {
+                    writers[wi]
+                        .components
+                        .iter()
+                        .position(|x| &x.name == c.get_ref())
+                        .map(|ci| ComponentRef {
+                            writer: WriterId(wi as u16),
+                            idx: ci as u16,
+                        })
+                });
+            if call_name.get_ref() == "AddComponent" {
+                ApiCall::AddComponent(found)
+            } else {
+                let component = found.ok_or_else(|| {
+                    cx.at(
+                        c.span(),
+                        &format!("{key}.component"),
+                        format!(
+                            "writer `{}` declares no component `{}`",
+                            w.get_ref(),
+                            c.get_ref()
+                        ),
+                    )
+                })?;
+                ApiCall::SetBackupSucceeded {
+                    component,
+                    succeeded: s.succeeded.unwrap_or(true),
+                }
+            }
+        }
+        "StartSnapshotSet" => ApiCall::StartSnapshotSet { new_id: Guid::NULL },
+        "AddToSnapshotSet" => {
+            let v = s.volume.as_ref().ok_or_else(|| need("volume"))?;
+            let provider = match s.provider.as_ref().map(|p| p.get_ref().as_str()) {
+                None | Some("GUID_NULL") => ProviderArg::Any,
+                Some(p) => {
+                    let system = model::machine::ProviderInfo::system();
+                    if p == system.name || Guid::parse(p) == Some(system.id) {
+                        ProviderArg::Registered(ProviderId(0))
+                    } else if let Some(i) = providers
+                        .iter()
+                        .position(|x| x.name == p || (x.id.is_some() && x.id == Guid::parse(p)))
+                    {
+                        ProviderArg::Registered(ProviderId(i as u16 + 1))
+                    } else if let Some(g) = Guid::parse(p) {
+                        ProviderArg::Unregistered(g)
+                    } else {
+                        let span = s.provider.as_ref().expect("some").span();
+                        return Err(cx.at(span, &format!("{key}.provider"), format!("`{p}` is neither a registered provider's name nor a GUID; write \"GUID_NULL\", a provider name or {{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}}")));
+                    }
+                }
+            };
+            ApiCall::AddToSnapshotSet {
+                volume: vol(v),
+                provider,
+                new_id: Guid::NULL,
+            }
+        }
+        "PrepareForBackup" => ApiCall::PrepareForBackup,
+        "DoSnapshotSet" => ApiCall::DoSnapshotSet,
+        "BackupComplete" => ApiCall::BackupComplete,
+        "AbortBackup" => ApiCall::AbortBackup,
+        "Cancel" => ApiCall::Cancel,
+        "Release" => ApiCall::Release,
+        other => {
+            return Err(cx.at(
+                call_name.span(),
+                &format!("{key}.call"),
+                format!(
+                    "unknown call `{other}`; use one of {}",
+                    CALL_NAMES[..CALL_NAMES.len() - 1].join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(ScriptStep::Call {
+        call,
+        wait: s.wait.unwrap_or(true),
     })
 }

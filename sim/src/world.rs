@@ -12,7 +12,7 @@ use model::ids::{Guid, ProviderId, RequesterId, SnapshotId, VolumeId, WriterId};
 use model::machine::{ComponentInfo, Machine, ProviderInfo, VolumeInfo, WriterInfo};
 use model::profile::Profile;
 use model::provider::{ProviderLogic, ProviderResponse};
-use model::requester::{Action, Feedback, StandardRequester};
+use model::requester::{Action, Feedback, RequesterLogic, ScriptedRequester, StandardRequester};
 use model::time::{Duration, Instant};
 use model::volume::{Protection, ShadowKey, Volume, WriteOutcome};
 use model::vss::{Hresult, ProtectionLevel, ProviderCall, ProviderType, WriterEvent, WriterState};
@@ -40,6 +40,8 @@ enum Payload {
     Step(RequesterId),
     /// A requester finished reading one range of a shadow.
     ReadRange(RequesterId),
+    /// A requester process goes away (decisions rule 27).
+    GoAway(RequesterId),
 }
 
 /// One write queued by flush-and-hold.
@@ -88,10 +90,12 @@ struct ReadJob {
 }
 
 struct Req {
-    logic: StandardRequester,
+    logic: RequesterLogic,
     bandwidth: u64,
     outstanding: Option<usize>,
     read: Option<ReadJob>,
+    /// The process went away (decisions rule 27): nothing more reaches it.
+    gone: bool,
 }
 
 /// A shadow image as the world tracks it.
@@ -102,6 +106,10 @@ struct ShadowImage {
     digest: u64,
     live: bool,
     device: u32,
+    /// For software (redirect-on-write) and hardware (split-mirror) providers: the image kept
+    /// apart from the volume, sorted by block. `None`: the system provider's copy-on-write
+    /// chain on the volume.
+    frozen: Option<Vec<(u64, u64)>>,
 }
 
 /// What an administrator sees of one shadow copy (`vssadmin list shadows`).
@@ -294,11 +302,22 @@ impl World {
             })
             .collect();
         let mut pids = SimRng::fork(seed, "provider-ids");
-        let mut providers_info = vec![ProviderInfo::system()];
+        let mut system_info = ProviderInfo::system();
+        if scenario.volumes.iter().any(|v| v.removable) {
+            // The system provider supports every non-removable local volume (vss-spec.md §9.1).
+            system_info.supports = Some(
+                (0..scenario.volumes.len())
+                    .filter(|i| !scenario.volumes[*i].removable)
+                    .map(|i| VolumeId(i as u16))
+                    .collect(),
+            );
+        }
+        let mut providers_info = vec![system_info];
         let mut system = ProviderLogic::default();
         for (c, d) in &scenario.system_provider_latency {
             system.set_latency(*c, *d);
         }
+        system.faults = scenario.system_provider_faults.clone();
         let mut providers = vec![system];
         for p in &scenario.providers {
             providers_info.push(ProviderInfo {
@@ -317,6 +336,7 @@ impl World {
             for (c, d) in &p.latency {
                 logic.set_latency(*c, *d);
             }
+            logic.faults = p.faults.clone();
             providers.push(logic);
         }
         let protection = match profile.protection_level {
@@ -384,14 +404,20 @@ impl World {
             .requesters
             .iter()
             .map(|r| Req {
-                logic: StandardRequester::new(
-                    &machine,
-                    r.context,
-                    r.volumes.iter().map(|v| VolumeId(*v as u16)).collect(),
-                ),
+                logic: match &r.script {
+                    None => RequesterLogic::Standard(StandardRequester::new(
+                        &machine,
+                        r.context,
+                        r.volumes.iter().map(|v| VolumeId(*v as u16)).collect(),
+                        r.policy.clone(),
+                        r.repeat,
+                    )),
+                    Some(steps) => RequesterLogic::Scripted(ScriptedRequester::new(steps.clone())),
+                },
                 bandwidth: r.read_bandwidth,
                 outstanding: None,
                 read: None,
+                gone: false,
             })
             .collect();
         let n_writers = scenario.writers.len();
@@ -441,10 +467,17 @@ impl World {
             next_device: 1,
         };
         for (i, r) in scenario.requesters.iter().enumerate() {
-            world.schedule(
-                Instant::ZERO + r.start,
-                Payload::Step(RequesterId(i as u16)),
-            );
+            let id = RequesterId(i as u16);
+            world.schedule(Instant::ZERO + r.start, Payload::Step(id));
+            if let Some(at) = r.go_away_at {
+                world.schedule(Instant::ZERO + at, Payload::GoAway(id));
+            }
+            if let Some(d) = r.policy.deadline {
+                world.schedule(
+                    Instant::ZERO + r.start + d,
+                    Payload::Feed(id, Feedback::Deadline),
+                );
+            }
         }
         for w in 0..world.workloads.len() {
             let first = world.next_write_time(w, Instant::ZERO);
@@ -495,7 +528,18 @@ impl World {
     }
     /// Whether requester `r` released its object.
     pub fn requester_done(&self, r: usize) -> bool {
-        self.reqs[r].logic.is_done()
+        self.reqs[r].gone || self.reqs[r].logic.is_done()
+    }
+
+    /// Whether requester `r` is a script that ran to its last step.
+    pub fn script_finished(&self, r: usize) -> bool {
+        matches!(self.reqs[r].logic, RequesterLogic::Scripted(_)) && self.reqs[r].logic.is_done()
+    }
+
+    /// The standard requester's own verdict (see `RequesterLogic::verdict`); `None` for a script
+    /// or a requester that went away before deciding.
+    pub fn requester_verdict(&self, r: usize) -> Option<Hresult> {
+        self.reqs[r].logic.verdict()
     }
     /// Writes the workloads issued, accepted, failed (diff area full, protection SNAPSHOT).
     pub fn write_counts(&self) -> (u64, u64, u64) {
@@ -624,7 +668,7 @@ impl World {
     fn all_done(&self) -> bool {
         self.reqs
             .iter()
-            .all(|r| r.logic.is_done() && r.read.is_none())
+            .all(|r| r.gone || (r.logic.is_done() && r.read.is_none()))
             && self.coord.is_idle()
     }
 
@@ -825,6 +869,9 @@ impl World {
                 self.coord_input(input);
             }
             Payload::Feed(r, fb) => {
+                if self.reqs[r.idx()].gone {
+                    return;
+                }
                 if self.trace.enabled() {
                     self.trace_feed(r, &fb);
                 }
@@ -832,7 +879,12 @@ impl World {
                 self.requester_act(r);
             }
             Payload::Step(r) => self.requester_act(r),
-            Payload::ReadRange(r) => self.read_range_done(r),
+            Payload::ReadRange(r) => {
+                if !self.reqs[r.idx()].gone {
+                    self.read_range_done(r);
+                }
+            }
+            Payload::GoAway(r) => self.go_away(r),
         }
     }
 
@@ -880,7 +932,50 @@ impl World {
                 self.coord_input(Input::Call { requester: r, call });
             }
             Action::ReadShadow { volume, snapshot } => self.start_read(r, volume, snapshot),
+            Action::Sleep(d) => self.schedule(self.now + d, Payload::Feed(r, Feedback::Woke)),
+            Action::NewObject => {
+                if self.trace.enabled() {
+                    let role = self.requester_role(r);
+                    self.trace.push(Record {
+                        t_us: self.now.as_us(),
+                        kind: "new_object",
+                        role,
+                        name: Some("CreateVssBackupComponents"),
+                        ..Default::default()
+                    });
+                }
+                self.coord_input(Input::NewObject { requester: r });
+                self.requester_act(r);
+            }
+            Action::GoAway => self.go_away(r),
             Action::Wait | Action::Done => {}
+        }
+    }
+
+    /// The requester process dies: the service sees its object released (decisions rule 27).
+    fn go_away(&mut self, r: RequesterId) {
+        let req = &mut self.reqs[r.idx()];
+        if req.gone {
+            return;
+        }
+        req.gone = true;
+        req.read = None;
+        req.outstanding = None;
+        if self.trace.enabled() {
+            let role = self.requester_role(r);
+            self.trace.push(Record {
+                t_us: self.now.as_us(),
+                kind: "go_away",
+                role,
+                rule: Some("27"),
+                ..Default::default()
+            });
+        }
+        if !self.coord.is_released(r) {
+            self.coord_input(Input::Call {
+                requester: r,
+                call: ApiCall::Release,
+            });
         }
     }
 
@@ -1021,8 +1116,12 @@ impl World {
                 snapshot,
                 set_id,
                 volume,
+                provider,
                 ..
-            } => self.create_shadow(snapshot, set_id, volume),
+            } => {
+                let kind = self.coord.machine().providers[provider.idx()].kind;
+                self.create_shadow(snapshot, set_id, volume, kind)
+            }
             Output::DeleteShadow { snapshot, status } => self.delete_shadow(snapshot, status),
             Output::WriterStateChanged {
                 writer,
@@ -1297,6 +1396,7 @@ impl World {
         snapshot: SnapshotId,
         set_id: model::ids::SnapshotSetId,
         volume: VolumeId,
+        kind: ProviderType,
     ) {
         let v = volume.idx();
         let vs = &mut self.volumes[v];
@@ -1312,7 +1412,28 @@ impl World {
         let key = ShadowKey(vs.next_key);
         vs.next_key += 1;
         let epoch = vs.hold_seq.max(vs.max_seq);
-        vs.vol.create_shadow(key, epoch);
+        // Copy method by provider kind (vss-spec.md §9.5): the system provider's copy-on-write
+        // keeps the image as a chain on the volume with a diff area; a software provider's
+        // redirect-on-write and a hardware provider's split mirror keep it apart.
+        let (frozen, method) = match kind {
+            ProviderType::System => {
+                vs.vol.create_shadow(key, epoch);
+                (None, "copy-on-write")
+            }
+            _ => {
+                let blocks = vs.vol.written_blocks_sorted();
+                let image: Vec<(u64, u64)> = blocks
+                    .into_iter()
+                    .filter_map(|b| vs.vol.read_live(b).map(|s| (b, s)))
+                    .collect();
+                let method = if kind == ProviderType::Hardware {
+                    "split mirror"
+                } else {
+                    "redirect-on-write"
+                };
+                (Some(image), method)
+            }
+        };
         // The live image now is the image at the hold instant: record its digest.
         let digest = self.volumes[v].live_digest;
         debug_assert_eq!(digest, self.image_digest(v, None));
@@ -1325,6 +1446,7 @@ impl World {
             digest,
             live: true,
             device,
+            frozen,
         });
         if self.trace.enabled() {
             let vol = self.volumes[v].name.clone();
@@ -1336,6 +1458,7 @@ impl World {
                 snapshot_id: Some(snapshot.to_string()),
                 volume: Some(vol),
                 n: Some(self.volumes[v].vol.n_written_blocks()),
+                detail: Some(method.to_string()),
                 ..Default::default()
             });
         }
@@ -1347,7 +1470,9 @@ impl World {
         };
         img.live = false;
         let (v, key) = (img.volume, img.key);
-        self.volumes[v].vol.delete_shadow(key);
+        if img.frozen.take().is_none() {
+            self.volumes[v].vol.delete_shadow(key);
+        }
         if self.trace.enabled() {
             let vol = self.volumes[v].name.clone();
             self.trace.push(Record {
@@ -1405,11 +1530,20 @@ impl World {
             Some(img) if img.live => {
                 let vs = &self.volumes[job.volume];
                 let mut digest = job.digest;
-                vs.vol.read_shadow_blocks(img.key, range, |b, seq| {
-                    if let Some(s) = seq {
-                        digest = digest.wrapping_add(mix(b, s));
+                match &img.frozen {
+                    None => vs.vol.read_shadow_blocks(img.key, range, |b, seq| {
+                        if let Some(s) = seq {
+                            digest = digest.wrapping_add(mix(b, s));
+                        }
+                    }),
+                    Some(image) => {
+                        for &b in range {
+                            if let Ok(i) = image.binary_search_by_key(&b, |(k, _)| *k) {
+                                digest = digest.wrapping_add(mix(b, image[i].1));
+                            }
+                        }
                     }
-                });
+                }
                 job.digest = digest;
                 Hresult::Ok
             }
@@ -1544,6 +1678,14 @@ impl World {
                 ..Default::default()
             },
             Feedback::ReadDone { .. } => return,
+            Feedback::Woke => return,
+            Feedback::Deadline => Record {
+                t_us: self.now.as_us(),
+                kind: "deadline",
+                role,
+                detail: Some("the requester's deadline passed".into()),
+                ..Default::default()
+            },
         };
         self.trace.push(rec);
     }
@@ -1592,7 +1734,7 @@ name = "backup"
         w.flush_and_hold(&[VolumeId(0)], 1);
         // A write slips past the hold: the shadow would no longer be the hold instant.
         w.accept_write(0, 2, Instant::from_us(20));
-        w.create_shadow(Guid(1), Guid(2), VolumeId(0));
+        w.create_shadow(Guid(1), Guid(2), VolumeId(0), ProviderType::System);
         assert_eq!(names(&w), ["shadow_point_in_time"]);
     }
 
@@ -1608,7 +1750,7 @@ name = "backup"
         });
         w.writes_issued += 2;
         w.held_now += 1;
-        w.create_shadow(Guid(1), Guid(2), VolumeId(0));
+        w.create_shadow(Guid(1), Guid(2), VolumeId(0), ProviderType::System);
         w.release(&[VolumeId(0)]);
         assert!(w.violations().is_empty(), "{:?}", w.violations());
         // The shadow still holds the first write; the live volume holds the released one.
