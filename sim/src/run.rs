@@ -251,7 +251,10 @@ fn report(scenario: &Scenario, seed: u64, world: &World, trace_digest: String) -
                 .map(|r| r.name())
                 .unwrap_or(Hresult::AsyncPending.name()),
             at_us: c.at.as_us(),
-            async_result: if model::api::ApiCall::is_async_name(c.call) {
+            // A call that failed returned no IVssAsync: there is nothing to QueryStatus.
+            async_result: if model::api::ApiCall::is_async_name(c.call)
+                && c.result.is_none_or(|r| r.is_success())
+            {
                 Some(c.async_result.unwrap_or(Hresult::AsyncPending).name())
             } else {
                 None
