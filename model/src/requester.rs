@@ -640,8 +640,6 @@ impl ScriptedRequester {
         }
     }
 
-
-
     fn feed(&mut self, feedback: Feedback) {
         match feedback {
             Feedback::Reply { call, result, data } => {

@@ -26,4 +26,5 @@ pub mod run;
 pub mod scenario;
 pub mod trace;
 pub mod units;
+pub mod vssadmin;
 pub mod world;

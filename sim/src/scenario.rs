@@ -630,6 +630,15 @@ pub fn parse(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioErro
 }
 
 fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+    if let Some(epoch) = &raw.machine.epoch {
+        if let Err(e) = crate::vssadmin::epoch_secs(epoch) {
+            return Err(cx.near(
+                epoch,
+                "machine.epoch",
+                format!("{e}; write it like \"2024-01-01T00:00:00Z\""),
+            ));
+        }
+    }
     let mut profile = model::profile::Profile::windows();
     let p = &raw.profile;
     if let Some(v) = p.freeze_timeout_default {

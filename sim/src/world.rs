@@ -243,12 +243,24 @@ pub struct World {
     next_device: u32,
 }
 
+/// The term of one (block, sequence) pair in an image digest; the digest is the wrapping sum
+/// over the image, so it is order-independent and updatable write by write. For a fixed block
+/// the map from sequence to term is a bijection (xor, odd multiply, xorshift), so a block read
+/// back with another sequence always changes its term.
+#[inline]
 fn mix(block: u64, seq: u64) -> u64 {
-    // splitmix64 finaliser over the pair: an order-independent image digest is the sum.
-    let mut z = block.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seq.rotate_left(29);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let z = (block.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seq.rotate_left(29))
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z ^ (z >> 31)
+}
+
+/// A uniform integer in `0..n` split off the random word `x` (Lemire's multiply-shift); the
+/// low half of the product becomes the next word to draw from.
+#[inline]
+fn split(x: &mut u64, n: u64) -> u64 {
+    let m = *x as u128 * n as u128;
+    *x = m as u64;
+    (m >> 64) as u64
 }
 
 impl World {
@@ -376,6 +388,18 @@ impl World {
                 })
                 .collect(),
         };
+        // Size each volume's block map for the regions its workloads write (capped), so a run
+        // does not pay for growing it write by write.
+        let mut volumes = volumes;
+        for (v, vs) in volumes.iter_mut().enumerate() {
+            let region: u64 = scenario
+                .workloads
+                .iter()
+                .filter(|w| w.volumes.contains(&v))
+                .map(|w| w.blocks.unwrap_or(u64::MAX).min(vs.vol.n_blocks()))
+                .fold(0u64, |a, b| a.saturating_add(b));
+            vs.vol.reserve_live(region.min(1 << 14) as usize);
+        }
         let workloads = scenario
             .workloads
             .iter()
@@ -641,24 +665,26 @@ impl World {
         if self.steps >= self.max_steps {
             return Some(self.finish(EndReason::StepLimit));
         }
-        let Some(at) = self.queue.peek_at() else {
+        let Some((at, payload)) = self.queue.pop() else {
             return Some(self.finish(EndReason::QueueEmpty));
         };
         if at > self.max_time {
+            // The run ends before this event: it is never dispatched.
             self.now = self.max_time;
             return Some(self.finish(EndReason::TimeLimit));
         }
-        let (at, payload) = self.queue.pop().expect("peeked");
         self.now = at;
         self.steps += 1;
         if payload < SLAB_BASE {
+            // A workload write changes no requester's or the service's state: the end
+            // condition cannot have changed.
             self.on_write(payload as usize);
-        } else {
-            let slot = (payload - SLAB_BASE) as u32;
-            let p = self.slab[slot as usize].take().expect("live slab slot");
-            self.free.push(slot);
-            self.dispatch(p);
+            return None;
         }
+        let slot = (payload - SLAB_BASE) as u32;
+        let p = self.slab[slot as usize].take().expect("live slab slot");
+        self.free.push(slot);
+        self.dispatch(p);
         if self.running && self.all_done() {
             return Some(self.finish(EndReason::Finished));
         }
@@ -737,8 +763,16 @@ impl World {
     // ---------------------------------------------------------------------------------------
 
     fn next_write_time(&mut self, w: usize, from: Instant) -> Instant {
-        let wl = &mut self.workloads[w];
-        let jitter = wl.interval_us / 2 + wl.rng.below(wl.interval_us + 1);
+        let mut x = self.workloads[w].rng.next_u64();
+        self.next_write_time_from(w, from, &mut x)
+    }
+
+    /// The next write of workload `w` after `from`: the interval with a uniform jitter of
+    /// ±50 %, skipping a burst's off period. `x` is the random word to draw from.
+    #[inline]
+    fn next_write_time_from(&mut self, w: usize, from: Instant, x: &mut u64) -> Instant {
+        let wl = &self.workloads[w];
+        let jitter = wl.interval_us / 2 + split(x, wl.interval_us + 1);
         let mut t = from.as_us() + jitter.max(1);
         if let Some((on, off)) = wl.burst {
             let period = on + off;
@@ -757,25 +791,28 @@ impl World {
         }
         let now = self.now;
         let wl = &mut self.workloads[w];
+        // One 64-bit draw per write: the volume, the block and the next interval are split off
+        // it by successive multiply-shifts.
+        let mut x = wl.rng.next_u64();
         let pick = if wl.volumes.len() == 1 {
             0
         } else {
-            wl.rng.below(wl.volumes.len() as u64) as usize
+            split(&mut x, wl.volumes.len() as u64) as usize
         };
         let v = wl.volumes[pick];
         let region = wl.region[pick];
         let block = match wl.pattern {
-            Pattern::Uniform => wl.rng.below(region),
+            Pattern::Uniform => split(&mut x, region),
             Pattern::Sequential => {
                 wl.cursor = (wl.cursor + 1) % region;
                 wl.cursor
             }
             Pattern::Hotspot => {
                 let hot = (region / 10).max(1);
-                if wl.rng.below(10) < 9 {
-                    wl.rng.below(hot)
+                if split(&mut x, 10) < 9 {
+                    split(&mut x, hot)
                 } else {
-                    wl.rng.below(region)
+                    split(&mut x, region)
                 }
             }
         };
@@ -796,7 +833,7 @@ impl World {
             self.writes_issued,
             self.writes_accepted + self.writes_failed + self.held_now
         );
-        let next = self.next_write_time(w, now);
+        let next = self.next_write_time_from(w, now, &mut x);
         self.queue.push(next, w as u64);
     }
 

@@ -11,3 +11,4 @@ mod malformed;
 mod protocol;
 mod scenarios;
 mod tidy;
+mod vssadmin;

@@ -61,6 +61,24 @@ impl BlockMap {
         }
     }
 
+    /// An empty map with room for `n` entries before its index grows (or its first chunk,
+    /// up to one chunk), for callers that know the working set in advance.
+    pub fn with_capacity(n: usize) -> BlockMap {
+        let mut m = BlockMap::new();
+        if n == 0 {
+            return m;
+        }
+        let mut bits = MIN_BITS;
+        while (1usize << bits) - (1usize << bits) / 4 < n && bits < MAX_BITS {
+            bits += 1;
+        }
+        m.bits = bits;
+        m.index = vec![0u32; 1 << bits];
+        m.chunks.reserve_exact(1);
+        m.chunks.push(Vec::with_capacity(n.min(CHUNK_LEN)));
+        m
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.len

@@ -147,6 +147,14 @@ impl Volume {
         self.protection
     }
 
+    /// Sizes the live block map for `n` written blocks before the first write (memory then
+    /// grows only past `n`). Does nothing once a block has been written.
+    pub fn reserve_live(&mut self, n: usize) {
+        if self.live.is_empty() {
+            self.live = BlockMap::with_capacity(n);
+        }
+    }
+
     /// Change the protection level (a profile knob; applies to later writes).
     pub fn set_protection(&mut self, protection: Protection) {
         self.protection = protection;

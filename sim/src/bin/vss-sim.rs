@@ -2,6 +2,9 @@
 //!
 //! Exit codes of `run`: 0 the run matched its `[expect]`; 1 it did not (standard error ends
 //! with the seed and the command that replays the run); 2 bad input.
+//!
+//! Exit codes of `vssadmin` are vssadmin's (decisions rule 29b): 0 something is listed, 1
+//! `No items found that satisfy the query.`, 2 bad input. It does not check `[expect]`.
 
 #![allow(clippy::print_stdout)] // The CLI prints on purpose.
 
@@ -51,6 +54,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the service's state as `vssadmin list …` does, byte for byte (CRLF), at the end of
+    /// the run or at a virtual time (`--at 0.32s`).
+    Vssadmin {
+        /// The verb: `list`.
+        verb: String,
+        /// What to list: writers, shadows, providers or shadowstorage.
+        object: Option<String>,
+        /// Scenario file (TOML); the embedded default when absent.
+        file: Option<PathBuf>,
+        /// Virtual time to view the machine at (e.g. `12.5s`); the end of the run when absent.
+        #[arg(long, value_name = "DURATION")]
+        at: Option<String>,
+        /// Seed: an integer, or `random` to draw one (printed); the scenario's when absent.
+        #[arg(long, value_name = "N|random")]
+        seed: Option<String>,
+        /// Unix line endings (LF) instead of vssadmin's CRLF.
+        #[arg(long)]
+        lf: bool,
+    },
     /// Print a state graph as Graphviz DOT.
     Graph {
         /// Which graph: `writer`.
@@ -74,6 +96,14 @@ fn main() -> ExitCode {
             json,
             trace_out,
         } => cmd_run(file, seed, json, trace_out),
+        Command::Vssadmin {
+            verb,
+            object,
+            file,
+            at,
+            seed,
+            lf,
+        } => cmd_vssadmin(&verb, object.as_deref(), file, at.as_deref(), seed, lf),
         Command::Bench { json } => sim::bench::main(json),
         Command::Graph { which } => {
             if which != "writer" {
@@ -118,6 +148,113 @@ fn load(file: &Option<PathBuf>) -> Result<(Scenario, String), String> {
     }
 }
 
+/// The seed of `--seed` (`None`: the scenario's); `random` draws one and prints it. A bad value
+/// prints a message and gives exit code 2.
+fn parse_seed(cmd: &str, seed: Option<&str>, scenario_seed: u64) -> Result<u64, ExitCode> {
+    match seed {
+        None => Ok(scenario_seed),
+        Some("random") => {
+            let s = random_seed();
+            eprintln!("vss-sim {cmd}: seed {s}");
+            Ok(s)
+        }
+        Some(s) => s.parse::<u64>().map_err(|_| {
+            eprintln!(
+                "vss-sim {cmd}: --seed takes an integer from 0 to 18446744073709551615 or `random`, not `{s}`"
+            );
+            ExitCode::from(2)
+        }),
+    }
+}
+
+/// `vss-sim vssadmin list OBJECT [FILE] [--at D] [--seed N] [--lf]`: standard output gets exactly
+/// the bytes of [`sim::vssadmin`]; for `list writers` the console-only "Waiting for responses."
+/// lines go to standard error, between the banner and the blocks (decisions rule 29b).
+fn cmd_vssadmin(
+    verb: &str,
+    object: Option<&str>,
+    file: Option<PathBuf>,
+    at: Option<&str>,
+    seed: Option<String>,
+    lf: bool,
+) -> ExitCode {
+    use sim::vssadmin::{Object, WAITING, banner_len, eol, epoch_secs, render, world_at};
+    const OBJECTS: &str = "writers, shadows, providers or shadowstorage";
+    if !verb.eq_ignore_ascii_case("list") {
+        eprintln!(
+            "vss-sim vssadmin: unknown verb `{verb}`; the verb available is `list` (vss-sim vssadmin list {OBJECTS})"
+        );
+        return ExitCode::from(2);
+    }
+    let Some(word) = object else {
+        eprintln!("vss-sim vssadmin: `list` needs an object: {OBJECTS}");
+        return ExitCode::from(2);
+    };
+    let Some(object) = Object::parse(word) else {
+        eprintln!("vss-sim vssadmin: unknown object `{word}`; list {OBJECTS}");
+        return ExitCode::from(2);
+    };
+    let (scenario, shown) = match load(&file) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("vss-sim vssadmin: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = epoch_secs(&scenario.epoch) {
+        let file = if shown.is_empty() {
+            "<default scenario>"
+        } else {
+            &shown
+        };
+        eprintln!("vss-sim vssadmin: {file}: key `machine.epoch`: {e}");
+        return ExitCode::from(2);
+    }
+    let at = match at.map(sim::units::parse_duration).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("vss-sim vssadmin: --at: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = match parse_seed("vssadmin", seed.as_deref(), scenario.seed) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let world = world_at(&scenario, seed, at);
+    let view = match render(object, &world, &scenario, lf) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("vss-sim vssadmin: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let bytes = view.text.as_bytes();
+    let mut stdout = std::io::stdout().lock();
+    let written = if object == Object::Writers && view.listed {
+        let (banner, blocks) = bytes.split_at(banner_len(lf));
+        stdout
+            .write_all(banner)
+            .and_then(|_| stdout.flush())
+            .and_then(|_| {
+                let nl = eol(lf);
+                let mut err = std::io::stderr().lock();
+                write!(err, "{}{nl}{}{nl}{nl}", WAITING[0], WAITING[1])?;
+                err.flush()
+            })
+            .and_then(|_| stdout.write_all(blocks))
+    } else {
+        stdout.write_all(bytes)
+    };
+    if let Err(e) = written.and_then(|_| stdout.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("vss-sim vssadmin: cannot write the output: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::from(view.exit_code())
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
@@ -147,22 +284,9 @@ fn cmd_run(
             return ExitCode::from(2);
         }
     };
-    let seed = match seed.as_deref() {
-        None => scenario.seed,
-        Some("random") => {
-            let s = random_seed();
-            eprintln!("vss-sim run: seed {s}");
-            s
-        }
-        Some(s) => match s.parse::<u64>() {
-            Ok(n) => n,
-            Err(_) => {
-                eprintln!(
-                    "vss-sim run: --seed takes an integer from 0 to 18446744073709551615 or `random`, not `{s}`"
-                );
-                return ExitCode::from(2);
-            }
-        },
+    let seed = match parse_seed("run", seed.as_deref(), scenario.seed) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let opts = RunOptions {
         keep_trace_bytes: trace_out.is_some(),
