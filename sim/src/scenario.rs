@@ -492,6 +492,7 @@ pub const VIOLATION_NAMES: &[&str] = &[
     "hold_within_limit",
     "freeze_window",
     "writer_state_graph",
+    "failed_set_shadow_left",
     "stalled",
 ];
 

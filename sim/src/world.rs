@@ -101,6 +101,7 @@ struct Req {
 /// A shadow image as the world tracks it.
 struct ShadowImage {
     id: SnapshotId,
+    set_id: model::ids::SnapshotSetId,
     volume: usize,
     key: ShadowKey,
     digest: u64,
@@ -241,6 +242,8 @@ pub struct World {
     requester_names: Vec<String>,
     volume_guids: Vec<Guid>,
     next_device: u32,
+    /// Sets whose creation failed or was aborted: none of their shadows may survive.
+    failed_sets: Vec<model::ids::SnapshotSetId>,
 }
 
 /// The term of one (block, sequence) pair in an image digest; the digest is the wrapping sum
@@ -489,6 +492,7 @@ impl World {
                     .collect()
             },
             next_device: 1,
+            failed_sets: Vec::new(),
         };
         for (i, r) in scenario.requesters.iter().enumerate() {
             let id = RequesterId(i as u16);
@@ -701,6 +705,7 @@ impl World {
     fn finish(&mut self, reason: EndReason) -> EndReason {
         self.running = false;
         self.end = Some(reason);
+        self.check_surviving_shadows();
         if reason != EndReason::Finished {
             let detail = match reason {
                 EndReason::TimeLimit => format!(
@@ -738,6 +743,50 @@ impl World {
             });
         }
         reason
+    }
+
+    /// At the end of a run: no shadow of a failed set is left (rules 14, 16), and every shadow
+    /// still standing reads back the image of its hold instant, block by block.
+    fn check_surviving_shadows(&mut self) {
+        let mut found = Vec::new();
+        for img in self.images.iter().filter(|i| i.live) {
+            let vol = &self.volumes[img.volume];
+            if self.failed_sets.contains(&img.set_id) {
+                found.push((
+                    "failed_set_shadow_left",
+                    format!(
+                        "shadow {} of failed set {} still exists",
+                        img.id, img.set_id
+                    ),
+                ));
+            }
+            let blocks = vol.vol.written_blocks_sorted();
+            let mut digest = 0u64;
+            match &img.frozen {
+                None => vol.vol.read_shadow_blocks(img.key, &blocks, |b, seq| {
+                    if let Some(s) = seq {
+                        digest = digest.wrapping_add(mix(b, s));
+                    }
+                }),
+                Some(image) => {
+                    for (b, s) in image {
+                        digest = digest.wrapping_add(mix(*b, *s));
+                    }
+                }
+            }
+            if digest != img.digest {
+                found.push((
+                    "shadow_point_in_time",
+                    format!(
+                        "shadow {} of {} no longer holds the image of its hold instant",
+                        img.id, vol.name
+                    ),
+                ));
+            }
+        }
+        for (name, detail) in found {
+            self.violation(name, detail);
+        }
     }
 
     fn violation(&mut self, name: &'static str, detail: String) {
@@ -1220,6 +1269,9 @@ impl World {
                 {
                     self.timeout_failure_seen = true;
                 }
+                if phase != "finished" {
+                    self.failed_sets.push(set_id);
+                }
                 if self.trace.enabled() {
                     self.trace.push(Record {
                         t_us: now.as_us(),
@@ -1478,6 +1530,7 @@ impl World {
         self.next_device += 1;
         self.images.push(ShadowImage {
             id: snapshot,
+            set_id,
             volume: v,
             key,
             digest,
@@ -1795,6 +1848,30 @@ name = "backup"
         assert_eq!(w.volumes[0].vol.read_shadow(img.key, 1), Some(1));
         assert_eq!(w.volumes[0].vol.read_live(1), Some(2));
         assert_eq!(w.image_digest(0, Some(img.key)), img.digest);
+    }
+
+    #[test]
+    fn a_shadow_of_a_failed_set_left_behind_is_reported() {
+        let mut w = world();
+        w.accept_write(0, 1, Instant::from_us(10));
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        w.create_shadow(Guid(1), Guid(2), VolumeId(0), ProviderType::System);
+        // The set fails but its shadow is not deleted.
+        w.failed_sets.push(Guid(2));
+        w.finish(EndReason::Finished);
+        assert_eq!(names(&w), ["failed_set_shadow_left"]);
+    }
+
+    #[test]
+    fn a_shadow_that_changes_after_commit_is_reported_at_the_end() {
+        let mut w = world();
+        w.accept_write(0, 1, Instant::from_us(10));
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        w.create_shadow(Guid(1), Guid(2), VolumeId(0), ProviderType::System);
+        // Corrupt the recorded image: the shadow no longer matches what it must hold.
+        w.images[0].digest ^= 1;
+        w.finish(EndReason::Finished);
+        assert_eq!(names(&w), ["shadow_point_in_time"]);
     }
 
     #[test]
