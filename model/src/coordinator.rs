@@ -29,12 +29,34 @@ struct WriterRec {
     last_error: Hresult,
     /// The current freeze window: the token of the Freeze delivery and whether Thaw was sent.
     freeze: Option<FreezeWindow>,
+    /// The backup session (requester slot and object generation) the writer is taking part
+    /// in: the last to send it PrepareForBackup. Events of any other session cannot change
+    /// its state (only Identify, which is service-wide).
+    owner: Option<(RequesterId, u32)>,
+}
+
+/// One writer as one session sees it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seat {
+    /// Left out of the session's later events (failed, rules 5-8; or not responding).
+    out: bool,
+    /// Did not answer in time (rule 11): left out of every later event, BackupShutdown too.
+    not_responding: bool,
+    /// Received OnAbort in this session (an Abort is sent once, rule 14).
+    aborted: bool,
+    /// Thaw was delivered in this session's creation.
+    thawed: bool,
+    /// Its PostSnapshot completed: it gets no OnAbort any more (rule 16, spec §2.2).
+    post_snapshot_done: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct FreezeWindow {
     token: u64,
     thaw_delivered: bool,
+    /// The session whose creation froze the writer.
+    requester: RequesterId,
+    generation: u32,
 }
 
 /// An event delivered to a writer and not yet answered.
@@ -44,6 +66,8 @@ struct PendingEvent {
     writer: WriterId,
     event: WriterEvent,
     requester: RequesterId,
+    /// The object generation that sent it (a retry creates a new object in the same slot).
+    generation: u32,
 }
 
 /// A provider call not yet answered.
@@ -100,7 +124,8 @@ struct Session {
     /// Writers that received PrepareForBackup (or, writer-less, none).
     participants: Vec<WriterId>,
     /// Writers left out of later events of this session (failed or not responding).
-    out: Vec<bool>,
+    seats: Vec<Seat>,
+    generation: u32,
     set: Option<SnapshotSet>,
     prepared: bool,
     do_called: bool,
@@ -113,7 +138,7 @@ struct Session {
 }
 
 impl Session {
-    fn new(n_writers: usize) -> Session {
+    fn new(n_writers: usize, generation: u32) -> Session {
         Session {
             initialized: false,
             context: SnapshotContext::Backup,
@@ -124,7 +149,8 @@ impl Session {
             identified: Vec::new(),
             components: Vec::new(),
             participants: Vec::new(),
-            out: vec![false; n_writers],
+            seats: vec![Seat::default(); n_writers],
+            generation,
             set: None,
             prepared: false,
             do_called: false,
@@ -225,10 +251,13 @@ impl Coordinator {
                 state: WriterState::Stable,
                 last_error: Hresult::Ok,
                 freeze: None,
+                owner: None,
             })
             .collect();
         let n_writers = machine.writers.len();
-        let sessions = (0..n_requesters).map(|_| Session::new(n_writers)).collect();
+        let sessions = (0..n_requesters)
+            .map(|_| Session::new(n_writers, 0))
+            .collect();
         Coordinator {
             profile,
             machine,
@@ -330,7 +359,8 @@ impl Coordinator {
         if !self.sessions[r.idx()].released {
             self.call_release(now, r, out);
         }
-        self.sessions[r.idx()] = Session::new(self.writers.len());
+        let generation = self.sessions[r.idx()].generation + 1;
+        self.sessions[r.idx()] = Session::new(self.writers.len(), generation);
     }
 
     fn token(&mut self) -> u64 {
@@ -587,7 +617,11 @@ impl Coordinator {
             .iter()
             .filter(|sh| sh.volume == volume && sh.status == ShadowStatus::Exists)
             .count() as u32;
-        if !context.is_client_accessible() && existing >= self.profile.shadows_per_volume_max {
+        let system = self.machine.providers[provider.idx()].kind == ProviderType::System;
+        if system
+            && !context.is_client_accessible()
+            && existing >= self.profile.shadows_per_volume_max
+        {
             return reply(
                 out,
                 r,
@@ -762,18 +796,21 @@ impl Coordinator {
             return reply(out, r, name, Hresult::Ok, ReplyData::None);
         }
         self.sessions[r.idx()].aborted = true;
-        let mut aborted_now = Vec::new();
         if self.creation.as_ref().is_some_and(|c| c.requester == r) {
-            aborted_now = self.fail_creation(now, Hresult::AsyncCancelled, "25", out);
+            self.fail_creation(now, Hresult::AsyncCancelled, "25", out);
         }
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
         }
-        // Every writer of the session still taking part gets OnAbort (vss-spec.md §16.2).
+        // Every writer of the session still taking part gets OnAbort (vss-spec.md §16.2),
+        // once (rule 14), and not after its PostSnapshot (rule 16, spec §2.2).
         let targets: Vec<WriterId> = self
             .session_targets(r)
             .into_iter()
-            .filter(|w| !aborted_now.contains(w))
+            .filter(|w| {
+                let seat = self.sessions[r.idx()].seats[w.idx()];
+                !seat.aborted && !seat.post_snapshot_done
+            })
             .collect();
         self.broadcast(now, r, WriterEvent::Abort, &targets, out);
         self.delete_set_shadows(r, ShadowStatus::Deleted, out);
@@ -787,10 +824,10 @@ impl Coordinator {
         };
         // vss-spec.md §16.1: Cancel on an ended operation reports how it ended.
         if let Some(result) = op.result {
-            let answer = if result.is_success() {
-                Hresult::AsyncFinished
-            } else {
-                result
+            let answer = match result {
+                Hresult::AsyncCancelled => Hresult::AsyncCancelled,
+                r if r.is_success() => Hresult::AsyncFinished,
+                r => r,
             };
             return reply(out, r, name, answer, ReplyData::None);
         }
@@ -811,28 +848,32 @@ impl Coordinator {
 
     fn call_release(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
         // Rule 27: BackupShutdown to every writer of the session, abort a creation in
-        // progress, delete the auto-release shadows.
+        // progress, delete the auto-release shadows. The object is gone first: nothing it
+        // started reports back to it any more.
+        self.sessions[r.idx()].released = true;
         if self.creation.as_ref().is_some_and(|c| c.requester == r) {
             self.fail_creation(now, Hresult::AsyncCancelled, "27", out);
         }
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
         }
+        if let Some(op) = self.sessions[r.idx()].op.as_mut() {
+            // An operation still running ends with its object.
+            op.waiting.clear();
+            op.result.get_or_insert(Hresult::AsyncCancelled);
+        }
+        // Failed writers get BackupShutdown too (rule 5); only writers that stopped answering
+        // are left out (rule 11).
         let s = &self.sessions[r.idx()];
         let targets: Vec<WriterId> = s
             .identified
             .iter()
             .copied()
-            .filter(|w| !s.out[w.idx()])
+            .filter(|w| !s.seats[w.idx()].not_responding)
             .collect();
         self.broadcast(now, r, WriterEvent::BackupShutdown, &targets, out);
         if self.sessions[r.idx()].context.is_auto_release() {
             self.delete_set_shadows(r, ShadowStatus::Released, out);
-        }
-        let s = &mut self.sessions[r.idx()];
-        s.released = true;
-        if let Some(op) = s.op.as_mut() {
-            op.waiting.clear();
         }
         reply(out, r, "Release", Hresult::Ok, ReplyData::None)
     }
@@ -843,7 +884,7 @@ impl Coordinator {
         s.participants
             .iter()
             .copied()
-            .filter(|w| !s.out[w.idx()])
+            .filter(|w| !s.seats[w.idx()].out)
             .collect()
     }
 
@@ -895,13 +936,18 @@ impl Coordinator {
             // Rule 9: state and last error are reset when a writer receives PrepareForBackup of
             // a new backup session.
             WriterEvent::PrepareForBackup => {
-                self.sessions[r.idx()].out[w.idx()] = false;
+                self.sessions[r.idx()].seats[w.idx()] = Seat::default();
+                self.writers[w.idx()].owner = Some((r, self.sessions[r.idx()].generation));
                 self.set_writer(w, event, WriterState::Stable, Hresult::Ok, "9", out);
             }
+            WriterEvent::Abort => self.sessions[r.idx()].seats[w.idx()].aborted = true,
             WriterEvent::Freeze => {
+                let generation = self.sessions[r.idx()].generation;
                 self.writers[w.idx()].freeze = Some(FreezeWindow {
                     token,
                     thaw_delivered: false,
+                    requester: r,
+                    generation,
                 });
                 let limit = self.machine.writers[w.idx()].freeze_timeout;
                 out.push(Output::SetTimer {
@@ -910,6 +956,7 @@ impl Coordinator {
                 });
             }
             WriterEvent::Thaw => {
+                self.sessions[r.idx()].seats[w.idx()].thawed = true;
                 if let Some(f) = self.writers[w.idx()].freeze.as_mut() {
                     f.thaw_delivered = true;
                 }
@@ -939,11 +986,13 @@ impl Coordinator {
         } else {
             (Vec::new(), Vec::new())
         };
+        let generation = self.sessions[r.idx()].generation;
         self.pending_events.push(PendingEvent {
             token,
             writer: w,
             event,
             requester: r,
+            generation,
         });
         out.push(Output::WriterEvent {
             writer: w,
@@ -994,7 +1043,23 @@ impl Coordinator {
         };
         let p = self.pending_events.remove(pos);
         let w = p.writer;
+        // An answer to an object since replaced (a retry's new object) changes nothing.
+        if p.generation != self.sessions[p.requester.idx()].generation {
+            out.push(Output::LateAnswerIgnored { token });
+            return;
+        }
+        // A writer left out of the session (failed, timed out) is not heard from again,
+        // except its answers to Abort and BackupShutdown.
+        let seat = self.sessions[p.requester.idx()].seats[w.idx()];
+        if seat.out && !matches!(p.event, WriterEvent::Abort | WriterEvent::BackupShutdown) {
+            out.push(Output::LateAnswerIgnored { token });
+            self.resolved(now, p.requester, token, out);
+            return;
+        }
         if result.is_success() {
+            if p.event == WriterEvent::PostSnapshot {
+                self.sessions[p.requester.idx()].seats[w.idx()].post_snapshot_done = true;
+            }
             let next = match p.event {
                 WriterEvent::Identify => {
                     let s = &mut self.sessions[p.requester.idx()];
@@ -1011,7 +1076,7 @@ impl Coordinator {
                 WriterEvent::BackupComplete => Some(WriterState::Stable),
                 _ => None,
             };
-            if let Some(next) = next {
+            if let (Some(next), true) = (next, self.owns(p)) {
                 let last_error = self.writers[w.idx()].last_error;
                 self.set_writer(w, p.event, next, last_error, "", out);
             }
@@ -1032,6 +1097,18 @@ impl Coordinator {
         out: &mut Vec<Output>,
     ) {
         let w = p.writer;
+        let seat = &mut self.sessions[p.requester.idx()].seats[w.idx()];
+        if p.event != WriterEvent::Identify {
+            seat.out = true;
+        }
+        let not_responding = code == Hresult::WriterNotResponding;
+        seat.not_responding |= not_responding;
+        let already_aborted = seat.aborted;
+        if !self.owns(p) {
+            // The writer is taking part in another session's backup: this session's failure
+            // does not overwrite the state that backup sees.
+            return;
+        }
         match p.event.failed_state() {
             Some(state) => {
                 let rule = if !rule.is_empty() {
@@ -1053,14 +1130,22 @@ impl Coordinator {
                 self.set_writer(w, p.event, state, code, rule, out);
             }
         }
-        if p.event != WriterEvent::Identify {
-            self.sessions[p.requester.idx()].out[w.idx()] = true;
-        }
-        // Rule 6: a writer that fails Freeze or Thaw receives OnAbort.
+        // Rule 6: a writer that fails Freeze or Thaw receives OnAbort; one that stopped
+        // answering is left out of every later event instead (rule 11).
         if matches!(p.event, WriterEvent::Freeze | WriterEvent::Thaw) {
             self.writers[w.idx()].freeze = None;
-            self.deliver(now, p.requester, w, WriterEvent::Abort, out);
+            if !not_responding && !already_aborted {
+                self.deliver(now, p.requester, w, WriterEvent::Abort, out);
+            }
         }
+    }
+
+    /// Whether the session that sent event `p` may change the writer's state: Identify is
+    /// service-wide; any other event only from the session whose backup the writer is in.
+    fn owns(&self, p: PendingEvent) -> bool {
+        p.event == WriterEvent::Identify
+            || p.event == WriterEvent::PrepareForBackup
+            || self.writers[p.writer.idx()].owner == Some((p.requester, p.generation))
     }
 
     /// A token the requester's operation or the creation waited for is resolved.
@@ -1164,6 +1249,10 @@ impl Coordinator {
                     return;
                 };
                 let p = self.pending_events.remove(pos);
+                if p.generation != self.sessions[p.requester.idx()].generation {
+                    // The object that sent it has been replaced: nobody waits for it.
+                    return;
+                }
                 // Rule 11: not answered in time: VSS_E_WRITER_NOT_RESPONDING.
                 self.writer_failed(now, p, Hresult::WriterNotResponding, "11", out);
                 self.resolved(now, p.requester, token, out);
@@ -1174,17 +1263,17 @@ impl Coordinator {
                 if f.token != token || (f.thaw_delivered && !self.profile.kb915331_race) {
                     return;
                 }
+                let r = f.requester;
+                if f.generation != self.sessions[r.idx()].generation {
+                    return;
+                }
+                // KB 915331's race (profile knob) fires only while the same creation runs.
+                if f.thaw_delivered && self.creation.as_ref().is_none_or(|c| c.requester != r) {
+                    return;
+                }
                 // Rule 7: the window ended before Thaw was delivered: OnAbort, FAILED_AT_FREEZE
                 // with VSS_E_WRITERERROR_TIMEOUT; the later Thaw is not delivered.
                 self.writers[writer.idx()].freeze = None;
-                let r = self.creation.as_ref().map(|c| c.requester);
-                let r = r.unwrap_or_else(|| {
-                    self.pending_events
-                        .iter()
-                        .find(|p| p.writer == writer)
-                        .map(|p| p.requester)
-                        .unwrap_or(RequesterId(0))
-                });
                 // Any answer still outstanding from this writer in this creation is void.
                 let stale: Vec<u64> = self
                     .pending_events
@@ -1204,8 +1293,10 @@ impl Coordinator {
                     "7",
                     out,
                 );
-                self.sessions[r.idx()].out[writer.idx()] = true;
-                self.deliver(now, r, writer, WriterEvent::Abort, out);
+                self.sessions[r.idx()].seats[writer.idx()].out = true;
+                if !self.sessions[r.idx()].seats[writer.idx()].aborted {
+                    self.deliver(now, r, writer, WriterEvent::Abort, out);
+                }
                 for t in stale {
                     self.resolved(now, r, t, out);
                 }
@@ -1561,6 +1652,12 @@ impl Coordinator {
         if self.creation_owner == Some(c.requester) {
             self.creation_owner = None;
         }
+        // Every freeze window of this creation is over.
+        for rec in self.writers.iter_mut() {
+            if rec.freeze.is_some_and(|f| f.requester == c.requester) {
+                rec.freeze = None;
+            }
+        }
         out.push(Output::Phase {
             set_id: c.set_id,
             phase: "finished",
@@ -1617,8 +1714,11 @@ impl Coordinator {
             });
         }
         // Answers still outstanding for this creation are void.
+        // A Thaw already delivered still completes: that writer gets no Abort (rule 14).
         let waiting = c.waiting.clone();
-        self.pending_events.retain(|p| !waiting.contains(&p.token));
+        self.pending_events
+            .retain(|p| !waiting.contains(&p.token) || p.event == WriterEvent::Thaw);
+        self.pending_calls.retain(|p| !waiting.contains(&p.token));
         let mut aborted = Vec::new();
         if c.with_writers {
             let after_post_snapshot = matches!(
@@ -1629,13 +1729,18 @@ impl Coordinator {
             );
             for w in self.session_targets(r) {
                 let state = self.writers[w.idx()].state;
-                let waiting_state = matches!(
+                let seat = self.sessions[r.idx()].seats[w.idx()];
+                // Rule 14: writers that completed PrepareForSnapshot and have received neither
+                // Thaw nor an Abort; rule 16: after PreFinalCommitSnapshots fails, also those
+                // waiting for PostSnapshot.
+                let waiting_state = (matches!(
                     state,
                     WriterState::WaitingForFreeze | WriterState::WaitingForThaw
-                ) || (after_post_snapshot
-                    && state == WriterState::WaitingForPostSnapshot
-                    && c.stage != Stage::PostFinalCommitSnapshots);
-                if waiting_state {
+                ) && !seat.thawed)
+                    || (after_post_snapshot
+                        && state == WriterState::WaitingForPostSnapshot
+                        && c.stage != Stage::PostFinalCommitSnapshots);
+                if waiting_state && !seat.aborted {
                     self.writers[w.idx()].freeze = None;
                     self.set_writer(
                         w,

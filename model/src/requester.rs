@@ -372,6 +372,10 @@ impl StandardRequester {
                     ReplyData::SnapshotSet(_) => self.set_started = true,
                     _ => {}
                 }
+                if self.deadline_passed {
+                    // No new operation once the deadline has passed: abandon the backup.
+                    return self.abandon();
+                }
                 self.advance();
             }
             Feedback::AsyncDone { result, data, .. } => {
@@ -493,8 +497,8 @@ impl StandardRequester {
             Step::StartSnapshotSet | Step::AddToSnapshotSet(_) => Step::DoSnapshotSet,
             Step::PrepareForBackup => Step::StatusAfterPrepare,
             Step::StatusAfterPrepare => Step::DoSnapshotSet,
-            Step::DoSnapshotSet if writers => Step::StatusAfterSnapshot,
-            Step::DoSnapshotSet | Step::StatusAfterSnapshot => self.after_snapshot(),
+            Step::DoSnapshotSet => Step::StatusAfterSnapshot,
+            Step::StatusAfterSnapshot => self.after_snapshot(),
             Step::Read(i) if i + 1 < self.snapshots.len() => Step::Read(i + 1),
             Step::Read(_) if writers && !self.to_add.is_empty() => Step::SetBackupSucceeded(0),
             Step::Read(_) if writers => Step::BackupComplete,

@@ -202,7 +202,8 @@ fn requester_result(world: &World, r: usize) -> Hresult {
         return v;
     }
     for c in world.calls().iter().filter(|c| c.requester == r) {
-        if c.call == "AbortBackup" || c.call == "Cancel" {
+        // AbortBackup, or a Cancel that cancelled something (S_OK), before any failure.
+        if c.call == "AbortBackup" || (c.call == "Cancel" && c.result == Some(Hresult::Ok)) {
             return Hresult::AsyncCancelled;
         }
         if let Some(res) = c.result {

@@ -96,6 +96,8 @@ struct Req {
     read: Option<ReadJob>,
     /// The process went away (decisions rule 27): nothing more reaches it.
     gone: bool,
+    /// The `calls` entry of the asynchronous operation in flight.
+    async_call: Option<usize>,
 }
 
 /// A shadow image as the world tracks it.
@@ -445,6 +447,7 @@ impl World {
                 outstanding: None,
                 read: None,
                 gone: false,
+                async_call: None,
             })
             .collect();
         let n_writers = scenario.writers.len();
@@ -1093,6 +1096,10 @@ impl World {
             } => {
                 if let Some(i) = self.reqs[requester.idx()].outstanding.take() {
                     self.calls[i].result = Some(result);
+                    if result.is_success() && ApiCall::is_async_name(call) {
+                        // This call's IVssAsync: its QueryStatus result goes to this entry.
+                        self.reqs[requester.idx()].async_call = Some(i);
+                    }
                 }
                 let at = now + self.profile.api_call_latency;
                 self.schedule(
@@ -1106,10 +1113,8 @@ impl World {
                 result,
                 data,
             } => {
-                if let Some(c) = self.calls.iter_mut().rev().find(|c| {
-                    c.requester == requester.idx() && c.call == call && c.async_result.is_none()
-                }) {
-                    c.async_result = Some(result);
+                if let Some(i) = self.reqs[requester.idx()].async_call.take() {
+                    self.calls[i].async_result = Some(result);
                 }
                 let at = now + self.profile.api_call_latency;
                 self.schedule(

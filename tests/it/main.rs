@@ -9,6 +9,7 @@ mod cli;
 mod determinism;
 mod malformed;
 mod protocol;
+mod regression;
 mod scenarios;
 mod tidy;
 mod vssadmin;
