@@ -308,6 +308,11 @@ impl Coordinator {
                 .all(|s| s.op.as_ref().is_none_or(|op| op.result.is_some()))
     }
 
+    /// The context of requester `r`'s current object (`VSS_CTX_BACKUP` until SetContext).
+    pub fn session_context(&self, r: RequesterId) -> SnapshotContext {
+        self.sessions[r.idx()].context
+    }
+
     /// The writer and event an outstanding token belongs to.
     pub fn pending_event(&self, token: u64) -> Option<(WriterId, WriterEvent)> {
         self.pending_events

@@ -347,6 +347,7 @@ impl StandardRequester {
             }
             Feedback::Reply { call, result, data } => {
                 if call == "Cancel" {
+                    // The operation may have ended before Cancel returned: abandon now.
                     self.waiting = self.async_pending;
                     if !self.async_pending {
                         self.abandon();
@@ -379,8 +380,13 @@ impl StandardRequester {
                 self.advance();
             }
             Feedback::AsyncDone { result, data, .. } => {
-                self.waiting = false;
                 self.async_pending = false;
+                if self.step == Step::CancelAsync {
+                    // Cancel has not returned yet: one call at a time, wait for its reply.
+                    self.waiting = true;
+                    return;
+                }
+                self.waiting = false;
                 if self.deadline_passed {
                     return self.abandon();
                 }

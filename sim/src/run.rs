@@ -122,6 +122,8 @@ pub struct SummaryJson {
     pub writes_failed: u64,
     /// Per writer: longest freeze window used and the limit, in µs.
     pub freeze_windows: Vec<FreezeJson>,
+    /// Volumes marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (rule 17).
+    pub protection_faults: Vec<String>,
 }
 
 /// Freeze window use of one writer.
@@ -201,6 +203,9 @@ fn requester_result(world: &World, r: usize) -> Hresult {
     if let Some(v) = world.requester_verdict(r) {
         return v;
     }
+    if script_completed(world, r) {
+        return Hresult::Ok;
+    }
     for c in world.calls().iter().filter(|c| c.requester == r) {
         // AbortBackup, or a Cancel that cancelled something (S_OK), before any failure.
         if c.call == "AbortBackup" || (c.call == "Cancel" && c.result == Some(Hresult::Ok)) {
@@ -220,12 +225,27 @@ fn requester_result(world: &World, r: usize) -> Hresult {
             }
         }
     }
-    // A script that ran to its end without a failure completed; anything else had not
-    // finished when it went away or the run stopped.
-    if world.script_finished(r) {
-        Hresult::Ok
+    // No failure, no cancellation, no completed backup: it had not finished when it went
+    // away or the run stopped.
+    Hresult::AsyncPending
+}
+
+/// Whether a script's backup completed: its BackupComplete finished, or, in a writer-less
+/// context (no BackupComplete there, rule 24), its DoSnapshotSet did.
+fn script_completed(world: &World, r: usize) -> bool {
+    let calls = || world.calls().iter().filter(|c| c.requester == r);
+    let finished = |name: &str| {
+        calls().any(|c| c.call == name && c.async_result == Some(Hresult::AsyncFinished))
+    };
+    // The context the object was given (SetContext), not the scenario's default.
+    if world
+        .coordinator()
+        .session_context(model::ids::RequesterId(r as u16))
+        .has_writers()
+    {
+        finished("BackupComplete")
     } else {
-        Hresult::AsyncPending
+        finished("DoSnapshotSet")
     }
 }
 
@@ -310,6 +330,7 @@ fn report(scenario: &Scenario, seed: u64, world: &World, trace_digest: String) -
         max_added_latency_us: hold.max_added_latency.as_us(),
         writes_issued: issued,
         writes_failed: failed,
+        protection_faults: world.protection_faults(),
         freeze_windows: machine
             .writers
             .iter()

@@ -155,17 +155,26 @@ pub fn timeline(records: &[Record]) -> String {
     let mut s = String::new();
     for r in records {
         let line = match r.kind {
-            "call" => format!("{} -> {}", r.name.unwrap_or(""), "call"),
+            "call" => format!(
+                "-> {}({})",
+                r.name.unwrap_or(""),
+                r.detail.as_deref().unwrap_or("")
+            ),
             "reply" => format!(
-                "{} returned {}",
+                "   {} returned {}",
                 r.name.unwrap_or(""),
                 r.result.unwrap_or("")
             ),
-            "async_done" => format!(
-                "{} QueryStatus: {}",
-                r.name.unwrap_or(""),
-                r.result.unwrap_or("")
-            ),
+            "async_done" => {
+                format!(
+                    "   {}: Wait, QueryStatus = {}",
+                    r.name.unwrap_or(""),
+                    r.result.unwrap_or("")
+                )
+            }
+            "new_object" => "CreateVssBackupComponents: a new object".to_string(),
+            "go_away" => "the requester process goes away (rule 27)".to_string(),
+            "deadline" => "the requester's deadline passed".to_string(),
             "event" => format!("<- {}", r.name.unwrap_or("")),
             "answer" => format!(
                 "{} answered {}",
@@ -189,7 +198,11 @@ pub fn timeline(records: &[Record]) -> String {
                 "FlushAndHoldWrites: snapshot instant, writes held (rule 13){}",
                 vol(r)
             ),
-            "flushed" => format!("flush done, {} in-flight writes drained", r.n.unwrap_or(0)),
+            "flushed" => "flush done: writes in flight at the hold drained".to_string(),
+            "protection_fault" => format!(
+                "VSS_PROTECTION_FAULT_DIFF_AREA_FULL: the diff area is full, writes fail (rule 17){}",
+                vol(r)
+            ),
             "release" => format!(
                 "ReleaseWrites: {} held writes released in order after {}us, largest added latency {}us{}",
                 r.n.unwrap_or(0),

@@ -67,6 +67,8 @@ struct VolState {
     next_key: u32,
     /// Order-independent digest of the live image: the sum of `mix(block, seq)`.
     live_digest: u64,
+    /// Marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (protection level SNAPSHOT, rule 17).
+    faulted: bool,
 }
 
 struct Workload {
@@ -379,6 +381,7 @@ impl World {
                 max_seq: 0,
                 next_key: 0,
                 live_digest: 0,
+                faulted: false,
             })
             .collect();
         let machine = Machine {
@@ -576,6 +579,15 @@ impl World {
     pub fn write_counts(&self) -> (u64, u64, u64) {
         (self.writes_issued, self.writes_accepted, self.writes_failed)
     }
+    /// Volumes marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL`, in declaration order.
+    pub fn protection_faults(&self) -> Vec<String> {
+        self.volumes
+            .iter()
+            .filter(|v| v.faulted)
+            .map(|v| v.name.clone())
+            .collect()
+    }
+
     /// Average live entries in the event queue.
     pub fn average_queue_len(&self) -> f64 {
         self.queue.average_len()
@@ -898,8 +910,24 @@ impl World {
             WriteOutcome::Applied { .. } => {}
             WriteOutcome::AppliedAfterDeleting { deleted } => self.diff_area_deleted(v, &deleted),
             WriteOutcome::FailedDiffAreaFull => {
-                // Rule 17, protection level SNAPSHOT: the application's write fails.
+                // Rule 17, protection level SNAPSHOT: the application's write fails and the
+                // volume is marked VSS_PROTECTION_FAULT_DIFF_AREA_FULL.
                 self.writes_failed += 1;
+                if !self.volumes[v].faulted {
+                    self.volumes[v].faulted = true;
+                    if self.trace.enabled() {
+                        let vol = self.volumes[v].name.clone();
+                        self.trace.push(Record {
+                            t_us: self.now.as_us(),
+                            kind: "protection_fault",
+                            role: format!("volume:{vol}"),
+                            name: Some("VSS_PROTECTION_FAULT_DIFF_AREA_FULL"),
+                            volume: Some(vol),
+                            rule: Some("17"),
+                            ..Default::default()
+                        });
+                    }
+                }
                 return;
             }
         }
@@ -1010,11 +1038,13 @@ impl World {
                 self.reqs[r.idx()].outstanding = Some(self.calls.len() - 1);
                 if self.trace.enabled() {
                     let role = self.requester_role(r);
+                    let detail = self.describe_args(&call);
                     self.trace.push(Record {
                         t_us: self.now.as_us(),
                         kind: "call",
                         role,
                         name: Some(name),
+                        detail,
                         ..Default::default()
                     });
                 }
@@ -1065,6 +1095,38 @@ impl World {
                 requester: r,
                 call: ApiCall::Release,
             });
+        }
+    }
+
+    /// The arguments of a call worth showing a person, in VSS terms.
+    fn describe_args(&self, call: &ApiCall) -> Option<String> {
+        let m = self.coord.machine();
+        match call {
+            ApiCall::SetContext(c) => Some(c.name().to_string()),
+            ApiCall::AddComponent(Some(c)) | ApiCall::SetBackupSucceeded { component: c, .. } => {
+                let w = &m.writers[c.writer.idx()];
+                let comp = &w.components[c.idx as usize];
+                let mut d = format!("{}: {}", w.name, comp.name);
+                if let ApiCall::SetBackupSucceeded { succeeded, .. } = call {
+                    d.push_str(if *succeeded { ", true" } else { ", false" });
+                }
+                Some(d)
+            }
+            ApiCall::AddComponent(None) => Some("(unknown component)".into()),
+            ApiCall::AddToSnapshotSet {
+                volume, provider, ..
+            } => {
+                let v = volume
+                    .map(|v| m.volumes[v.idx()].name.clone())
+                    .unwrap_or("(unknown volume)".into());
+                let p = match provider {
+                    model::api::ProviderArg::Any => "GUID_NULL".to_string(),
+                    model::api::ProviderArg::Registered(p) => m.providers[p.idx()].name.clone(),
+                    model::api::ProviderArg::Unregistered(g) => g.to_string(),
+                };
+                Some(format!("{v}, {p}"))
+            }
+            _ => None,
         }
     }
 

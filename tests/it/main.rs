@@ -6,6 +6,7 @@
 //! - `tidy`: determinism and layout rules as a test.
 
 mod cli;
+mod coverage;
 mod determinism;
 mod malformed;
 mod protocol;
