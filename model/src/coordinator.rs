@@ -443,13 +443,7 @@ impl Coordinator {
                 if !s.metadata_done || s.aborted {
                     return reply(out, r, name, Hresult::BadState, ReplyData::None);
                 }
-                let token = self.token();
-                self.sessions[r.idx()].op = Some(AsyncOp {
-                    call: name,
-                    token,
-                    result: None,
-                    waiting: Vec::new(),
-                });
+                let token = self.start_op(r, name);
                 reply(out, r, name, Hresult::Ok, ReplyData::None);
                 // Rule 26: no event is sent; the status is read when the operation finishes.
                 out.push(Output::SetTimer {
@@ -482,6 +476,34 @@ impl Coordinator {
         }
     }
 
+    /// Starts requester `r`'s asynchronous operation `call` (its `IVssAsync`) and returns its
+    /// token. The caller replies to the call.
+    fn start_op(&mut self, r: RequesterId, call: &'static str) -> u64 {
+        let token = self.token();
+        self.sessions[r.idx()].op = Some(AsyncOp {
+            call,
+            token,
+            result: None,
+            waiting: Vec::new(),
+        });
+        token
+    }
+
+    /// Sends `event` to `targets` as part of `r`'s operation, which finishes when every writer
+    /// has answered or timed out.
+    fn op_broadcast(
+        &mut self,
+        now: Instant,
+        r: RequesterId,
+        event: WriterEvent,
+        targets: &[WriterId],
+        out: &mut Vec<Output>,
+    ) {
+        let tokens = self.broadcast(now, r, event, targets, out);
+        self.op_wait(r, tokens);
+        self.op_maybe_finish(now, r, out);
+    }
+
     fn call_gather_metadata(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
         let name = "GatherWriterMetadata";
         let s = &self.sessions[r.idx()];
@@ -489,21 +511,13 @@ impl Coordinator {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
         self.sessions[r.idx()].metadata_called = true;
-        let token = self.token();
-        self.sessions[r.idx()].op = Some(AsyncOp {
-            call: name,
-            token,
-            result: None,
-            waiting: Vec::new(),
-        });
+        self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
         // Identify goes to every writer subscribed on the machine.
         let all: Vec<WriterId> = (0..self.writers.len())
             .map(|i| WriterId(i as u16))
             .collect();
-        let tokens = self.broadcast(now, r, WriterEvent::Identify, &all, out);
-        self.op_wait(r, tokens);
-        self.op_maybe_finish(now, r, out);
+        self.op_broadcast(now, r, WriterEvent::Identify, &all, out);
     }
 
     fn call_add_component(
@@ -704,20 +718,12 @@ impl Coordinator {
             .copied()
             .filter(|w| !component_mode || s.components.iter().any(|c| c.writer == *w))
             .collect();
-        let token = self.token();
         let s = &mut self.sessions[r.idx()];
         s.prepared = true;
         s.participants = participants.clone();
-        s.op = Some(AsyncOp {
-            call: name,
-            token,
-            result: None,
-            waiting: Vec::new(),
-        });
+        self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
-        let tokens = self.broadcast(now, r, WriterEvent::PrepareForBackup, &participants, out);
-        self.op_wait(r, tokens);
-        self.op_maybe_finish(now, r, out);
+        self.op_broadcast(now, r, WriterEvent::PrepareForBackup, &participants, out);
     }
 
     fn call_do_snapshot_set(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
@@ -743,15 +749,8 @@ impl Coordinator {
             }
         }
         providers.sort_by_key(|(p, _)| *p);
-        let token = self.token();
-        let s = &mut self.sessions[r.idx()];
-        s.do_called = true;
-        s.op = Some(AsyncOp {
-            call: name,
-            token,
-            result: None,
-            waiting: Vec::new(),
-        });
+        self.sessions[r.idx()].do_called = true;
+        self.start_op(r, name);
         self.creation = Some(Creation {
             requester: r,
             set_id,
@@ -778,19 +777,10 @@ impl Coordinator {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
         let targets = self.session_targets(r);
-        let token = self.token();
-        let s = &mut self.sessions[r.idx()];
-        s.complete_called = true;
-        s.op = Some(AsyncOp {
-            call: name,
-            token,
-            result: None,
-            waiting: Vec::new(),
-        });
+        self.sessions[r.idx()].complete_called = true;
+        self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
-        let tokens = self.broadcast(now, r, WriterEvent::BackupComplete, &targets, out);
-        self.op_wait(r, tokens);
-        self.op_maybe_finish(now, r, out);
+        self.op_broadcast(now, r, WriterEvent::BackupComplete, &targets, out);
     }
 
     fn call_abort_backup(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {

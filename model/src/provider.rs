@@ -19,19 +19,9 @@ pub struct ProviderFault {
     pub times: Option<u32>,
 }
 
-/// A provider call's outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProviderResponse {
-    /// Returns after `after` with `result`, before the service translates it (rule 16).
-    Answer {
-        /// Call duration.
-        after: Duration,
-        /// The provider's HRESULT.
-        result: Hresult,
-    },
-    /// Never returns.
-    Hang,
-}
+/// A provider call's outcome; `result` is the provider's HRESULT before the service translates
+/// it (rule 16).
+pub type ProviderResponse = crate::writer::Response;
 
 /// Default call latency (our choice, within spec §7: CommitSnapshots "should be < 1 s").
 pub fn default_latency(call: ProviderCall) -> Duration {
@@ -83,24 +73,10 @@ impl ProviderLogic {
         let i = call_idx(call);
         self.seen[i] += 1;
         let n = self.seen[i];
-        let mut after = self.latency[i];
-        for f in &self.faults {
-            if f.call != call || f.times.is_some_and(|limit| n > limit) {
-                continue;
-            }
-            match f.action {
-                FaultAction::Fail(code) => {
-                    return ProviderResponse::Answer {
-                        after,
-                        result: code,
-                    };
-                }
-                FaultAction::Hang => return ProviderResponse::Hang,
-                FaultAction::Delay(d) => {
-                    after = d;
-                    break;
-                }
-            }
+        let faults = self.faults.iter().map(|f| (f.call, f.action, f.times));
+        let (after, fault) = crate::writer::fault_response(faults, call, n, self.latency[i]);
+        if let Some(response) = fault {
+            return response;
         }
         ProviderResponse::Answer {
             after,

@@ -32,18 +32,55 @@ pub enum FaultAction {
     Delay(Duration),
 }
 
-/// What the writer process does with one event.
+/// What a writer's handler or a provider's method does with one event or call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WriterResponse {
-    /// The handler returns after `after` with `result` (`S_OK` or a failure code).
+pub enum Response {
+    /// Returns after `after` with `result` (`S_OK` or a failure code).
     Answer {
-        /// Handler duration.
+        /// How long it takes.
         after: Duration,
-        /// `S_OK` or the failure the writer set.
+        /// `S_OK` or the failure.
         result: Hresult,
     },
-    /// The handler never returns.
+    /// Never returns.
     Hang,
+}
+
+/// What the writer process does with one event.
+pub type WriterResponse = Response;
+
+/// Applies the first fault that matches the `n`th arrival of `what` (decisions rule 12: a
+/// fault limited to N applies to the first N arrivals), else answers `S_OK` after `latency`.
+/// `None` when no fault fails or hangs (the caller may still check more).
+pub(crate) fn fault_response<'a, K: PartialEq + 'a>(
+    faults: impl Iterator<Item = (K, FaultAction, Option<u32>)>,
+    what: K,
+    n: u32,
+    latency: Duration,
+) -> (Duration, Option<Response>) {
+    let mut after = latency;
+    for (k, action, limit) in faults {
+        if k != what || limit.is_some_and(|limit| n > limit) {
+            continue;
+        }
+        match action {
+            FaultAction::Fail(code) => {
+                return (
+                    after,
+                    Some(Response::Answer {
+                        after,
+                        result: code,
+                    }),
+                );
+            }
+            FaultAction::Hang => return (after, Some(Response::Hang)),
+            FaultAction::Delay(d) => {
+                after = d;
+                break;
+            }
+        }
+    }
+    (after, None)
 }
 
 /// A scripted writer: fixed per-event latencies and a list of faults.
@@ -123,24 +160,10 @@ impl WriterLogic {
                 let i = event_idx(event);
                 w.seen[i] += 1;
                 let n = w.seen[i];
-                let mut after = w.latency[i];
-                for f in &w.faults {
-                    if f.event != event || f.sessions.is_some_and(|limit| n > limit) {
-                        continue;
-                    }
-                    match f.action {
-                        FaultAction::Fail(code) => {
-                            return WriterResponse::Answer {
-                                after,
-                                result: code,
-                            };
-                        }
-                        FaultAction::Hang => return WriterResponse::Hang,
-                        FaultAction::Delay(d) => {
-                            after = d;
-                            break;
-                        }
-                    }
+                let faults = w.faults.iter().map(|f| (f.event, f.action, f.sessions));
+                let (after, fault) = fault_response(faults, event, n, w.latency[i]);
+                if let Some(response) = fault {
+                    return response;
                 }
                 if event == WriterEvent::PrepareForSnapshot
                     && w.checks_volume_set
