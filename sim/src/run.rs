@@ -47,6 +47,9 @@ pub struct CallJson {
     /// `ReadShadow`: blocks read in the range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocks: Option<u64>,
+    /// `SetBackupSucceeded`: the value the requester passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<bool>,
 }
 
 /// One entry of `writers`.
@@ -284,6 +287,7 @@ fn report(scenario: &Scenario, seed: u64, world: &World, trace_digest: String) -
             first_block: c.read.as_ref().map(|r| r.1),
             last_block: c.read.as_ref().map(|r| r.2),
             blocks: c.read.as_ref().map(|r| r.3),
+            succeeded: c.succeeded,
         })
         .collect();
     let writers = machine

@@ -619,6 +619,8 @@ pub fn parse(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioErro
         let mut message = e.message().trim().to_string();
         if message.starts_with("unknown field") {
             message.push_str("; see scenarios/README.md for every key");
+        } else if message.contains("expected u64") || message.contains("expected u32") {
+            message.push_str("; write a whole number from 0 up");
         }
         ScenarioError {
             file: file.to_string(),
@@ -1088,6 +1090,18 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
         if script.is_some() && (r.policy.is_some() || r.repeat.is_some()) {
             return Err(cx.at(r.name.span(), &format!("requester[{i}].script"), "a scripted requester makes exactly its calls: policy and repeat apply to the standard sequence only".into()));
         }
+        if script.is_some() {
+            // A script sets its context with a SetContext step and names volumes in its
+            // AddToSnapshotSet steps: these keys would be silently ignored.
+            if let Some(c) = &r.context {
+                return Err(cx.at(c.span(), &format!("requester[{i}].context"), "a scripted requester takes its context from a { call = \"SetContext\", context = ... } step; remove this key".into()));
+            }
+            if let Some(v) = r.volumes.as_ref().and_then(|v| v.first()) {
+                return Err(cx.at(v.span(), &format!("requester[{i}].volumes"), "a scripted requester names its volumes in AddToSnapshotSet steps; remove this key".into()));
+            }
+        } else if vols.is_empty() {
+            return Err(cx.at(r.name.span(), &format!("requester[{i}].volumes"), "the standard requester backs up at least one volume; list one or leave `volumes` out for all".into()));
+        }
         requesters.push(RequesterSpec {
             name: r.name.get_ref().clone(),
             context,
@@ -1286,6 +1300,45 @@ fn script_step(
         return Ok(ScriptStep::GoAway);
     }
     let call_name = s.call.as_ref().expect("checked above");
+    let allowed: &[&str] = match call_name.get_ref().as_str() {
+        "SetContext" => &["context"],
+        "SetBackupState" => &["select_components", "backup_type"],
+        "AddComponent" => &["writer", "component"],
+        "SetBackupSucceeded" => &["writer", "component", "succeeded"],
+        "AddToSnapshotSet" => &["volume", "provider"],
+        "GatherWriterMetadata"
+        | "PrepareForBackup"
+        | "DoSnapshotSet"
+        | "GatherWriterStatus"
+        | "BackupComplete" => &["wait"],
+        _ => &[],
+    };
+    let given = [
+        ("volume", s.volume.is_some()),
+        ("provider", s.provider.is_some()),
+        ("writer", s.writer.is_some()),
+        ("component", s.component.is_some()),
+        ("context", s.context.is_some()),
+        ("select_components", s.select_components.is_some()),
+        ("backup_type", s.backup_type.is_some()),
+        ("succeeded", s.succeeded.is_some()),
+        ("wait", s.wait.is_some()),
+    ];
+    if let Some((arg, _)) = given.iter().find(|(a, g)| *g && !allowed.contains(a)) {
+        return Err(cx.at(
+            span,
+            &format!("{key}.{arg}"),
+            format!(
+                "{} takes no `{arg}`; it takes {}",
+                call_name.get_ref(),
+                if allowed.is_empty() {
+                    "no argument".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        ));
+    }
     let need = |what: &str| {
         cx.at(
             call_name.span(),

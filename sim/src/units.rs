@@ -57,6 +57,11 @@ fn split_unit(s: &str) -> (&str, &str) {
 
 /// Parses a duration: a number and one of `us`, `ms`, `s`, `min`, `h`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(format!(
+            "duration `{s}` is negative; virtual time only moves forward"
+        ));
+    }
     let (num, unit) = split_unit(s.trim());
     let scale = match unit {
         "us" | "µs" => 1,
@@ -83,6 +88,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses a size in bytes: `B`, `KiB`/`MiB`/`GiB`/`TiB` (1024-based) or `KB`/`MB`/`GB`/`TB`
 /// (1000-based).
 pub fn parse_size(s: &str) -> Result<u64, String> {
+    if s.trim_start().starts_with('-') {
+        return Err(format!("size `{s}` is negative"));
+    }
     let (num, unit) = split_unit(s.trim());
     let scale: u64 = match unit {
         "B" | "" => 1,

@@ -162,6 +162,8 @@ pub struct CallRecord {
     pub at: Instant,
     /// For `ReadShadow`: volume, first block, last block, blocks read.
     pub read: Option<(String, u64, u64, u64)>,
+    /// For `SetBackupSucceeded`: the value passed.
+    pub succeeded: Option<bool>,
 }
 
 /// An invariant that did not hold.
@@ -1027,6 +1029,10 @@ impl World {
                     _ => {}
                 }
                 let name = call.name();
+                let succeeded = match call {
+                    ApiCall::SetBackupSucceeded { succeeded, .. } => Some(succeeded),
+                    _ => None,
+                };
                 self.calls.push(CallRecord {
                     requester: r.idx(),
                     call: name,
@@ -1034,6 +1040,7 @@ impl World {
                     async_result: None,
                     at: self.now,
                     read: None,
+                    succeeded,
                 });
                 self.reqs[r.idx()].outstanding = Some(self.calls.len() - 1);
                 if self.trace.enabled() {
@@ -1722,6 +1729,7 @@ impl World {
             async_result: None,
             at: now,
             read: Some((vol_name.clone(), first, last, n as u64)),
+            succeeded: None,
         });
         if self.trace.enabled() {
             let role = self.requester_role(r);
@@ -1939,6 +1947,24 @@ name = "backup"
         w.images[0].digest ^= 1;
         w.finish(EndReason::Finished);
         assert_eq!(names(&w), ["shadow_point_in_time"]);
+    }
+
+    #[test]
+    fn held_writes_queued_out_of_order_are_reported() {
+        let mut w = world();
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        for (issued, block) in [(20, 1), (10, 2)] {
+            w.volumes[0].held_writes.push(HeldWrite {
+                issued: Instant::from_us(issued),
+                block,
+                latency: Duration::ZERO,
+            });
+            w.writes_issued += 1;
+            w.held_now += 1;
+        }
+        w.now = Instant::from_us(30);
+        w.release(&[VolumeId(0)]);
+        assert_eq!(names(&w), ["held_writes_preserved"]);
     }
 
     #[test]

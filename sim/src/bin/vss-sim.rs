@@ -135,8 +135,15 @@ fn load(file: &Option<PathBuf>) -> Result<(Scenario, String), String> {
             .map_err(|e| e.to_string()),
         Some(path) => {
             let shown = path.display().to_string();
-            let src = std::fs::read_to_string(path)
-                .map_err(|e| format!("{shown}: cannot read the scenario: {e}; check the path"))?;
+            let src = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => {
+                    format!("{shown}: the file is not UTF-8 text; a scenario is a TOML file")
+                }
+                std::io::ErrorKind::IsADirectory => {
+                    format!("{shown}: is a directory; name a scenario file (.toml)")
+                }
+                _ => format!("{shown}: cannot read the scenario: {e}; check the path"),
+            })?;
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())
