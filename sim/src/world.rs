@@ -14,7 +14,7 @@ use model::profile::Profile;
 use model::provider::{ProviderLogic, ProviderResponse};
 use model::requester::{Action, Feedback, RequesterLogic, ScriptedRequester, StandardRequester};
 use model::time::{Duration, Instant};
-use model::volume::{Protection, ShadowKey, Volume, WriteOutcome};
+use model::volume::{BlockMap, Protection, ShadowKey, Volume, WriteOutcome};
 use model::vss::{Hresult, ProtectionLevel, ProviderCall, ProviderType, WriterEvent, WriterState};
 use model::writer::{ScriptedWriter, WriterFault, WriterLogic, WriterResponse};
 
@@ -69,6 +69,19 @@ struct VolState {
     live_digest: u64,
     /// Marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (protection level SNAPSHOT, rule 17).
     faulted: bool,
+    /// A hardware provider's plex, synced at BeginPrepareSnapshot and following every accepted
+    /// write until the split at CommitSnapshots (vss-spec.md §9.5).
+    plex: Option<BlockMap>,
+}
+
+/// A plex synced with the volume's current content.
+fn plex_of(vol: &Volume) -> BlockMap {
+    let image = vol.snapshot_image();
+    let mut plex = BlockMap::with_capacity(image.len());
+    for (b, s) in image {
+        plex.insert(b, s);
+    }
+    plex
 }
 
 struct Workload {
@@ -111,10 +124,46 @@ struct ShadowImage {
     digest: u64,
     live: bool,
     device: u32,
-    /// For software (redirect-on-write) and hardware (split-mirror) providers: the image kept
-    /// apart from the volume, sorted by block. `None`: the system provider's copy-on-write
-    /// chain on the volume.
-    frozen: Option<Vec<(u64, u64)>>,
+    /// How the provider keeps the image (vss-spec.md §9.5).
+    method: CopyMethod,
+}
+
+/// The three copy methods, by provider kind.
+enum CopyMethod {
+    /// System provider: a copy-on-write chain on the volume, with a diff area.
+    CopyOnWrite,
+    /// Software provider: the blocks stay in place, later writes are redirected.
+    RedirectOnWrite,
+    /// Hardware provider: the plex, a full copy that followed every write until the split.
+    SplitMirror(BlockMap),
+}
+
+impl CopyMethod {
+    fn name(&self) -> &'static str {
+        match self {
+            CopyMethod::CopyOnWrite => "copy-on-write",
+            CopyMethod::RedirectOnWrite => "redirect-on-write",
+            CopyMethod::SplitMirror(_) => "split mirror",
+        }
+    }
+}
+
+/// Reads `blocks` of a shadow image, whatever its copy method.
+fn read_image(
+    vol: &Volume,
+    img: &ShadowImage,
+    blocks: &[u64],
+    mut f: impl FnMut(u64, Option<u64>),
+) {
+    match &img.method {
+        CopyMethod::CopyOnWrite => vol.read_shadow_blocks(img.key, blocks, f),
+        CopyMethod::RedirectOnWrite => vol.read_redirect_blocks(img.key, blocks, f),
+        CopyMethod::SplitMirror(plex) => {
+            for &b in blocks {
+                f(b, plex.get(b));
+            }
+        }
+    }
 }
 
 /// What an administrator sees of one shadow copy (`vssadmin list shadows`).
@@ -384,6 +433,7 @@ impl World {
                 next_key: 0,
                 live_digest: 0,
                 faulted: false,
+                plex: None,
             })
             .collect();
         let machine = Machine {
@@ -779,18 +829,11 @@ impl World {
             }
             let blocks = vol.vol.written_blocks_sorted();
             let mut digest = 0u64;
-            match &img.frozen {
-                None => vol.vol.read_shadow_blocks(img.key, &blocks, |b, seq| {
-                    if let Some(s) = seq {
-                        digest = digest.wrapping_add(mix(b, s));
-                    }
-                }),
-                Some(image) => {
-                    for (b, s) in image {
-                        digest = digest.wrapping_add(mix(*b, *s));
-                    }
+            read_image(&vol.vol, img, &blocks, |b, seq| {
+                if let Some(s) = seq {
+                    digest = digest.wrapping_add(mix(b, s));
                 }
-            }
+            });
             if digest != img.digest {
                 found.push((
                     "shadow_point_in_time",
@@ -940,6 +983,9 @@ impl World {
             vs.live_digest = vs.live_digest.wrapping_sub(mix(block, p));
         }
         vs.live_digest = vs.live_digest.wrapping_add(mix(block, seq));
+        if let Some(plex) = vs.plex.as_mut() {
+            plex.insert(block, seq);
+        }
         self.next_seq += 1;
         vs.max_seq = seq;
         if complete > vs.last_complete {
@@ -1245,6 +1291,24 @@ impl World {
                     });
                 }
                 let response = self.providers[provider.idx()].on_call(call);
+                if self.coord.machine().providers[provider.idx()].kind == ProviderType::Hardware {
+                    match call {
+                        // The mirror starts syncing when the volume is added (rule 1); a new
+                        // BeginPrepareSnapshot restarts it.
+                        ProviderCall::BeginPrepareSnapshot => {
+                            for v in &volumes {
+                                let vs = &mut self.volumes[v.idx()];
+                                vs.plex = Some(plex_of(&vs.vol));
+                            }
+                        }
+                        ProviderCall::AbortSnapshots => {
+                            for v in &volumes {
+                                self.volumes[v.idx()].plex = None;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
                 if call == ProviderCall::AbortSnapshots {
                     return;
                 }
@@ -1578,25 +1642,23 @@ impl World {
         // Copy method by provider kind (vss-spec.md §9.5): the system provider's copy-on-write
         // keeps the image as a chain on the volume with a diff area; a software provider's
         // redirect-on-write and a hardware provider's split mirror keep it apart.
-        let (frozen, method) = match kind {
+        let method = match kind {
             ProviderType::System => {
                 vs.vol.create_shadow(key, epoch);
-                (None, "copy-on-write")
+                CopyMethod::CopyOnWrite
+            }
+            ProviderType::Hardware => {
+                // The split: the plex stops following the volume and becomes the shadow. A
+                // plex that was never synced (no BeginPrepareSnapshot) is synced now.
+                let plex = vs.plex.take().unwrap_or_else(|| plex_of(&vs.vol));
+                CopyMethod::SplitMirror(plex)
             }
             _ => {
-                let blocks = vs.vol.written_blocks_sorted();
-                let image: Vec<(u64, u64)> = blocks
-                    .into_iter()
-                    .filter_map(|b| vs.vol.read_live(b).map(|s| (b, s)))
-                    .collect();
-                let method = if kind == ProviderType::Hardware {
-                    "split mirror"
-                } else {
-                    "redirect-on-write"
-                };
-                (Some(image), method)
+                vs.vol.create_redirect_shadow(key);
+                CopyMethod::RedirectOnWrite
             }
         };
+        let method_name = method.name();
         // The live image now is the image at the hold instant: record its digest.
         let digest = self.volumes[v].live_digest;
         debug_assert_eq!(digest, self.image_digest(v, None));
@@ -1610,7 +1672,7 @@ impl World {
             digest,
             live: true,
             device,
-            frozen,
+            method,
         });
         if self.trace.enabled() {
             let vol = self.volumes[v].name.clone();
@@ -1622,7 +1684,7 @@ impl World {
                 snapshot_id: Some(snapshot.to_string()),
                 volume: Some(vol),
                 n: Some(self.volumes[v].vol.n_written_blocks()),
-                detail: Some(method.to_string()),
+                detail: Some(method_name.to_string()),
                 ..Default::default()
             });
         }
@@ -1634,8 +1696,10 @@ impl World {
         };
         img.live = false;
         let (v, key) = (img.volume, img.key);
-        if img.frozen.take().is_none() {
-            self.volumes[v].vol.delete_shadow(key);
+        match std::mem::replace(&mut img.method, CopyMethod::RedirectOnWrite) {
+            CopyMethod::CopyOnWrite => self.volumes[v].vol.delete_shadow(key),
+            CopyMethod::RedirectOnWrite => self.volumes[v].vol.delete_redirect_shadow(key),
+            CopyMethod::SplitMirror(_) => {}
         }
         if self.trace.enabled() {
             let vol = self.volumes[v].name.clone();
@@ -1694,20 +1758,11 @@ impl World {
             Some(img) if img.live => {
                 let vs = &self.volumes[job.volume];
                 let mut digest = job.digest;
-                match &img.frozen {
-                    None => vs.vol.read_shadow_blocks(img.key, range, |b, seq| {
-                        if let Some(s) = seq {
-                            digest = digest.wrapping_add(mix(b, s));
-                        }
-                    }),
-                    Some(image) => {
-                        for &b in range {
-                            if let Ok(i) = image.binary_search_by_key(&b, |(k, _)| *k) {
-                                digest = digest.wrapping_add(mix(b, image[i].1));
-                            }
-                        }
+                read_image(&vs.vol, img, range, |b, seq| {
+                    if let Some(s) = seq {
+                        digest = digest.wrapping_add(mix(b, s));
                     }
-                }
+                });
                 job.digest = digest;
                 Hresult::Ok
             }
@@ -1947,6 +2002,39 @@ name = "backup"
         w.images[0].digest ^= 1;
         w.finish(EndReason::Finished);
         assert_eq!(names(&w), ["shadow_point_in_time"]);
+    }
+
+    #[test]
+    fn a_split_mirror_that_missed_a_write_is_reported() {
+        let mut w = world();
+        w.accept_write(0, 1, Instant::from_us(10));
+        // The plex syncs at BeginPrepareSnapshot, then misses a write it should have followed.
+        w.volumes[0].plex = Some(plex_of(&w.volumes[0].vol));
+        w.accept_write(0, 2, Instant::from_us(20));
+        w.volumes[0].plex.as_mut().unwrap().insert(2, 1);
+        w.flush_and_hold(&[VolumeId(0)], 1);
+        w.create_shadow(Guid(1), Guid(2), VolumeId(0), ProviderType::Hardware);
+        w.finish(EndReason::Finished);
+        assert_eq!(names(&w), ["shadow_point_in_time"]);
+    }
+
+    #[test]
+    fn split_mirror_and_redirect_on_write_hold_their_instant() {
+        for kind in [ProviderType::Hardware, ProviderType::Software] {
+            let mut w = world();
+            w.accept_write(0, 1, Instant::from_us(10));
+            w.volumes[0].plex = Some(plex_of(&w.volumes[0].vol));
+            w.accept_write(0, 2, Instant::from_us(20));
+            w.flush_and_hold(&[VolumeId(0)], 1);
+            w.create_shadow(Guid(1), Guid(2), VolumeId(0), kind);
+            w.writes_issued = w.writes_accepted; // written behind the workloads' back
+            w.release(&[VolumeId(0)]);
+            // Later writes reach the live volume, not the shadow.
+            w.accept_write(0, 1, Instant::from_us(30));
+            w.accept_write(0, 3, Instant::from_us(30));
+            w.finish(EndReason::Finished);
+            assert!(w.violations().is_empty(), "{kind:?}: {:?}", w.violations());
+        }
     }
 
     #[test]

@@ -46,6 +46,22 @@
 //!
 //! Cost: a write is one probe sequence in the live map plus, on copy-on-write, one insert into the
 //! newest diff map. A shadow read walks at most `n - i + 1` diff maps plus the live map.
+//!
+//! # Redirect-on-write layers (software providers, spec §9.5)
+//!
+//! A redirect-on-write shadow takes no copy: at its instant the blocks written so far stay where
+//! they are and become the shadow's own (its *base*), and every later write is redirected to a
+//! new area, the live *overlay*. With redirect shadows `r_1 … r_m` (oldest first), the live
+//! volume reads the overlay, then `base_m`, …, `base_1` (first hit); shadow `r_k` reads
+//! `base_k`, …, `base_1`. Creating one is O(1) (the overlay becomes the newest base); reading
+//! the live volume costs one probe per layer; deleting `r_k` hands each of its entries to the
+//! layer above it (`base_{k+1}` or the overlay) unless that layer has the block already.
+//! The copy-on-write chain above sees the layered live volume as "the live map".
+//!
+//! # Split mirror (hardware providers)
+//!
+//! A plex is a full, independent copy kept by the caller: [`Volume::snapshot_image`] gives the
+//! mirror's starting content; the caller applies every later write to it until the split.
 
 mod block_map;
 #[cfg(test)]
@@ -87,6 +103,13 @@ pub enum WriteOutcome {
     FailedDiffAreaFull,
 }
 
+/// A redirect-on-write shadow: the blocks as they were at its instant, left in place.
+#[derive(Clone, Debug)]
+struct RedirectShadow {
+    key: ShadowKey,
+    base: BlockMap,
+}
+
 #[derive(Clone, Debug)]
 struct Shadow {
     key: ShadowKey,
@@ -104,6 +127,8 @@ pub struct Volume {
     live: BlockMap,
     /// Oldest first.
     shadows: Vec<Shadow>,
+    /// Redirect-on-write shadows, oldest first (see the module docs).
+    redirects: Vec<RedirectShadow>,
     /// Sum of the diff maps' lengths.
     diff_blocks: u64,
     /// Largest sequence applied here or epoch of a shadow created here (every later write must be
@@ -129,6 +154,7 @@ impl Volume {
             protection,
             live: BlockMap::new(),
             shadows: Vec::new(),
+            redirects: Vec::new(),
             diff_blocks: 0,
             high_water: 0,
             diff_area_full_fault: false,
@@ -193,20 +219,23 @@ impl Volume {
             "write seq {seq} not above {}",
             self.high_water
         );
-        let i = match self.live.find(block) {
-            Ok(i) => i,
-            Err(vacant) => {
-                // Never written: nothing to preserve.
-                self.live.insert_vacant(vacant, block, seq);
-                self.high_water = seq;
-                return (WriteOutcome::Applied { copied: false }, None);
-            }
+        let slot = self.live.find(block);
+        let current = match slot {
+            Ok(i) => self.live.value_at(i),
+            // Not in the overlay: it may sit in a redirect-on-write base below.
+            Err(vacant) => match self.redirected(block) {
+                Some(c) => c,
+                None => {
+                    // Never written: nothing to preserve.
+                    self.live.insert_vacant(vacant, block, seq);
+                    self.high_water = seq;
+                    return (WriteOutcome::Applied { copied: false }, None);
+                }
+            },
         };
-        let current = self.live.value_at(i);
         let needs_copy = self.shadows.last().is_some_and(|s| current <= s.epoch);
         if !needs_copy {
-            self.live.set_value_at(i, seq);
-            self.high_water = seq;
+            self.store(slot, block, seq);
             return (WriteOutcome::Applied { copied: false }, Some(current));
         }
         let mut deleted = Vec::new();
@@ -233,14 +262,99 @@ impl Volume {
         } else {
             false
         };
-        self.live.set_value_at(i, seq);
-        self.high_water = seq;
+        self.store(slot, block, seq);
         let outcome = if deleted.is_empty() {
             WriteOutcome::Applied { copied }
         } else {
             WriteOutcome::AppliedAfterDeleting { deleted }
         };
         (outcome, Some(current))
+    }
+
+    /// Stores `seq` for `block` in the live overlay at the slot `find` gave.
+    #[inline]
+    fn store(&mut self, slot: Result<usize, Vacant>, block: u64, seq: WriteSeq) {
+        match slot {
+            Ok(i) => self.live.set_value_at(i, seq),
+            Err(vacant) => self.live.insert_vacant(vacant, block, seq),
+        }
+        self.high_water = seq;
+    }
+
+    /// The block's content in the redirect-on-write bases, newest first.
+    #[inline]
+    fn redirected(&self, block: u64) -> Option<WriteSeq> {
+        self.redirects.iter().rev().find_map(|r| r.base.get(block))
+    }
+
+    /// The live content of `block`: the overlay, then the redirect bases.
+    #[inline]
+    fn live_get(&self, block: u64) -> Option<WriteSeq> {
+        self.live.get(block).or_else(|| self.redirected(block))
+    }
+
+    /// Create a redirect-on-write shadow (software provider): the blocks written so far stay in
+    /// place as its image and later writes go to a new overlay. O(1). Panics if `key` exists.
+    pub fn create_redirect_shadow(&mut self, key: ShadowKey) {
+        assert!(
+            !self.has_redirect_shadow(key),
+            "shadow {key:?} exists already"
+        );
+        let base = std::mem::take(&mut self.live);
+        self.redirects.push(RedirectShadow { key, base });
+    }
+
+    /// Whether `key` is a redirect-on-write shadow of this volume.
+    pub fn has_redirect_shadow(&self, key: ShadowKey) -> bool {
+        self.redirects.iter().any(|r| r.key == key)
+    }
+
+    /// Reads `blocks` of redirect shadow `key`, calling `f(block, seq)` for each.
+    pub fn read_redirect_blocks(
+        &self,
+        key: ShadowKey,
+        blocks: &[u64],
+        mut f: impl FnMut(u64, Option<WriteSeq>),
+    ) {
+        let k = self
+            .redirects
+            .iter()
+            .position(|r| r.key == key)
+            .unwrap_or_else(|| panic!("no redirect shadow {key:?}"));
+        let layers = &self.redirects[..=k];
+        for &block in blocks {
+            f(block, layers.iter().rev().find_map(|r| r.base.get(block)));
+        }
+    }
+
+    /// Delete redirect shadow `key`: its blocks that no newer layer overrides move up into the
+    /// layer above it, in insertion order. Panics if it does not exist.
+    pub fn delete_redirect_shadow(&mut self, key: ShadowKey) {
+        let k = self
+            .redirects
+            .iter()
+            .position(|r| r.key == key)
+            .unwrap_or_else(|| panic!("no redirect shadow {key:?}"));
+        let gone = self.redirects.remove(k);
+        let above = if k < self.redirects.len() {
+            &mut self.redirects[k].base
+        } else {
+            &mut self.live
+        };
+        for (block, seq) in gone.base.iter() {
+            if let Err(vacant) = above.find(block) {
+                above.insert_vacant(vacant, block, seq);
+            }
+        }
+    }
+
+    /// The live image, every written block with its sequence, in insertion order of the
+    /// layers: a split mirror's starting content.
+    pub fn snapshot_image(&self) -> Vec<(u64, WriteSeq)> {
+        self.written_blocks_sorted()
+            .into_iter()
+            .filter_map(|b| self.live_get(b).map(|s| (b, s)))
+            .collect()
     }
 
     #[inline]
@@ -309,7 +423,7 @@ impl Volume {
         let hit = self.shadows[i..]
             .iter()
             .find_map(|s| s.diff.get(block))
-            .or_else(|| self.live.get(block));
+            .or_else(|| self.live_get(block));
         hit.filter(|&s| s <= epoch)
     }
 
@@ -333,14 +447,14 @@ impl Volume {
             let hit = chain
                 .iter()
                 .find_map(|s| s.diff.get(block))
-                .or_else(|| self.live.get(block));
+                .or_else(|| self.live_get(block));
             f(block, hit.filter(|&s| s <= epoch));
         }
     }
 
     /// The sequence the live volume holds for `block` (`None`: never written).
     pub fn read_live(&self, block: u64) -> Option<WriteSeq> {
-        self.live.get(block)
+        self.live_get(block)
     }
 
     pub fn has_shadow(&self, key: ShadowKey) -> bool {
@@ -365,13 +479,23 @@ impl Volume {
     /// Blocks ever written on this volume, ascending (allocates).
     pub fn written_blocks_sorted(&self) -> Vec<u64> {
         let mut v: Vec<u64> = self.live.keys().collect();
+        for r in &self.redirects {
+            v.extend(r.base.keys());
+        }
         v.sort_unstable();
+        if !self.redirects.is_empty() {
+            v.dedup();
+        }
         v
     }
 
     /// Number of blocks ever written on this volume.
     pub fn n_written_blocks(&self) -> u64 {
-        self.live.len() as u64
+        if self.redirects.is_empty() {
+            self.live.len() as u64
+        } else {
+            self.written_blocks_sorted().len() as u64
+        }
     }
 
     /// Diff-area bytes in use: blocks copied into live shadows × block size.
@@ -414,6 +538,11 @@ impl Volume {
     /// Bytes of heap held by the volume: allocated capacity of every map and of the shadow table.
     pub fn heap_bytes(&self) -> usize {
         self.live.heap_bytes()
+            + self
+                .redirects
+                .iter()
+                .map(|r| r.base.heap_bytes())
+                .sum::<usize>()
             + self.shadows.capacity() * size_of::<Shadow>()
             + self
                 .shadows

@@ -502,3 +502,103 @@ fn heap_full_size_target() {
     );
     assert!(peak < 32 << 20, "peak {peak}");
 }
+
+/// Redirect-on-write shadows mixed with copy-on-write shadows and writes: every shadow reads
+/// exactly the image of its instant, the live volume reads the last write of each block, and
+/// deleting redirect shadows (oldest, middle, newest) loses nothing.
+#[test]
+fn redirect_on_write_layers_match_a_naive_model() {
+    for seed in 1..=6u64 {
+        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let n_blocks = 500;
+        let mut v = Volume::new(n_blocks, 512, None, Protection::OriginalVolume);
+        let mut live: BTreeMap<u64, u64> = BTreeMap::new();
+        // (key, is_redirect, image at its instant)
+        let mut shadows: Vec<(ShadowKey, bool, BTreeMap<u64, u64>)> = Vec::new();
+        let mut seq = 0u64;
+        let mut next_key = 0u32;
+        for step in 0..3000u32 {
+            match rng.below(100) {
+                0..=2 => {
+                    let key = ShadowKey(next_key);
+                    next_key += 1;
+                    let redirect = rng.below(2) == 0;
+                    if redirect {
+                        v.create_redirect_shadow(key);
+                    } else {
+                        v.create_shadow(key, seq);
+                    }
+                    shadows.push((key, redirect, live.clone()));
+                }
+                3 if !shadows.is_empty() => {
+                    let i = rng.below(shadows.len() as u64) as usize;
+                    let (key, redirect, _) = shadows.remove(i);
+                    if redirect {
+                        v.delete_redirect_shadow(key);
+                    } else {
+                        v.delete_shadow(key);
+                    }
+                }
+                _ => {
+                    let b = rng.below(n_blocks);
+                    seq += 1;
+                    let (_, prev) = v.write_returning_prev(b, seq);
+                    assert_eq!(
+                        prev,
+                        live.get(&b).copied(),
+                        "seed {seed} step {step}: prev of {b}"
+                    );
+                    live.insert(b, seq);
+                }
+            }
+            if step % 97 == 0 || step == 2999 {
+                let blocks: Vec<u64> = (0..n_blocks).collect();
+                for b in 0..n_blocks {
+                    assert_eq!(
+                        v.read_live(b),
+                        live.get(&b).copied(),
+                        "seed {seed}: live {b}"
+                    );
+                }
+                for (key, redirect, image) in &shadows {
+                    let mut got = Vec::new();
+                    if *redirect {
+                        v.read_redirect_blocks(*key, &blocks, |b, s| got.push((b, s)));
+                    } else {
+                        v.read_shadow_blocks(*key, &blocks, |b, s| got.push((b, s)));
+                    }
+                    for (b, s) in got {
+                        assert_eq!(
+                            s,
+                            image.get(&b).copied(),
+                            "seed {seed}: shadow {key:?} block {b}"
+                        );
+                    }
+                }
+                let written: Vec<u64> = live.keys().copied().collect();
+                assert_eq!(v.written_blocks_sorted(), written);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_redirect_shadow_takes_no_copy_and_moves_no_block() {
+    let mut v = Volume::new(1 << 20, 4096, Some(0), Protection::OriginalVolume);
+    for b in 0..1000 {
+        v.write(b, b + 1);
+    }
+    v.create_redirect_shadow(ShadowKey(0));
+    for b in 0..1000 {
+        // Even with a zero-byte diff area nothing is copied: writes go to the overlay.
+        assert_eq!(
+            v.write(b, 2000 + b),
+            WriteOutcome::Applied { copied: false }
+        );
+    }
+    assert_eq!(v.diff_area_used_bytes(), 0);
+    let mut image = Vec::new();
+    v.read_redirect_blocks(ShadowKey(0), &[0, 999, 1000], |b, s| image.push((b, s)));
+    assert_eq!(image, [(0, Some(1)), (999, Some(1000)), (1000, None)]);
+    assert_eq!(v.read_live(0), Some(2000));
+}
