@@ -7,7 +7,7 @@
 //!   moves. So growth never copies more than one chunk, the slack is at most one chunk, and
 //!   iteration is a plain walk in insertion order (deterministic, cache-friendly).
 //! - **index** `Vec<u32>`, a power-of-two table with linear probing and a maximum load of 3/4,
-//!   addressed by a fixed Fibonacci (multiplicative) hash of the block number: no `RandomState`,
+//!   addressed by a fixed Fibonacci (multiplicative) hash of the block number: no randomly seeded hasher,
 //!   no per-process seed. A cell is `0` when empty; otherwise its low `bits` bits hold
 //!   `entry index + 1` and its high `32 - bits` bits hold a tag taken from the hash, so a probe
 //!   only touches an entry when the tag matches (an unsuccessful lookup, the first write of a
