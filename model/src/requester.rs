@@ -177,6 +177,8 @@ pub struct StandardRequester {
     waiting: bool,
     /// An asynchronous operation is pending (so Cancel makes sense).
     async_pending: bool,
+    /// A Cancel call has been made and has not returned yet.
+    cancel_pending: bool,
     to_add: Vec<ComponentRef>,
     snapshots: Vec<(VolumeId, SnapshotId)>,
     read_ok: Vec<VolumeId>,
@@ -221,6 +223,7 @@ impl StandardRequester {
             step: Step::Initialize,
             waiting: false,
             async_pending: false,
+            cancel_pending: false,
             to_add: Vec::new(),
             snapshots: Vec::new(),
             read_ok: Vec::new(),
@@ -290,7 +293,10 @@ impl StandardRequester {
                 })
             }
             Step::BackupComplete => Action::Call(ApiCall::BackupComplete),
-            Step::CancelAsync => Action::Call(ApiCall::Cancel),
+            Step::CancelAsync => {
+                self.cancel_pending = true;
+                Action::Call(ApiCall::Cancel)
+            }
             Step::AbortBackup => Action::Call(ApiCall::AbortBackup),
             Step::Release => Action::Call(ApiCall::Release),
             Step::RetryWait => Action::Sleep(self.policy.retry_wait),
@@ -330,12 +336,18 @@ impl StandardRequester {
                     // Cancel the operation, then abandon the backup once it has ended.
                     self.waiting = false;
                     self.step = Step::CancelAsync;
+                } else if matches!(self.step, Step::RetryWait | Step::NewObject) {
+                    // Between attempts the object is already released: nothing to abandon.
+                    self.retry_pending = false;
+                    self.waiting = false;
+                    self.step = Step::Done;
                 } else if !self.waiting {
                     self.abandon();
-                } else if matches!(self.step, Step::Read(_) | Step::RetryWait) {
+                } else if matches!(self.step, Step::Read(_)) {
                     self.waiting = false;
                     self.abandon();
                 }
+                // Otherwise a call is in flight: its reply sees `deadline_passed`.
             }
             Feedback::Woke => {
                 self.waiting = false;
@@ -347,7 +359,9 @@ impl StandardRequester {
             }
             Feedback::Reply { call, result, data } => {
                 if call == "Cancel" {
-                    // The operation may have ended before Cancel returned: abandon now.
+                    self.cancel_pending = false;
+                    // Wait for the operation to end (a Cancel after the release changes nothing,
+                    // rule 25); if it already has, abandon now.
                     self.waiting = self.async_pending;
                     if !self.async_pending {
                         self.abandon();
@@ -361,6 +375,11 @@ impl StandardRequester {
                 if ApiCall::is_async_name(call) {
                     // Wait(), then QueryStatus().
                     self.async_pending = true;
+                    if self.deadline_passed {
+                        // The deadline passed while this call was on its way: cancel it.
+                        self.waiting = false;
+                        self.step = Step::CancelAsync;
+                    }
                     return;
                 }
                 self.waiting = false;
@@ -381,7 +400,7 @@ impl StandardRequester {
             }
             Feedback::AsyncDone { result, data, .. } => {
                 self.async_pending = false;
-                if self.step == Step::CancelAsync {
+                if self.cancel_pending {
                     // Cancel has not returned yet: one call at a time, wait for its reply.
                     self.waiting = true;
                     return;
@@ -584,7 +603,8 @@ pub struct ScriptedRequester {
     steps: Vec<ScriptStep>,
     pos: usize,
     waiting: bool,
-    async_waits: u32,
+    /// The asynchronous call the script waits for (`Wait` + `QueryStatus`).
+    awaited: Option<&'static str>,
     snapshots: Vec<(VolumeId, SnapshotId)>,
     released: bool,
     done: bool,
@@ -597,7 +617,7 @@ impl ScriptedRequester {
             steps,
             pos: 0,
             waiting: false,
-            async_waits: 0,
+            awaited: None,
             snapshots: Vec::new(),
             released: false,
             done: false,
@@ -605,7 +625,7 @@ impl ScriptedRequester {
     }
 
     fn next_action(&mut self) -> Action {
-        if self.waiting || self.async_waits > 0 {
+        if self.waiting || self.awaited.is_some() {
             return Action::Wait;
         }
         if self.done {
@@ -626,7 +646,7 @@ impl ScriptedRequester {
                     self.released = true;
                 }
                 if call.is_async() && wait {
-                    self.async_waits += 1;
+                    self.awaited = Some(call.name());
                 }
                 self.waiting = true;
                 Action::Call(call)
@@ -667,12 +687,19 @@ impl ScriptedRequester {
                     }
                 }
                 // An asynchronous call that failed at once has nothing to wait for.
-                if ApiCall::is_async_name(call) && !result.is_success() && self.async_waits > 0 {
-                    self.async_waits -= 1;
+                if ApiCall::is_async_name(call)
+                    && !result.is_success()
+                    && self.awaited == Some(call)
+                {
+                    self.awaited = None;
                 }
             }
-            Feedback::AsyncDone { .. } => {
-                self.async_waits = self.async_waits.saturating_sub(1);
+            Feedback::AsyncDone { call, .. } => {
+                // Only the operation waited for ends the wait: an earlier `wait = false`
+                // operation finishing now does not.
+                if self.awaited == Some(call) {
+                    self.awaited = None;
+                }
             }
             Feedback::ReadDone { .. } | Feedback::Woke => self.waiting = false,
             Feedback::Deadline => {}

@@ -1096,8 +1096,14 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
             if let Some(c) = &r.context {
                 return Err(cx.at(c.span(), &format!("requester[{i}].context"), "a scripted requester takes its context from a { call = \"SetContext\", context = ... } step; remove this key".into()));
             }
-            if let Some(v) = r.volumes.as_ref().and_then(|v| v.first()) {
-                return Err(cx.at(v.span(), &format!("requester[{i}].volumes"), "a scripted requester names its volumes in AddToSnapshotSet steps; remove this key".into()));
+            if r.volumes.is_some() {
+                let span = r
+                    .volumes
+                    .as_ref()
+                    .and_then(|v| v.first())
+                    .map(|v| v.span())
+                    .unwrap_or(r.name.span());
+                return Err(cx.at(span, &format!("requester[{i}].volumes"), "a scripted requester names its volumes in AddToSnapshotSet steps; remove this key".into()));
             }
         } else if vols.is_empty() {
             return Err(cx.at(r.name.span(), &format!("requester[{i}].volumes"), "the standard requester backs up at least one volume; list one or leave `volumes` out for all".into()));
@@ -1283,6 +1289,38 @@ fn script_step(
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(cx.at(span, key, "a script step is exactly one of { call = \"...\" }, { sleep = \"5s\" }, { read = \"C:\" } or { go_away = true }".into()));
     }
+    let given = [
+        ("volume", s.volume.is_some()),
+        ("provider", s.provider.is_some()),
+        ("writer", s.writer.is_some()),
+        ("component", s.component.is_some()),
+        ("context", s.context.is_some()),
+        ("select_components", s.select_components.is_some()),
+        ("backup_type", s.backup_type.is_some()),
+        ("succeeded", s.succeeded.is_some()),
+        ("wait", s.wait.is_some()),
+        ("go_away", s.go_away.is_some() && s.go_away != Some(true)),
+    ];
+    let refuse = |what: &str, allowed: &[&str]| -> Result<(), ScenarioError> {
+        match given.iter().find(|(a, g)| *g && !allowed.contains(a)) {
+            None => Ok(()),
+            Some((arg, _)) => Err(cx.at(
+                span.clone(),
+                &format!("{key}.{arg}"),
+                format!(
+                    "{what} takes no `{arg}`; it takes {}",
+                    if allowed.is_empty() {
+                        "no argument".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            )),
+        }
+    };
+    if s.call.is_none() {
+        refuse("a sleep, read or go_away step", &[])?;
+    }
     if let Some(d) = s.sleep {
         return Ok(ScriptStep::Sleep(d.0));
     }
@@ -1300,6 +1338,17 @@ fn script_step(
         return Ok(ScriptStep::GoAway);
     }
     let call_name = s.call.as_ref().expect("checked above");
+    if !CALL_NAMES[..CALL_NAMES.len() - 1].contains(&call_name.get_ref().as_str()) {
+        return Err(cx.at(
+            call_name.span(),
+            &format!("{key}.call"),
+            format!(
+                "unknown call `{}`; use one of {}",
+                call_name.get_ref(),
+                CALL_NAMES[..CALL_NAMES.len() - 1].join(", ")
+            ),
+        ));
+    }
     let allowed: &[&str] = match call_name.get_ref().as_str() {
         "SetContext" => &["context"],
         "SetBackupState" => &["select_components", "backup_type"],
@@ -1313,32 +1362,7 @@ fn script_step(
         | "BackupComplete" => &["wait"],
         _ => &[],
     };
-    let given = [
-        ("volume", s.volume.is_some()),
-        ("provider", s.provider.is_some()),
-        ("writer", s.writer.is_some()),
-        ("component", s.component.is_some()),
-        ("context", s.context.is_some()),
-        ("select_components", s.select_components.is_some()),
-        ("backup_type", s.backup_type.is_some()),
-        ("succeeded", s.succeeded.is_some()),
-        ("wait", s.wait.is_some()),
-    ];
-    if let Some((arg, _)) = given.iter().find(|(a, g)| *g && !allowed.contains(a)) {
-        return Err(cx.at(
-            span,
-            &format!("{key}.{arg}"),
-            format!(
-                "{} takes no `{arg}`; it takes {}",
-                call_name.get_ref(),
-                if allowed.is_empty() {
-                    "no argument".to_string()
-                } else {
-                    allowed.join(", ")
-                }
-            ),
-        ));
-    }
+    refuse(call_name.get_ref(), allowed)?;
     let need = |what: &str| {
         cx.at(
             call_name.span(),

@@ -69,7 +69,7 @@ struct VolState {
     live_digest: u64,
     /// Marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (protection level SNAPSHOT, rule 17).
     faulted: bool,
-    /// A hardware provider's plex, synced at BeginPrepareSnapshot and following every accepted
+    /// A hardware provider's plex, synced at EndPrepareSnapshots and following every accepted
     /// write until the split at CommitSnapshots (vss-spec.md §9.5).
     plex: Option<BlockMap>,
 }
@@ -816,6 +816,8 @@ impl World {
     /// still standing reads back the image of its hold instant, block by block.
     fn check_surviving_shadows(&mut self) {
         let mut found = Vec::new();
+        // The written blocks of each volume, computed once.
+        let mut written: Vec<Option<Vec<u64>>> = vec![None; self.volumes.len()];
         for img in self.images.iter().filter(|i| i.live) {
             let vol = &self.volumes[img.volume];
             if self.failed_sets.contains(&img.set_id) {
@@ -827,9 +829,9 @@ impl World {
                     ),
                 ));
             }
-            let blocks = vol.vol.written_blocks_sorted();
+            let blocks = written[img.volume].get_or_insert_with(|| vol.vol.written_blocks_sorted());
             let mut digest = 0u64;
-            read_image(&vol.vol, img, &blocks, |b, seq| {
+            read_image(&vol.vol, img, blocks, |b, seq| {
                 if let Some(s) = seq {
                     digest = digest.wrapping_add(mix(b, s));
                 }
@@ -1293,9 +1295,11 @@ impl World {
                 let response = self.providers[provider.idx()].on_call(call);
                 if self.coord.machine().providers[provider.idx()].kind == ProviderType::Hardware {
                     match call {
-                        // The mirror starts syncing when the volume is added (rule 1); a new
-                        // BeginPrepareSnapshot restarts it.
-                        ProviderCall::BeginPrepareSnapshot => {
+                        // The plex is synced at EndPrepareSnapshots, the rendezvous where a
+                        // hardware provider waits for its mirror (vss-spec.md §2.2, §9.5), inside
+                        // DoSnapshotSet: a set abandoned before that leaves no plex behind, and
+                        // one that fails after it gets AbortSnapshots, which drops it.
+                        ProviderCall::EndPrepareSnapshots => {
                             for v in &volumes {
                                 let vs = &mut self.volumes[v.idx()];
                                 vs.plex = Some(plex_of(&vs.vol));

@@ -173,6 +173,24 @@ const CASES: &[Case] = &[
         says: &["no volume named D:\\", "declared: C:\\"],
     },
     Case {
+        file: "script_step_extra_key.toml",
+        lines: line(10),
+        key: Key::Is("requester[0].script[1].volume"),
+        says: &["takes no `volume`"],
+    },
+    Case {
+        file: "script_unknown_call.toml",
+        lines: line(10),
+        key: Key::Is("requester[0].script[1].call"),
+        says: &["unknown call `AddToSnapshotSett`", "AddToSnapshotSet"],
+    },
+    Case {
+        file: "script_with_context_key.toml",
+        lines: line(8),
+        key: Key::Is("requester[0].context"),
+        says: &["SetContext", "remove this key"],
+    },
+    Case {
         file: "duplicate_writer.toml",
         lines: line(12),
         key: Key::Is("writer[1].name"),

@@ -289,3 +289,81 @@ fn going_away_during_the_hold_is_pending_and_loses_no_write() {
         o.report.snapshots.is_empty() || o.report.snapshots.iter().all(|s| s.status != "exists")
     );
 }
+
+/// A deadline that cancelled DoSnapshotSet after the held writes were released: Cancel
+/// returned first (rule 25: it changes nothing then), and the requester, still waiting for
+/// Cancel when the operation ended, waited for ever: the run ended `stalled`.
+#[test]
+fn a_deadline_after_the_release_abandons_without_stalling() {
+    let o = run_toml(
+        r#"
+[[volume]]
+name = "D:"
+size = "16GiB"
+
+[[writer]]
+name = "SqlServerWriter"
+[[writer.component]]
+name = "sales"
+volumes = ["D:"]
+[[writer.fault]]
+event = "OnPostSnapshot"
+delay = "30s"
+
+[[requester]]
+name = "restic"
+[requester.policy]
+deadline = "10s"
+"#,
+    );
+    assert!(o.report.violations.is_empty(), "{:?}", o.report.violations);
+    assert_eq!(o.report.result, "VSS_S_ASYNC_CANCELLED");
+    let tail: Vec<_> = o
+        .report
+        .calls
+        .iter()
+        .rev()
+        .take(3)
+        .map(|c| c.call)
+        .collect();
+    assert_eq!(tail, ["Release", "AbortBackup", "Cancel"]);
+}
+
+/// A script's waited-for operation was released by an earlier `wait = false` operation that
+/// ended first, so the script cancelled the very call it meant to wait for.
+#[test]
+fn a_script_waits_for_the_operation_it_asked_to_wait_for() {
+    let o = run_toml(
+        r#"
+[[volume]]
+name = "D:"
+size = "1GiB"
+
+[[writer]]
+name = "W"
+[[writer.component]]
+name = "c"
+volumes = ["D:"]
+
+[[requester]]
+name = "r"
+script = [
+  { call = "InitializeForBackup" }, { call = "SetBackupState" },
+  { call = "GatherWriterMetadata", wait = false }, { sleep = "1900us" },
+  { call = "GatherWriterStatus" }, { call = "Cancel" }, { call = "Release" },
+]
+"#,
+    );
+    let status = o
+        .report
+        .calls
+        .iter()
+        .find(|c| c.call == "GatherWriterStatus")
+        .unwrap();
+    assert_eq!(status.async_result, Some("VSS_S_ASYNC_FINISHED"));
+    let cancel = o.report.calls.iter().find(|c| c.call == "Cancel").unwrap();
+    assert_eq!(
+        cancel.result, "VSS_S_ASYNC_FINISHED",
+        "Cancel came after the wait"
+    );
+}

@@ -62,6 +62,9 @@
 //!
 //! A plex is a full, independent copy kept by the caller: [`Volume::snapshot_image`] gives the
 //! mirror's starting content; the caller applies every later write to it until the split.
+//!
+//! Reading a redirect-on-write shadow probes its base and every older one, so the cost grows
+//! with the number of redirect shadows on the volume (like the copy-on-write chain's).
 
 mod block_map;
 #[cfg(test)]
@@ -348,8 +351,8 @@ impl Volume {
         }
     }
 
-    /// The live image, every written block with its sequence, in insertion order of the
-    /// layers: a split mirror's starting content.
+    /// The live image, every written block with its sequence, by ascending block: a split
+    /// mirror's starting content.
     pub fn snapshot_image(&self) -> Vec<(u64, WriteSeq)> {
         self.written_blocks_sorted()
             .into_iter()
