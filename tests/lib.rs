@@ -108,3 +108,8 @@ fn build_vss_sim() -> PathBuf {
     assert!(bin.is_file(), "no vss-sim executable at {}", bin.display());
     bin
 }
+
+/// Parses a scenario written inline in a test (it must be valid).
+pub fn inline(src: &str) -> sim::scenario::Scenario {
+    sim::scenario::parse("<inline>", "inline", src).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -761,24 +761,15 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
     };
 
     // Providers.
-    let provider_latency = |table: &BTreeMap<String, Dur>,
-                            at: &str|
-     -> Result<Vec<(ProviderCall, Duration)>, ScenarioError> {
-        let mut out = Vec::new();
-        for (k, d) in table {
-            let call = ProviderCall::from_name(k).ok_or_else(|| {
-                cx.near(
-                    k,
-                    &format!("{at}.latency.{k}"),
-                    format!(
-                        "unknown provider call `{k}`; use one of {}",
-                        ProviderCall::NAMES.join(", ")
-                    ),
-                )
-            })?;
-            out.push((call, d.0));
-        }
-        Ok(out)
+    let provider_latency = |table: &BTreeMap<String, Dur>, at: &str| {
+        latency_table(
+            cx,
+            table,
+            at,
+            "provider call",
+            ProviderCall::from_name,
+            ProviderCall::NAMES,
+        )
     };
     let system_provider_latency =
         provider_latency(&raw.system_provider.latency, "system_provider")?;
@@ -878,20 +869,14 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
                 )
             })?),
         };
-        let mut latency = Vec::new();
-        for (k, d) in &w.latency {
-            let ev = WriterEvent::from_name(k).ok_or_else(|| {
-                cx.near(
-                    k,
-                    &format!("writer[{i}].latency.{k}"),
-                    format!(
-                        "unknown writer event `{k}`; use one of {}",
-                        WriterEvent::NAMES.join(", ")
-                    ),
-                )
-            })?;
-            latency.push((ev, d.0));
-        }
+        let latency = latency_table(
+            cx,
+            &w.latency,
+            &format!("writer[{i}]"),
+            "writer event",
+            WriterEvent::from_name,
+            WriterEvent::NAMES,
+        )?;
         let mut components = Vec::new();
         for (j, c) in w.component.iter().enumerate() {
             let vols = c
@@ -1256,6 +1241,29 @@ fn validate(cx: &Ctx<'_>, stem: &str, raw: RawScenario) -> Result<Scenario, Scen
         requesters,
         expect,
     })
+}
+
+/// A `latency = { Name = "10ms" }` table keyed by writer events or provider calls.
+fn latency_table<K>(
+    cx: &Ctx<'_>,
+    table: &BTreeMap<String, Dur>,
+    at: &str,
+    what: &str,
+    from_name: fn(&str) -> Option<K>,
+    names: &[&str],
+) -> Result<Vec<(K, Duration)>, ScenarioError> {
+    let mut out = Vec::new();
+    for (k, d) in table {
+        let name = from_name(k).ok_or_else(|| {
+            cx.near(
+                k,
+                &format!("{at}.latency.{k}"),
+                format!("unknown {what} `{k}`; use one of {}", names.join(", ")),
+            )
+        })?;
+        out.push((name, d.0));
+    }
+    Ok(out)
 }
 
 /// Validates one script step. Unknown volumes, providers and components are allowed: a script

@@ -3,10 +3,9 @@
 //! (rules 6, 7, 11) and rule 14's clean-up.
 
 use sim::run::{Report, RunOptions, run};
-use sim::scenario::parse;
 
 fn run_toml(src: &str) -> Report {
-    let s = parse("<inline>", "inline", src).unwrap_or_else(|e| panic!("{e}"));
+    let s = vss_sim_tests::inline(src);
     run(&s, 0, RunOptions::default()).report
 }
 

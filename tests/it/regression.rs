@@ -2,10 +2,9 @@
 //! decisions.md asks for. The comment above each says what went wrong.
 
 use sim::run::{Outcome, RunOptions, run};
-use sim::scenario::parse;
 
 fn run_toml(src: &str) -> Outcome {
-    let s = parse("<inline>", "inline", src).unwrap_or_else(|e| panic!("{e}"));
+    let s = vss_sim_tests::inline(src);
     run(
         &s,
         0,
