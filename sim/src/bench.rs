@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use model::volume::{Protection, ShadowKey, Volume};
 use serde::Serialize;
 
-use crate::rng::SimRng;
+use crate::kernel::rng::SimRng;
 use crate::scenario::{DEFAULT_SCENARIO, Scenario, parse};
 use crate::trace::Trace;
 use crate::world::World;
@@ -129,7 +129,7 @@ fn sim_loop(scenario: &Scenario, traced: bool, budget: f64, first_seed: u64) -> 
         let mut world = World::new(scenario, first_seed + f.runs, trace);
         let end = world.run();
         if traced {
-            black_box(world.trace.finish());
+            black_box(world.rec.trace.finish());
         }
         if end != crate::world::EndReason::Finished || !world.violations().is_empty() {
             f.not_clean += 1;

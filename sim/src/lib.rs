@@ -1,27 +1,28 @@
 //! vss-sim: a deterministic discrete-event simulator of the Windows Volume Shadow Copy Service.
 //!
-//! The loop in ten lines (see [`world::World::step`]):
+//! The loop in ten lines (see [`world::World::step`] and [`kernel::Kernel::advance`]):
 //!
 //! ```text
 //! loop (bounded by the step budget and [run] max_virtual_time):
-//!   (at, payload) = queue.pop_min()          # (time, insertion seq) order
+//!   next = kernel.advance()                  # heap or workload slot, (time, seq) order
 //!   now = at                                 # only the loop advances time
 //!   match payload:
 //!     workload write  -> volume (held? queue it : apply with copy-on-write)
 //!     coordinator input -> coordinator.handle(now, input, &mut outbox)
 //!     requester feedback -> requester.feed(..); requester.next() -> API call
 //!   for effect in outbox: schedule writer/provider answers, timers, holds, shadows
-//!   check the invariants the effects touched; stop when every requester released
+//!   every fact -> recorder: trace record, oracles, accounting; stop when all released
 //! ```
 //!
 //! Determinism contract: given (scenario, seed, commit) the JSONL trace is byte-identical. One
-//! seeded ChaCha8 stream per subsystem ([`rng::SimRng`]), no wall clock, no hash-map iteration,
-//! no threads.
+//! seeded ChaCha8 stream per subsystem ([`kernel::rng::SimRng`]), no wall clock, no hash-map
+//! iteration, no threads.
 
 pub mod alloc;
 pub mod bench;
-pub mod queue;
-pub mod rng;
+pub mod kernel;
+pub mod oracle;
+pub mod record;
 pub mod run;
 pub mod scenario;
 pub mod trace;

@@ -190,7 +190,7 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
     let trace = Trace::on(opts.keep_trace_bytes, opts.keep_records);
     let mut world = World::new(scenario, seed, trace);
     let end = world.run();
-    let (digest, bytes, records) = world.trace.finish();
+    let (digest, bytes, records) = world.rec.trace.finish();
     let report = report(scenario, seed, &world, digest.unwrap_or_default());
     Outcome {
         report,
@@ -325,7 +325,8 @@ fn report(scenario: &Scenario, seed: u64, world: &World, trace_digest: String) -
         .map(|v| v.name.to_string())
         .collect();
     let hold = world.hold_stats();
-    let (issued, _, failed) = world.write_counts();
+    let counts = world.write_counts();
+    let (issued, failed) = (counts.issued, counts.failed);
     let summary = SummaryJson {
         shadows_made: snapshots.len(),
         holds: hold.holds,

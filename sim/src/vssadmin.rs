@@ -281,7 +281,7 @@ pub fn list_shadows(world: &World, scenario: &Scenario, lf: bool) -> Result<View
             let Some(view) = live.iter().find(|v| v.id == r.id) else {
                 continue;
             };
-            let vol = &storage[view.volume];
+            let vol = &storage[view.volume.idx()];
             let provider = &machine.providers[r.provider.idx()];
             b.push(format!("      Shadow Copy ID: {}", r.id));
             b.push(format!(

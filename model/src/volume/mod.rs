@@ -67,6 +67,7 @@
 //! with the number of redirect shadows on the volume (like the copy-on-write chain's).
 
 mod block_map;
+pub mod store;
 #[cfg(test)]
 mod tests;
 
@@ -552,6 +553,118 @@ impl Volume {
                 .iter()
                 .map(|s| s.diff.heap_bytes())
                 .sum::<usize>()
+    }
+
+    /// The digest of every copy-on-write shadow's image at once, oldest first: for shadow `i`,
+    /// the wrapping sum of `term(block, seq)` over the blocks it holds, exactly what reading every
+    /// written block through [`Volume::read_shadow_blocks`] would sum, but walking each block's
+    /// versions once for all shadows together.
+    ///
+    /// Each version of a block (its live content, and each diff entry) is what a contiguous range
+    /// of shadows reads: diff entry `(b, s)` of shadow `i` is read by shadows `lo..=i`, where `lo`
+    /// is one above the next older shadow with an entry for `b` (the live content by shadows above
+    /// the newest entry), and each of them holds it only when `s` is at most its epoch; epochs
+    /// grow with `i`, so that is again a range, found by binary search. A difference array over
+    /// shadows collects the terms. Cost: O((B + V) log S) for B written blocks and V diff entries,
+    /// memory O(V) beyond the result.
+    pub fn shadow_digests(&self, term: impl Fn(u64, WriteSeq) -> u64) -> Vec<(ShadowKey, u64)> {
+        let n = self.shadows.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let epochs: Vec<WriteSeq> = self.shadows.iter().map(|s| s.epoch).collect();
+        let mut acc = vec![0u64; n + 1];
+        let mut add = |block: u64, seq: WriteSeq, lo: usize, hi: usize| {
+            let start = lo.max(epochs.partition_point(|&e| e < seq));
+            if start <= hi {
+                let t = term(block, seq);
+                acc[start] = acc[start].wrapping_add(t);
+                acc[hi + 1] = acc[hi + 1].wrapping_sub(t);
+            }
+        };
+        // Oldest shadow first: `below[b]` is one above the newest diff entry of `b` seen so far,
+        // the lowest shadow that reads the next version up.
+        let mut below = BlockMap::new();
+        for (i, shadow) in self.shadows.iter().enumerate() {
+            for (block, s) in shadow.diff.iter() {
+                let lo = match below.find(block) {
+                    Ok(e) => {
+                        let lo = below.value_at(e) as usize;
+                        below.set_value_at(e, i as u64 + 1);
+                        lo
+                    }
+                    Err(vacant) => {
+                        below.insert_vacant(vacant, block, i as u64 + 1);
+                        0
+                    }
+                };
+                add(block, s, lo, i);
+            }
+        }
+        // The live content: read by the shadows above the newest diff entry of its block.
+        let mut live_term = |block: u64, live: WriteSeq| {
+            let lo = below.get(block).map_or(0, |l| l as usize);
+            if lo < n {
+                add(block, live, lo, n - 1);
+            }
+        };
+        if self.redirects.is_empty() {
+            for (block, live) in self.live.iter() {
+                live_term(block, live);
+            }
+        } else {
+            for block in self.written_blocks_sorted() {
+                if let Some(live) = self.live_get(block) {
+                    live_term(block, live);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        let mut run = 0u64;
+        for (i, s) in self.shadows.iter().enumerate() {
+            run = run.wrapping_add(acc[i]);
+            out.push((s.key, run));
+        }
+        out
+    }
+
+    /// The digest of every redirect-on-write shadow's image at once, oldest first, as
+    /// [`Volume::read_redirect_blocks`] over every written block would sum it: base entry
+    /// `(b, s)` of layer `j` is read by shadows `j..k`, `k` the next newer layer holding `b`.
+    /// Cost O(V) for V base entries.
+    pub fn redirect_digests(&self, term: impl Fn(u64, WriteSeq) -> u64) -> Vec<(ShadowKey, u64)> {
+        let m = self.redirects.len();
+        if m == 0 {
+            return Vec::new();
+        }
+        let mut acc = vec![0u64; m + 1];
+        // Newest layer first: `above[b]` is the lowest layer above holding `b`.
+        let mut above = BlockMap::new();
+        for j in (0..m).rev() {
+            for (block, s) in self.redirects[j].base.iter() {
+                let hi = match above.find(block) {
+                    Ok(e) => {
+                        let hi = above.value_at(e) as usize;
+                        above.set_value_at(e, j as u64);
+                        hi
+                    }
+                    Err(vacant) => {
+                        above.insert_vacant(vacant, block, j as u64);
+                        m
+                    }
+                };
+                let t = term(block, s);
+                acc[j] = acc[j].wrapping_add(t);
+                acc[hi] = acc[hi].wrapping_sub(t);
+            }
+        }
+        let mut out = Vec::with_capacity(m);
+        let mut run = 0u64;
+        for (j, r) in self.redirects.iter().enumerate() {
+            run = run.wrapping_add(acc[j]);
+            out.push((r.key, run));
+        }
+        out
     }
 
     fn position(&self, key: ShadowKey) -> usize {

@@ -1,7 +1,8 @@
 //! The event queue: a binary min-heap ordered by `(at, seq)`, where `seq` is the insertion
 //! counter, so events due at the same instant run in the order they were scheduled
 //! (FoundationDB's FIFO tie-break). The payload is one `u64` the world interprets, so the heap
-//! moves 24-byte entries, the same shape as the `bench` baseline loop.
+//! moves 24-byte entries, the same shape as the `bench` baseline loop. The payload is a
+//! slab index the [`Kernel`](super::Kernel) resolves.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -13,9 +14,6 @@ use model::time::Instant;
 pub struct EventQueue {
     heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
     next_seq: u64,
-    /// Sum of queue lengths seen at each pop, for the average the benchmark reports.
-    len_sum: u64,
-    pops: u64,
 }
 
 impl EventQueue {
@@ -35,8 +33,6 @@ impl EventQueue {
     /// The earliest event, or `None` when the queue is empty.
     #[inline]
     pub fn pop(&mut self) -> Option<(Instant, u64)> {
-        self.len_sum += self.heap.len() as u64;
-        self.pops += 1;
         self.heap
             .pop()
             .map(|Reverse((at, _, p))| (Instant::from_us(at), p))
@@ -49,6 +45,21 @@ impl EventQueue {
             .map(|Reverse((at, _, _))| Instant::from_us(*at))
     }
 
+    /// `(at_us, seq)` of the earliest event.
+    #[inline]
+    pub fn peek_key(&self) -> Option<(u64, u64)> {
+        self.heap.peek().map(|Reverse((at, seq, _))| (*at, *seq))
+    }
+
+    /// Takes the next insertion sequence number without pushing (a slot armed by the kernel
+    /// shares the heap's counter, so ties keep scheduling order).
+    #[inline]
+    pub fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
     /// Events waiting.
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -57,14 +68,5 @@ impl EventQueue {
     /// Whether no event is waiting.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
-    }
-
-    /// Average number of live entries over all pops so far.
-    pub fn average_len(&self) -> f64 {
-        if self.pops == 0 {
-            0.0
-        } else {
-            self.len_sum as f64 / self.pops as f64
-        }
     }
 }

@@ -1,0 +1,910 @@
+//! The shadow store: every volume of the machine with its flush-and-hold state, its held writes,
+//! a hardware provider's plex and the shadow copies of all three copy methods.
+//!
+//! It owns the VSS behaviour of the storage stack: the snapshot instant and the queue of writes
+//! issued during a hold (rules 13, 15), their in-order release with none lost (rule 14), the
+//! choice of copy method by provider kind, the diff-area minimum and what happens when the diff
+//! area fills (rule 17), and reading a shadow back. The simulation feeds it writes and the
+//! coordinator's storage effects; the store answers with facts ([`StoreNote`], [`Released`],
+//! [`Created`]) that the simulation records and its oracles judge.
+//!
+//! Content is represented by write sequence numbers, as in [`Volume`]; an image is summarised
+//! by its digest, the wrapping sum of [`image_term`] over its blocks, so a shadow's expected
+//! image is the live digest at its instant, kept write by write.
+
+use std::collections::BTreeMap;
+
+#[cfg(test)]
+use crate::ids::Guid;
+use crate::ids::{SnapshotId, SnapshotSetId, VolumeId};
+use crate::time::{Duration, Instant};
+use crate::vss::{ProviderCall, ProviderType};
+
+use super::{BlockMap, Protection, ShadowKey, Volume, WriteOutcome, WriteSeq};
+
+/// The term of one (block, sequence) pair in an image digest; the digest is the wrapping sum
+/// over the image, so it is order-independent and updatable write by write. For a fixed block
+/// the map from sequence to term is a bijection (xor, odd multiply, xorshift), so a block read
+/// back with another sequence always changes its term.
+#[inline]
+pub fn image_term(block: u64, seq: WriteSeq) -> u64 {
+    let z = (block.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ seq.rotate_left(29))
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z ^ (z >> 31)
+}
+
+/// How a provider keeps a shadow copy's image (Microsoft, "Shadow copy creation for providers":
+/// complete copy, copy-on-write, redirect-on-write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyMethod {
+    /// System provider: a copy-on-write chain on the volume, with a diff area.
+    CopyOnWrite,
+    /// Software provider: the blocks stay in place, later writes are redirected.
+    RedirectOnWrite,
+    /// Hardware provider: the plex, a full copy that followed every write until the split.
+    SplitMirror,
+}
+
+impl CopyMethod {
+    /// The method a provider of this kind uses.
+    pub fn for_provider(kind: ProviderType) -> CopyMethod {
+        match kind {
+            ProviderType::System => CopyMethod::CopyOnWrite,
+            ProviderType::Hardware => CopyMethod::SplitMirror,
+            _ => CopyMethod::RedirectOnWrite,
+        }
+    }
+
+    /// The name the trace prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            CopyMethod::CopyOnWrite => "copy-on-write",
+            CopyMethod::RedirectOnWrite => "redirect-on-write",
+            CopyMethod::SplitMirror => "split mirror",
+        }
+    }
+}
+
+/// One write queued by flush-and-hold.
+#[derive(Clone, Copy, Debug)]
+struct HeldWrite {
+    issued: Instant,
+    block: u64,
+    latency: Duration,
+}
+
+/// One volume and its storage-stack state.
+#[derive(Debug)]
+struct Disk {
+    vol: Volume,
+    held: bool,
+    hold_started: Instant,
+    /// The global write sequence at the hold request: the snapshot instant (rule 13).
+    hold_seq: WriteSeq,
+    held_writes: Vec<HeldWrite>,
+    /// When the last accepted write completes (the flush waits for it).
+    last_complete: Instant,
+    /// Largest sequence applied on this volume.
+    max_seq: WriteSeq,
+    next_key: u32,
+    /// Digest of the live image, kept write by write.
+    live_digest: u64,
+    /// Marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (protection level SNAPSHOT, rule 17).
+    faulted: bool,
+    /// A hardware provider's plex, synced at EndPrepareSnapshots and following every accepted
+    /// write until the split at CommitSnapshots.
+    plex: Option<BlockMap>,
+}
+
+/// A shadow copy as the store keeps it.
+#[derive(Debug)]
+struct Image {
+    id: SnapshotId,
+    set_id: SnapshotSetId,
+    volume: VolumeId,
+    key: ShadowKey,
+    /// The digest of the live image at its instant: what it must read back.
+    digest: u64,
+    live: bool,
+    device: u32,
+    method: CopyMethod,
+    /// The split-off plex of a split-mirror shadow.
+    plex: Option<BlockMap>,
+}
+
+/// What happened to a write the application issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFate {
+    /// Applied to the volume.
+    Accepted,
+    /// Queued by flush-and-hold (rule 13).
+    Held,
+    /// Failed: the diff area is full under protection level SNAPSHOT (rule 17).
+    Failed,
+}
+
+/// Side effects of writes that the simulation must pass on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreNote {
+    /// The diff area filled and this shadow was deleted, oldest first (rule 17).
+    ShadowDeleted {
+        /// The volume.
+        volume: VolumeId,
+        /// The shadow.
+        snapshot: SnapshotId,
+    },
+    /// The volume was marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (rule 17).
+    ProtectionFault {
+        /// The volume.
+        volume: VolumeId,
+    },
+}
+
+/// What a release of held writes did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Writes released.
+    pub n: u64,
+    /// Longest hold among the volumes released.
+    pub longest: Duration,
+    /// Largest latency a held write gained.
+    pub max_added: Duration,
+    /// Volumes whose held writes were not queued in issue order.
+    pub out_of_order: Vec<VolumeId>,
+}
+
+/// What creating a shadow did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// The copy method used.
+    pub method: CopyMethod,
+    /// Whether the volume was held and nothing was accepted on it after the instant.
+    pub instant_kept: bool,
+    /// Blocks written on the volume so far.
+    pub n_written: u64,
+    /// The shadow's device number (`HarddiskVolumeShadowCopyN`).
+    pub device: u32,
+}
+
+/// The store's write accounting: every issued write is accepted, failed or still held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    /// Writes the workloads issued.
+    pub issued: u64,
+    /// Writes applied.
+    pub accepted: u64,
+    /// Writes that failed (rule 17, protection level SNAPSHOT).
+    pub failed: u64,
+    /// Writes queued by a hold now.
+    pub held: u64,
+}
+
+/// A shadow copy as an administrator lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShadowInfo {
+    /// Shadow id.
+    pub id: SnapshotId,
+    /// Its set.
+    pub set_id: SnapshotSetId,
+    /// The original volume.
+    pub volume: VolumeId,
+    /// `N` of `HarddiskVolumeShadowCopyN`, counting up from 1 per run.
+    pub device: u32,
+    /// How it is kept.
+    pub method: CopyMethod,
+}
+
+/// Why a shadow read failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The shadow does not exist (never, or deleted under the reader: rule 17).
+    NotFound,
+}
+
+/// One block range of a shadow, read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeRead {
+    /// The digest of what was read: the sum of [`image_term`] over the blocks the shadow holds.
+    pub digest: u64,
+    /// Blocks of the range the shadow holds (written before its instant); the others read as
+    /// zeros and cost nothing.
+    pub held_blocks: u64,
+}
+
+/// Every volume of the machine and every shadow copy.
+#[derive(Debug)]
+pub struct ShadowStore {
+    disks: Vec<Disk>,
+    /// Every shadow ever created, in creation order.
+    images: Vec<Image>,
+    by_id: BTreeMap<SnapshotId, usize>,
+    /// The next global write sequence.
+    next_seq: WriteSeq,
+    next_device: u32,
+    counts: WriteCounts,
+}
+
+impl ShadowStore {
+    /// A store over `volumes`, all never written.
+    pub fn new(volumes: Vec<Volume>) -> ShadowStore {
+        ShadowStore {
+            disks: volumes
+                .into_iter()
+                .map(|vol| Disk {
+                    vol,
+                    held: false,
+                    hold_started: Instant::ZERO,
+                    hold_seq: 0,
+                    held_writes: Vec::new(),
+                    last_complete: Instant::ZERO,
+                    max_seq: 0,
+                    next_key: 0,
+                    live_digest: 0,
+                    faulted: false,
+                    plex: None,
+                })
+                .collect(),
+            images: Vec::new(),
+            by_id: BTreeMap::new(),
+            next_seq: 1,
+            next_device: 1,
+            counts: WriteCounts::default(),
+        }
+    }
+
+    /// The volume `v`.
+    pub fn volume(&self, v: VolumeId) -> &Volume {
+        &self.disks[v.idx()].vol
+    }
+
+    /// Number of volumes.
+    pub fn n_volumes(&self) -> usize {
+        self.disks.len()
+    }
+
+    /// Reserves room for `n` live blocks on volume `v`.
+    pub fn reserve_live(&mut self, v: VolumeId, n: usize) {
+        self.disks[v.idx()].vol.reserve_live(n);
+    }
+
+    /// The write accounting.
+    pub fn counts(&self) -> WriteCounts {
+        self.counts
+    }
+
+    /// Whether volume `v` is marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL`.
+    pub fn is_faulted(&self, v: VolumeId) -> bool {
+        self.disks[v.idx()].faulted
+    }
+
+    /// Writes held on every volume now (the sum of the queues).
+    pub fn held_now(&self) -> u64 {
+        self.disks.iter().map(|d| d.held_writes.len() as u64).sum()
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Writes and flush-and-hold
+    // -------------------------------------------------------------------------------------
+
+    /// The application issues a write of `block` on `v` at `now`, completing `latency` later.
+    /// Writes issued while the volume is held are queued (rule 13).
+    #[inline]
+    pub fn write(
+        &mut self,
+        now: Instant,
+        v: VolumeId,
+        block: u64,
+        latency: Duration,
+        notes: &mut Vec<StoreNote>,
+    ) -> WriteFate {
+        self.counts.issued += 1;
+        let d = &mut self.disks[v.idx()];
+        if d.held {
+            d.held_writes.push(HeldWrite {
+                issued: now,
+                block,
+                latency,
+            });
+            self.counts.held += 1;
+            return WriteFate::Held;
+        }
+        self.accept(v, block, now + latency, notes)
+    }
+
+    #[inline]
+    fn accept(
+        &mut self,
+        v: VolumeId,
+        block: u64,
+        complete: Instant,
+        notes: &mut Vec<StoreNote>,
+    ) -> WriteFate {
+        let seq = self.next_seq;
+        let d = &mut self.disks[v.idx()];
+        let (outcome, prev) = d.vol.write_returning_prev(block, seq);
+        match outcome {
+            WriteOutcome::Applied { .. } => {}
+            WriteOutcome::AppliedAfterDeleting { deleted } => {
+                for key in deleted {
+                    self.shadow_gone(v, key, notes);
+                }
+            }
+            WriteOutcome::FailedDiffAreaFull => {
+                self.counts.failed += 1;
+                let d = &mut self.disks[v.idx()];
+                if !d.faulted {
+                    d.faulted = true;
+                    notes.push(StoreNote::ProtectionFault { volume: v });
+                }
+                return WriteFate::Failed;
+            }
+        }
+        let d = &mut self.disks[v.idx()];
+        if let Some(p) = prev {
+            d.live_digest = d.live_digest.wrapping_sub(image_term(block, p));
+        }
+        d.live_digest = d.live_digest.wrapping_add(image_term(block, seq));
+        if let Some(plex) = d.plex.as_mut() {
+            plex.insert(block, seq);
+        }
+        self.next_seq += 1;
+        d.max_seq = seq;
+        if complete > d.last_complete {
+            d.last_complete = complete;
+        }
+        self.counts.accepted += 1;
+        WriteFate::Accepted
+    }
+
+    /// A copy-on-write shadow the volume dropped to make room: mark it deleted.
+    fn shadow_gone(&mut self, v: VolumeId, key: ShadowKey, notes: &mut Vec<StoreNote>) {
+        if let Some(img) = self
+            .images
+            .iter_mut()
+            .rev()
+            .find(|i| i.live && i.volume == v && i.key == key)
+        {
+            img.live = false;
+            notes.push(StoreNote::ShadowDeleted {
+                volume: v,
+                snapshot: img.id,
+            });
+        }
+    }
+
+    /// Flush-and-hold on `volumes` at `now`: the snapshot instant (rule 13). Returns when the
+    /// writes in flight have drained.
+    pub fn hold(&mut self, now: Instant, volumes: &[VolumeId]) -> Instant {
+        let hold_seq = self.next_seq - 1;
+        let mut drained = now;
+        for v in volumes {
+            let d = &mut self.disks[v.idx()];
+            d.held = true;
+            d.hold_started = now;
+            d.hold_seq = hold_seq;
+            drained = drained.max(d.last_complete);
+        }
+        drained
+    }
+
+    /// Releases the writes held on `volumes`, in their original order, none lost (rule 14);
+    /// each gains the time it waited (rule 15).
+    pub fn release(
+        &mut self,
+        now: Instant,
+        volumes: &[VolumeId],
+        notes: &mut Vec<StoreNote>,
+    ) -> Released {
+        let mut out = Released::default();
+        for &v in volumes {
+            let d = &mut self.disks[v.idx()];
+            if !d.held {
+                continue;
+            }
+            d.held = false;
+            out.longest = out.longest.max(now - d.hold_started);
+            let held = std::mem::take(&mut d.held_writes);
+            let mut prev_issued = Instant::ZERO;
+            let mut in_order = true;
+            for hw in &held {
+                in_order &= hw.issued >= prev_issued;
+                prev_issued = hw.issued;
+                out.max_added = out.max_added.max(now - hw.issued);
+                self.counts.held -= 1;
+                self.accept(v, hw.block, now + hw.latency, notes);
+            }
+            if !in_order {
+                out.out_of_order.push(v);
+            }
+            out.n += held.len() as u64;
+        }
+        out
+    }
+
+    // -------------------------------------------------------------------------------------
+    // Providers and shadows
+    // -------------------------------------------------------------------------------------
+
+    /// A provider of `kind` is called for `volumes`: a hardware provider syncs its plex at
+    /// EndPrepareSnapshots, the rendezvous where it waits for its mirror, inside DoSnapshotSet
+    /// (a set abandoned before that leaves no plex behind), and drops it at AbortSnapshots.
+    pub fn provider_called(
+        &mut self,
+        kind: ProviderType,
+        call: ProviderCall,
+        volumes: &[VolumeId],
+    ) {
+        if CopyMethod::for_provider(kind) != CopyMethod::SplitMirror {
+            return;
+        }
+        match call {
+            ProviderCall::EndPrepareSnapshots => {
+                for v in volumes {
+                    let d = &mut self.disks[v.idx()];
+                    d.plex = Some(plex_of(&d.vol));
+                }
+            }
+            ProviderCall::AbortSnapshots => {
+                for v in volumes {
+                    self.disks[v.idx()].plex = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Rule 17 at creation, for the system provider: a volume whose diff-area capacity cannot
+    /// hold the minimum fails the creation (`Err`). When the capacity can but the free space
+    /// cannot, the oldest shadows of that volume are deleted until it can (as when the diff
+    /// area fills later), reported in `notes`; under protection level SNAPSHOT no shadow is
+    /// deleted and the creation fails.
+    pub fn make_room(
+        &mut self,
+        volumes: &[VolumeId],
+        min_bytes: impl Fn(u64) -> u64,
+        notes: &mut Vec<StoreNote>,
+    ) -> Result<(), VolumeId> {
+        for &v in volumes {
+            let vol = &self.disks[v.idx()].vol;
+            let Some(cap) = vol.diff_area_capacity_bytes() else {
+                continue;
+            };
+            let min = min_bytes(vol.n_blocks() * u64::from(vol.block_size()));
+            if cap < min {
+                return Err(v);
+            }
+            if cap.saturating_sub(vol.diff_area_used_bytes()) >= min {
+                continue;
+            }
+            if vol.protection() == Protection::Snapshot {
+                return Err(v);
+            }
+        }
+        for &v in volumes {
+            loop {
+                let vol = &self.disks[v.idx()].vol;
+                let Some(cap) = vol.diff_area_capacity_bytes() else {
+                    break;
+                };
+                let min = min_bytes(vol.n_blocks() * u64::from(vol.block_size()));
+                if cap.saturating_sub(vol.diff_area_used_bytes()) >= min {
+                    break;
+                }
+                let Some(oldest) = vol.shadow_keys().next() else {
+                    break;
+                };
+                self.disks[v.idx()].vol.delete_shadow(oldest);
+                self.shadow_gone(v, oldest, notes);
+            }
+        }
+        Ok(())
+    }
+
+    /// A provider of `kind` committed shadow `id` of `volume`: its image is the hold instant.
+    pub fn create(
+        &mut self,
+        id: SnapshotId,
+        set_id: SnapshotSetId,
+        volume: VolumeId,
+        kind: ProviderType,
+    ) -> Created {
+        let d = &mut self.disks[volume.idx()];
+        let instant_kept = d.held && d.max_seq <= d.hold_seq;
+        let key = ShadowKey(d.next_key);
+        d.next_key += 1;
+        let epoch = d.hold_seq.max(d.max_seq);
+        let method = CopyMethod::for_provider(kind);
+        let plex = match method {
+            CopyMethod::CopyOnWrite => {
+                d.vol.create_shadow(key, epoch);
+                None
+            }
+            // The split: the plex stops following the volume and becomes the shadow. A plex
+            // that was never synced (no EndPrepareSnapshots) is synced now.
+            CopyMethod::SplitMirror => Some(d.plex.take().unwrap_or_else(|| plex_of(&d.vol))),
+            CopyMethod::RedirectOnWrite => {
+                d.vol.create_redirect_shadow(key);
+                None
+            }
+        };
+        let digest = d.live_digest;
+        debug_assert_eq!(digest, live_digest_slow(&d.vol));
+        let n_written = d.vol.n_written_blocks();
+        let device = self.next_device;
+        self.next_device += 1;
+        self.by_id.insert(id, self.images.len());
+        self.images.push(Image {
+            id,
+            set_id,
+            volume,
+            key,
+            digest,
+            live: true,
+            device,
+            method,
+            plex,
+        });
+        Created {
+            method,
+            instant_kept,
+            n_written,
+            device,
+        }
+    }
+
+    /// Deletes shadow `id`; returns its volume, or `None` if it was not live.
+    pub fn delete(&mut self, id: SnapshotId) -> Option<VolumeId> {
+        let i = *self.by_id.get(&id)?;
+        let img = &mut self.images[i];
+        if !img.live {
+            return None;
+        }
+        img.live = false;
+        img.plex = None;
+        let vol = &mut self.disks[img.volume.idx()].vol;
+        match img.method {
+            CopyMethod::CopyOnWrite => vol.delete_shadow(img.key),
+            CopyMethod::RedirectOnWrite => vol.delete_redirect_shadow(img.key),
+            CopyMethod::SplitMirror => {}
+        }
+        Some(img.volume)
+    }
+
+    fn live_image(&self, id: SnapshotId) -> Option<&Image> {
+        let img = &self.images[*self.by_id.get(&id)?];
+        img.live.then_some(img)
+    }
+
+    /// Whether shadow `id` exists.
+    pub fn is_live(&self, id: SnapshotId) -> bool {
+        self.live_image(id).is_some()
+    }
+
+    /// The digest shadow `id` must read back: the live image's at its instant.
+    pub fn expected_digest(&self, id: SnapshotId) -> Option<u64> {
+        self.by_id.get(&id).map(|&i| self.images[i].digest)
+    }
+
+    /// Live shadows in creation order.
+    pub fn live_shadows(&self) -> impl Iterator<Item = ShadowInfo> + '_ {
+        self.images.iter().filter(|i| i.live).map(|i| ShadowInfo {
+            id: i.id,
+            set_id: i.set_id,
+            volume: i.volume,
+            device: i.device,
+            method: i.method,
+        })
+    }
+
+    /// Blocks ever written on volume `v`, ascending: what a backup reads of a shadow of it.
+    pub fn written_blocks(&self, v: VolumeId) -> Vec<u64> {
+        self.disks[v.idx()].vol.written_blocks_sorted()
+    }
+
+    /// Reads `blocks` of shadow `id`, whatever its copy method.
+    pub fn read(&self, id: SnapshotId, blocks: &[u64]) -> Result<RangeRead, ReadError> {
+        let img = self.live_image(id).ok_or(ReadError::NotFound)?;
+        let vol = &self.disks[img.volume.idx()].vol;
+        let mut out = RangeRead {
+            digest: 0,
+            held_blocks: 0,
+        };
+        let mut take = |b: u64, seq: Option<WriteSeq>| {
+            if let Some(s) = seq {
+                out.digest = out.digest.wrapping_add(image_term(b, s));
+                out.held_blocks += 1;
+            }
+        };
+        match img.method {
+            CopyMethod::CopyOnWrite => vol.read_shadow_blocks(img.key, blocks, &mut take),
+            CopyMethod::RedirectOnWrite => vol.read_redirect_blocks(img.key, blocks, &mut take),
+            CopyMethod::SplitMirror => {
+                let plex = img.plex.as_ref().expect("a split mirror keeps its plex");
+                for &b in blocks {
+                    take(b, plex.get(b));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every live shadow with whether it still reads back the image of its instant, in creation
+    /// order. Each volume's copy-on-write chain and redirect layers are walked once for all
+    /// their shadows together ([`Volume::shadow_digests`], [`Volume::redirect_digests`]).
+    pub fn verify_live(&self) -> Vec<(ShadowInfo, bool)> {
+        let mut digests: Vec<Option<Vec<(ShadowKey, u64)>>> = vec![None; self.disks.len()];
+        let mut redirects: Vec<Option<Vec<(ShadowKey, u64)>>> = vec![None; self.disks.len()];
+        let mut out = Vec::new();
+        for img in self.images.iter().filter(|i| i.live) {
+            let v = img.volume.idx();
+            let vol = &self.disks[v].vol;
+            let got = match img.method {
+                CopyMethod::CopyOnWrite => lookup(
+                    digests[v].get_or_insert_with(|| vol.shadow_digests(image_term)),
+                    img.key,
+                ),
+                CopyMethod::RedirectOnWrite => lookup(
+                    redirects[v].get_or_insert_with(|| vol.redirect_digests(image_term)),
+                    img.key,
+                ),
+                CopyMethod::SplitMirror => img.plex.as_ref().map(|p| {
+                    p.iter()
+                        .fold(0u64, |a, (b, s)| a.wrapping_add(image_term(b, s)))
+                }),
+            };
+            let info = ShadowInfo {
+                id: img.id,
+                set_id: img.set_id,
+                volume: img.volume,
+                device: img.device,
+                method: img.method,
+            };
+            out.push((info, got == Some(img.digest)));
+        }
+        out
+    }
+
+    /// Bytes of heap held by the volumes' maps.
+    pub fn heap_bytes(&self) -> usize {
+        self.disks.iter().map(|d| d.vol.heap_bytes()).sum()
+    }
+
+    /// Test support: applies a write to a held volume behind flush-and-hold's back, as a broken
+    /// storage stack would (the oracles must notice).
+    #[doc(hidden)]
+    pub fn force_write(&mut self, v: VolumeId, block: u64) {
+        self.counts.issued += 1;
+        let mut notes = Vec::new();
+        self.accept(v, block, Instant::ZERO, &mut notes);
+    }
+}
+
+fn lookup(digests: &[(ShadowKey, u64)], key: ShadowKey) -> Option<u64> {
+    digests.iter().find(|(k, _)| *k == key).map(|(_, d)| *d)
+}
+
+/// A plex synced with the volume's current content.
+fn plex_of(vol: &Volume) -> BlockMap {
+    let image = vol.snapshot_image();
+    let mut plex = BlockMap::with_capacity(image.len());
+    for (b, s) in image {
+        plex.insert(b, s);
+    }
+    plex
+}
+
+/// The live image's digest, recomputed block by block (debug check of the incremental one).
+fn live_digest_slow(vol: &Volume) -> u64 {
+    vol.written_blocks_sorted()
+        .into_iter()
+        .filter_map(|b| vol.read_live(b).map(|s| image_term(b, s)))
+        .fold(0u64, u64::wrapping_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator for the tests (the model owns no RNG).
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// The digest of a shadow read block by block, the slow way.
+    fn read_through(vol: &Volume, key: ShadowKey, redirect: bool) -> u64 {
+        let blocks = vol.written_blocks_sorted();
+        let mut sum = 0u64;
+        let mut f = |b: u64, s: Option<WriteSeq>| {
+            if let Some(s) = s {
+                sum = sum.wrapping_add(image_term(b, s));
+            }
+        };
+        if redirect {
+            vol.read_redirect_blocks(key, &blocks, &mut f);
+        } else {
+            vol.read_shadow_blocks(key, &blocks, &mut f);
+        }
+        sum
+    }
+
+    #[test]
+    fn all_shadow_digests_at_once_equal_reading_each_shadow() {
+        for seed in 0..40u64 {
+            let mut rng = Lcg(seed);
+            let mut vol = Volume::new(64, 4096, None, Protection::OriginalVolume);
+            let mut seq = 0;
+            let mut keys = Vec::new();
+            let redirect = seed % 2 == 1;
+            for step in 0..300u32 {
+                match rng.below(20) {
+                    0 => {
+                        let key = ShadowKey(step);
+                        if redirect {
+                            vol.create_redirect_shadow(key);
+                        } else {
+                            vol.create_shadow(key, seq);
+                        }
+                        keys.push(key);
+                    }
+                    1 if !keys.is_empty() => {
+                        let key = keys.remove(rng.below(keys.len() as u64) as usize);
+                        if redirect {
+                            vol.delete_redirect_shadow(key);
+                        } else {
+                            vol.delete_shadow(key);
+                        }
+                    }
+                    _ => {
+                        seq += 1;
+                        vol.write(rng.below(64), seq);
+                    }
+                }
+            }
+            let all = if redirect {
+                vol.redirect_digests(image_term)
+            } else {
+                vol.shadow_digests(image_term)
+            };
+            assert_eq!(all.len(), keys.len(), "seed {seed}");
+            for (key, digest) in all {
+                assert_eq!(
+                    digest,
+                    read_through(&vol, key, redirect),
+                    "seed {seed} {key:?}"
+                );
+            }
+        }
+    }
+
+    fn store() -> ShadowStore {
+        ShadowStore::new(vec![Volume::new(
+            1024,
+            4096,
+            None,
+            Protection::OriginalVolume,
+        )])
+    }
+
+    const C: VolumeId = VolumeId(0);
+
+    #[test]
+    fn writes_issued_during_a_hold_wait_and_are_released_in_order_none_lost() {
+        let mut s = store();
+        let mut notes = Vec::new();
+        let t = Instant::from_us;
+        assert_eq!(
+            s.write(t(1), C, 5, Duration::ZERO, &mut notes),
+            WriteFate::Accepted
+        );
+        s.hold(t(2), &[C]);
+        assert_eq!(
+            s.write(t(3), C, 5, Duration::ZERO, &mut notes),
+            WriteFate::Held
+        );
+        assert_eq!(
+            s.write(t(4), C, 6, Duration::ZERO, &mut notes),
+            WriteFate::Held
+        );
+        let created = s.create(Guid(1), Guid(2), C, ProviderType::System);
+        assert!(created.instant_kept);
+        let r = s.release(t(10), &[C], &mut notes);
+        assert_eq!(r.n, 2);
+        assert!(r.out_of_order.is_empty());
+        assert_eq!(r.max_added, Duration::from_us(7));
+        let c = s.counts();
+        assert_eq!((c.issued, c.accepted, c.held), (3, 3, 0));
+        // The shadow holds the first write only; it reads back its instant.
+        let read = s.read(Guid(1), &s.written_blocks(C)).unwrap();
+        assert_eq!(read.held_blocks, 1);
+        assert_eq!(Some(read.digest), s.expected_digest(Guid(1)));
+        assert!(s.verify_live().iter().all(|(_, ok)| *ok));
+    }
+
+    #[test]
+    fn a_write_behind_the_holds_back_breaks_the_instant() {
+        let mut s = store();
+        s.hold(Instant::from_us(1), &[C]);
+        s.force_write(C, 3);
+        let created = s.create(Guid(1), Guid(2), C, ProviderType::System);
+        assert!(!created.instant_kept);
+    }
+
+    #[test]
+    fn every_copy_method_keeps_its_instant() {
+        for kind in [
+            ProviderType::System,
+            ProviderType::Software,
+            ProviderType::Hardware,
+        ] {
+            let mut s = store();
+            let mut notes = Vec::new();
+            for b in 0..10 {
+                s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+            }
+            s.provider_called(kind, ProviderCall::EndPrepareSnapshots, &[C]);
+            s.hold(Instant::ZERO, &[C]);
+            s.create(Guid(1), Guid(2), C, kind);
+            s.release(Instant::ZERO, &[C], &mut notes);
+            for b in 5..20 {
+                s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+            }
+            let (info, ok) = s.verify_live()[0];
+            assert!(ok, "{kind:?}");
+            assert_eq!(info.method, CopyMethod::for_provider(kind));
+            let read = s.read(Guid(1), &s.written_blocks(C)).unwrap();
+            assert_eq!(
+                read.held_blocks, 10,
+                "{kind:?}: blocks written later read as zeros"
+            );
+        }
+    }
+
+    #[test]
+    fn a_diff_area_that_can_hold_the_minimum_makes_room_by_deleting_the_oldest() {
+        let min = |_| 4 * 4096;
+        let mk = |protection| {
+            let vol = Volume::new(1024, 4096, Some(8 * 4096), protection);
+            ShadowStore::new(vec![vol])
+        };
+        for protection in [Protection::OriginalVolume, Protection::Snapshot] {
+            let mut s = mk(protection);
+            let mut notes = Vec::new();
+            for b in 0..8 {
+                s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+            }
+            s.create(Guid(1), Guid(2), C, ProviderType::System);
+            // Six copies on write: 2 blocks of room left, the minimum is 4.
+            for b in 0..6 {
+                s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+            }
+            let got = s.make_room(&[C], min, &mut notes);
+            match protection {
+                Protection::OriginalVolume => {
+                    assert_eq!(got, Ok(()));
+                    assert_eq!(
+                        notes,
+                        [StoreNote::ShadowDeleted {
+                            volume: C,
+                            snapshot: Guid(1)
+                        }]
+                    );
+                    assert!(!s.is_live(Guid(1)));
+                }
+                Protection::Snapshot => {
+                    assert_eq!(got, Err(C));
+                    assert!(s.is_live(Guid(1)));
+                }
+            }
+        }
+        // A capacity below the minimum fails whatever is stored.
+        let mut s = mk(Protection::OriginalVolume);
+        assert_eq!(s.make_room(&[C], |_| 9 * 4096, &mut Vec::new()), Err(C));
+    }
+}

@@ -1,0 +1,202 @@
+//! The oracles: every protocol invariant a run is judged by, each an observer in a file of its
+//! own, fed the same facts the trace records ([`crate::record::Fact`]) and owning its own state.
+//! A run's `violations` come only from here.
+//!
+//! Adding an oracle is adding a file and a line in [`ALL`]: an [`Entry`] with its name (as
+//! `violations` and `[expect] violations` spell it), a one-line description, the rule it
+//! enforces (docs/rules.md) and a constructor. Each file keeps a unit test that feeds it facts
+//! breaking its invariant on purpose.
+
+use model::machine::Machine;
+use model::profile::Profile;
+use model::time::Instant;
+
+use crate::record::Fact;
+
+mod failed_set_shadow_left;
+mod freeze_window;
+mod held_writes_preserved;
+mod hold_within_limit;
+mod shadow_point_in_time;
+mod stalled;
+mod writer_state_graph;
+
+/// An invariant that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The oracle's name.
+    pub name: &'static str,
+    /// What was seen.
+    pub detail: String,
+    /// When.
+    pub at: Instant,
+}
+
+/// What an oracle is, as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OracleInfo {
+    /// The name `violations` prints.
+    pub name: &'static str,
+    /// One line for people (`vss-sim oracles`).
+    pub description: &'static str,
+    /// The rule it enforces (docs/rules.md).
+    pub rule: &'static str,
+}
+
+/// What an oracle may know of the run before it starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Setup<'a> {
+    /// The machine: writers (with their freeze windows), providers, volumes.
+    pub machine: &'a Machine,
+    /// The limits and knobs in force.
+    pub profile: &'a Profile,
+    /// The run's step budget.
+    pub max_steps: u64,
+    /// The run's virtual time limit.
+    pub max_time: Instant,
+}
+
+/// An observer of a run's facts.
+pub trait Oracle {
+    /// Sees one fact at `now`; pushes what it finds broken onto `out`.
+    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>);
+}
+
+/// One line of the oracle list.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    /// Name, description, rule.
+    pub info: OracleInfo,
+    /// Builds the observer for one run.
+    pub build: fn(&Setup<'_>) -> Box<dyn Oracle>,
+}
+
+/// Every oracle, in the order they see each fact (so the order of violations found by one fact
+/// is this order).
+pub const ALL: &[Entry] = &[
+    failed_set_shadow_left::ENTRY,
+    shadow_point_in_time::ENTRY,
+    held_writes_preserved::ENTRY,
+    hold_within_limit::ENTRY,
+    writer_state_graph::ENTRY,
+    stalled::ENTRY,
+    freeze_window::ENTRY,
+];
+
+/// The names of every oracle, in list order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    ALL.iter().map(|e| e.info.name)
+}
+
+/// The oracles of one run.
+pub struct Oracles {
+    list: Vec<(&'static str, Box<dyn Oracle>)>,
+    scratch: Vec<Violation>,
+}
+
+impl Oracles {
+    /// Every oracle of [`ALL`], built for this run.
+    pub fn new(setup: &Setup<'_>) -> Oracles {
+        Oracles {
+            list: ALL
+                .iter()
+                .map(|e| (e.info.name, (e.build)(setup)))
+                .collect(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Shows `fact` to every oracle; what they find goes onto `out`, named after its oracle.
+    pub fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+        for (name, o) in &mut self.list {
+            o.observe(now, fact, &mut self.scratch);
+            for mut v in self.scratch.drain(..) {
+                v.name = name;
+                out.push(v);
+            }
+        }
+    }
+}
+
+/// A violation found now (the name is filled in by [`Oracles::observe`]).
+fn found(now: Instant, detail: String) -> Violation {
+    Violation {
+        name: "",
+        detail,
+        at: now,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Feeding an oracle facts by hand.
+
+    use super::*;
+    use model::ids::{Guid, VolumeId, WriterId};
+    use model::machine::{ComponentInfo, ProviderInfo, VolumeInfo, WriterInfo};
+    use model::time::Duration;
+    use model::vss::{ApplicationLevel, UsageType};
+
+    /// A machine with one writer (60 s freeze window) and one volume `C:\`.
+    pub(crate) fn machine() -> Machine {
+        Machine {
+            writers: vec![WriterInfo {
+                name: "SqlServerWriter".into(),
+                class_id: Guid(1),
+                instance_id: Guid(2),
+                usage: UsageType::UserData,
+                level: ApplicationLevel::BackEnd,
+                freeze_timeout: Duration::from_secs(60),
+                components: vec![ComponentInfo {
+                    name: "db".into(),
+                    logical_path: String::new(),
+                    volumes: vec![VolumeId(0)],
+                }],
+            }],
+            providers: vec![ProviderInfo::system()],
+            volumes: vec![VolumeInfo {
+                name: "C:\\".into(),
+                bytes: 1 << 30,
+            }],
+        }
+    }
+
+    /// Runs the oracle `name` over `facts` (each at its instant); returns the violations.
+    pub(crate) fn judge(name: &str, facts: Vec<(u64, Fact)>) -> Vec<Violation> {
+        let m = machine();
+        let p = Profile::windows();
+        let setup = Setup {
+            machine: &m,
+            profile: &p,
+            max_steps: 1_000,
+            max_time: Instant::from_us(3_600_000_000),
+        };
+        let entry = ALL.iter().find(|e| e.info.name == name).expect("an oracle");
+        let mut o = (entry.build)(&setup);
+        let mut out = Vec::new();
+        for (t, f) in facts {
+            o.observe(Instant::from_us(t), &f, &mut out);
+        }
+        out
+    }
+
+    pub(crate) const W: WriterId = WriterId(0);
+    pub(crate) const C: VolumeId = VolumeId(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_oracle_has_a_unique_name_a_description_and_a_rule() {
+        let mut names: Vec<&str> = names().collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        for e in ALL {
+            assert!(!e.info.description.is_empty(), "{}", e.info.name);
+            assert!(!e.info.rule.is_empty(), "{}", e.info.name);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! `writer_state_graph`: every writer state change is an edge of the writer state graph
+//! (`vss-sim graph writer`).
+
+use model::graph::WriterStateGraph;
+use model::time::Instant;
+
+use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
+use crate::record::Fact;
+
+pub(super) const ENTRY: Entry = Entry {
+    info: OracleInfo {
+        name: "writer_state_graph",
+        description: "every writer state change is an edge of the writer state graph",
+        rule: "9",
+    },
+    build,
+};
+
+fn build(setup: &Setup<'_>) -> Box<dyn Oracle> {
+    Box::new(WriterStateGraphOracle {
+        graph: WriterStateGraph::shared(),
+        writers: setup
+            .machine
+            .writers
+            .iter()
+            .map(|w| w.name.clone())
+            .collect(),
+    })
+}
+
+struct WriterStateGraphOracle {
+    graph: &'static WriterStateGraph,
+    writers: Vec<String>,
+}
+
+impl Oracle for WriterStateGraphOracle {
+    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+        if let Fact::StateChanged {
+            writer,
+            event,
+            prev,
+            next,
+            ..
+        } = fact
+            && !self.graph.is_legal(*prev, *event, *next)
+        {
+            out.push(found(
+                now,
+                format!(
+                    "{}: {} -> {} on {} is not in the writer state graph",
+                    self.writers[writer.idx()],
+                    prev.name(),
+                    next.name(),
+                    event.name()
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{W, judge};
+    use crate::record::Fact;
+    use model::vss::{Hresult, WriterEvent, WriterState};
+
+    #[test]
+    fn an_illegal_writer_transition_is_reported() {
+        let change = |prev, next| Fact::StateChanged {
+            writer: W,
+            event: WriterEvent::Thaw,
+            prev,
+            next,
+            last_error: Hresult::Ok,
+            rule: "6",
+        };
+        let bad = change(WriterState::Stable, WriterState::WaitingForBackupComplete);
+        assert_eq!(judge("writer_state_graph", vec![(1, bad)]).len(), 1);
+        let ok = change(
+            WriterState::WaitingForThaw,
+            WriterState::WaitingForPostSnapshot,
+        );
+        assert!(judge("writer_state_graph", vec![(1, ok)]).is_empty());
+    }
+}

@@ -1,0 +1,381 @@
+//! The simulated machine: the coordinator, the role instances behind their edges, the shadow
+//! store, the workloads, and the loop that drives them on the kernel.
+//!
+//! Where each concern lives:
+//! - [`crate::kernel`]: the clock, the queue, the slots, the step budget (time advances only
+//!   there);
+//! - `build.rs`: the machine of a scenario;
+//! - `route.rs`: the host, which carries the coordinator's outputs to writers, providers,
+//!   requesters, timers and the shadow store, and their answers back;
+//! - `requesters.rs`: requester processes, their calls and their shadow reads;
+//! - `workload.rs`: the applications writing to the volumes (the hot path);
+//! - [`crate::record`]: every fact, once, to the trace, the oracles and the accounting;
+//! - [`model::volume::store`]: flush-and-hold, held writes, copy methods, diff areas.
+
+mod build;
+mod requesters;
+mod route;
+mod workload;
+
+use model::api::Input;
+use model::coordinator::Coordinator;
+use model::ids::{Guid, RequesterId, VolumeId};
+use model::profile::Profile;
+use model::provider::ProviderLogic;
+use model::requester::{Feedback, RequesterLogic};
+use model::time::Instant;
+use model::volume::store::{ShadowInfo, ShadowStore, StoreNote, WriteCounts};
+use model::writer::WriterLogic;
+
+use crate::kernel::rng::SimRng;
+use crate::kernel::{Kernel, Next, Stop};
+use crate::oracle::Violation;
+use crate::record::{CallRecord, DeletedBy, Fact, FreezeUse, HoldStats, Recorder};
+
+pub use crate::record::EndReason;
+use requesters::Req;
+use workload::Workload;
+
+/// Events other than workload writes.
+#[derive(Clone, Debug)]
+enum Payload {
+    /// An input for the coordinator (answers, timers, flush done).
+    Coord(Input),
+    /// A reply reaches a requester, which then acts.
+    Feed(RequesterId, Feedback),
+    /// A requester acts (its start).
+    Step(RequesterId),
+    /// A requester finished reading one range of a shadow.
+    ReadRange(RequesterId),
+    /// A requester process goes away (rule 27).
+    GoAway(RequesterId),
+}
+
+/// What an administrator sees of one volume's shadow storage (`vssadmin list shadowstorage`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageView {
+    /// Volume index.
+    pub volume: usize,
+    /// Volume name, e.g. `C:\`.
+    pub name: String,
+    /// The volume's GUID, drawn from the seed (`\\?\Volume{GUID}\`).
+    pub guid: Guid,
+    /// Volume size in bytes.
+    pub volume_bytes: u64,
+    /// Diff-area bytes in use.
+    pub used_bytes: u64,
+    /// Maximum diff-area bytes; `None` is UNBOUNDED.
+    pub max_bytes: Option<u64>,
+    /// Live shadows on the volume.
+    pub n_shadows: usize,
+}
+
+/// The simulated machine and its loop.
+pub struct World {
+    profile: Profile,
+    kernel: Kernel<Payload>,
+    coord: Coordinator,
+    writers: Vec<WriterLogic>,
+    providers: Vec<ProviderLogic>,
+    store: ShadowStore,
+    workloads: Vec<Workload>,
+    reqs: Vec<Req>,
+    guids: SimRng,
+    running: bool,
+    outbox: Vec<model::api::Output>,
+    notes: Vec<StoreNote>,
+    /// Facts to the trace, the oracles and the accounting.
+    pub rec: Recorder,
+    end: Option<EndReason>,
+    volume_guids: Vec<Guid>,
+}
+
+impl World {
+    // ---------------------------------------------------------------------------------------
+    // Accessors for the report and the views
+    // ---------------------------------------------------------------------------------------
+
+    /// The coordinator (writer status, shadows, machine).
+    pub fn coordinator(&self) -> &Coordinator {
+        &self.coord
+    }
+    /// The shadow store (volumes, shadows, held writes).
+    pub fn store(&self) -> &ShadowStore {
+        &self.store
+    }
+    /// Every API call in order.
+    pub fn calls(&self) -> &[CallRecord] {
+        self.rec.calls()
+    }
+    /// Invariants that did not hold.
+    pub fn violations(&self) -> &[Violation] {
+        self.rec.violations()
+    }
+    /// Flush-and-hold figures.
+    pub fn hold_stats(&self) -> &HoldStats {
+        self.rec.hold_stats()
+    }
+    /// Freeze window use per writer.
+    pub fn freeze_use(&self) -> &[FreezeUse] {
+        self.rec.freeze_use()
+    }
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.kernel.now()
+    }
+    /// Events dispatched (every workload write counts as one).
+    pub fn steps(&self) -> u64 {
+        self.kernel.steps()
+    }
+    /// Why the run ended, once it has.
+    pub fn end_reason(&self) -> Option<EndReason> {
+        self.end
+    }
+    /// Whether requester `r` ran its backup to the end.
+    pub fn requester_completed(&self, r: usize) -> bool {
+        self.reqs[r].logic.completed()
+    }
+    /// Whether requester `r` released its object.
+    pub fn requester_done(&self, r: usize) -> bool {
+        self.reqs[r].gone || self.reqs[r].logic.is_done()
+    }
+    /// Whether requester `r` is a script that ran to its last step.
+    pub fn script_finished(&self, r: usize) -> bool {
+        matches!(self.reqs[r].logic, RequesterLogic::Scripted(_)) && self.reqs[r].logic.is_done()
+    }
+    /// The standard requester's own verdict (see `RequesterLogic::verdict`); `None` for a script
+    /// or a requester that went away before deciding.
+    pub fn requester_verdict(&self, r: usize) -> Option<model::vss::Hresult> {
+        self.reqs[r].logic.verdict()
+    }
+    /// The store's write accounting.
+    pub fn write_counts(&self) -> WriteCounts {
+        self.store.counts()
+    }
+    /// Volumes marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL`, in declaration order.
+    pub fn protection_faults(&self) -> Vec<String> {
+        let m = self.coord.machine();
+        (0..self.store.n_volumes())
+            .filter(|&v| self.store.is_faulted(vid(v)))
+            .map(|v| m.volumes[v].name.clone())
+            .collect()
+    }
+    /// Average pending events (heap entries and workload slots).
+    pub fn average_queue_len(&self) -> f64 {
+        self.kernel.average_queue_len()
+    }
+    /// The profile in force.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+    /// The name of requester `r`.
+    pub fn requester_name(&self, r: usize) -> String {
+        self.rec.requester_name(r)
+    }
+    /// Live shadow copies, in creation order, as an administrator lists them.
+    pub fn shadow_views(&self) -> Vec<ShadowInfo> {
+        self.store.live_shadows().collect()
+    }
+    /// Every volume's shadow storage, in declaration order.
+    pub fn storage_views(&self) -> Vec<StorageView> {
+        let m = self.coord.machine();
+        (0..self.store.n_volumes())
+            .map(|i| {
+                let vol = self.store.volume(vid(i));
+                StorageView {
+                    volume: i,
+                    name: m.volumes[i].name.clone(),
+                    guid: self.volume_guids[i],
+                    volume_bytes: vol.n_blocks() * u64::from(vol.block_size()),
+                    used_bytes: vol.diff_area_used_bytes(),
+                    max_bytes: vol.diff_area_capacity_bytes(),
+                    n_shadows: vol.n_shadows(),
+                }
+            })
+            .collect()
+    }
+    /// How many shadows the store still holds.
+    pub fn live_images(&self) -> usize {
+        self.store.live_shadows().count()
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // The loop
+    // ---------------------------------------------------------------------------------------
+
+    fn note(&mut self, fact: Fact) {
+        self.rec.note(self.kernel.now(), fact);
+    }
+
+    fn schedule(&mut self, at: Instant, p: Payload) {
+        self.kernel.schedule(at, p);
+    }
+
+    /// Dispatches every event due at or before `t` (or until the run ends), then sets the clock
+    /// to `t`: the state an observer sees at virtual time `t`. Returns the end reason if the run
+    /// ended first.
+    pub fn run_until(&mut self, t: Instant) -> Option<EndReason> {
+        loop {
+            if let Some(e) = self.end {
+                return Some(e);
+            }
+            match self.kernel.peek_at() {
+                Some(at) if at <= t && at <= self.kernel.max_time() => {
+                    if let Some(e) = self.step() {
+                        return Some(e);
+                    }
+                }
+                _ => {
+                    self.kernel.idle_until(t);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Runs until the end condition or a limit; returns why it stopped.
+    pub fn run(&mut self) -> EndReason {
+        loop {
+            if let Some(r) = self.step() {
+                return r;
+            }
+        }
+    }
+
+    /// Dispatches one event; `Some` when the run has ended.
+    pub fn step(&mut self) -> Option<EndReason> {
+        if let Some(e) = self.end {
+            return Some(e);
+        }
+        match self.kernel.advance() {
+            Ok(Next::Slot(w)) => {
+                // A workload write changes no requester's or the service's state: the end
+                // condition cannot have changed.
+                self.on_write(w);
+                None
+            }
+            Ok(Next::Event(p)) => {
+                self.dispatch(p);
+                if self.running && self.all_done() {
+                    return Some(self.finish(EndReason::Finished));
+                }
+                None
+            }
+            Err(Stop::StepLimit) => Some(self.finish(EndReason::StepLimit)),
+            Err(Stop::QueueEmpty) => Some(self.finish(EndReason::QueueEmpty)),
+            Err(Stop::TimeLimit) => Some(self.finish(EndReason::TimeLimit)),
+        }
+    }
+
+    fn all_done(&self) -> bool {
+        self.reqs
+            .iter()
+            .all(|r| r.gone || (r.logic.is_done() && r.read.is_none()))
+            && self.coord.is_idle()
+    }
+
+    fn finish(&mut self, reason: EndReason) -> EndReason {
+        self.running = false;
+        self.end = Some(reason);
+        let verified = self.store.verify_live();
+        self.note(Fact::ShadowsVerified(verified));
+        self.note(Fact::Ending { reason });
+        self.note(Fact::End { reason });
+        reason
+    }
+
+    fn dispatch(&mut self, p: Payload) {
+        match p {
+            Payload::Coord(input) => {
+                self.note_input(&input);
+                self.coord_input(input);
+            }
+            Payload::Feed(r, fb) => {
+                if self.reqs[r.idx()].gone {
+                    return;
+                }
+                self.note_feed(r, &fb);
+                self.reqs[r.idx()].logic.feed(fb);
+                self.requester_act(r);
+            }
+            Payload::Step(r) => self.requester_act(r),
+            Payload::ReadRange(r) => {
+                if !self.reqs[r.idx()].gone {
+                    self.read_range_done(r);
+                }
+            }
+            Payload::GoAway(r) => self.go_away(r),
+        }
+    }
+
+    fn coord_input(&mut self, input: Input) {
+        let mut out = std::mem::take(&mut self.outbox);
+        out.clear();
+        self.coord.handle(self.kernel.now(), input, &mut out);
+        for o in out.drain(..) {
+            self.execute(o);
+        }
+        self.outbox = out;
+    }
+
+    /// Passes on what the store noted while writing: deleted shadows reach the coordinator.
+    fn store_notes(&mut self) {
+        if self.notes.is_empty() {
+            return;
+        }
+        for n in std::mem::take(&mut self.notes) {
+            match n {
+                StoreNote::ProtectionFault { volume } => {
+                    self.note(Fact::ProtectionFault { volume })
+                }
+                StoreNote::ShadowDeleted { volume, snapshot } => {
+                    self.note(Fact::ShadowDeleted {
+                        snapshot,
+                        volume,
+                        by: DeletedBy::DiffAreaFull,
+                    });
+                    self.coord_input(Input::ShadowDeleted { snapshot });
+                }
+            }
+        }
+    }
+
+    fn note_input(&mut self, input: &Input) {
+        let fact = match input {
+            Input::WriterAnswer { token, result } => Fact::WriterAnswer {
+                of: self.coord.pending_event(*token),
+                result: *result,
+            },
+            Input::ProviderAnswer { token, result } => Fact::ProviderAnswer {
+                of: self.coord.pending_call(*token),
+                result: *result,
+            },
+            Input::FlushDone { .. } => Fact::Flushed,
+            _ => return,
+        };
+        self.note(fact);
+    }
+
+    fn note_feed(&mut self, requester: RequesterId, fb: &Feedback) {
+        let fact = match fb {
+            Feedback::Reply { call, result, .. } => Fact::Reply {
+                requester,
+                call,
+                result: *result,
+            },
+            Feedback::AsyncDone { call, result, .. } => Fact::AsyncDone {
+                requester,
+                call,
+                result: *result,
+            },
+            Feedback::Deadline => Fact::Deadline { requester },
+            Feedback::ReadDone { .. } | Feedback::Woke => return,
+        };
+        self.note(fact);
+    }
+}
+
+/// The id of volume index `v` (checked: a machine has fewer than 2^16 volumes).
+fn vid(v: usize) -> VolumeId {
+    VolumeId(u16::try_from(v).expect("volume index fits the id"))
+}

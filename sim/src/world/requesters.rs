@@ -1,0 +1,174 @@
+//! Requester processes: what they call, when they go away, and how they read a shadow copy
+//! back, range by range, at their read bandwidth.
+
+use model::api::{ApiCall, Input};
+use model::ids::{Guid, RequesterId, SnapshotId, VolumeId};
+use model::requester::{Action, Feedback, RequesterLogic};
+use model::time::Duration;
+use model::volume::store::RangeRead;
+use model::vss::Hresult;
+
+use super::{Payload, World};
+use crate::record::Fact;
+
+/// Bytes per `ReadShadow` range: 64 MiB.
+const READ_RANGE_BYTES: u64 = 64 << 20;
+
+/// A shadow being read back in full.
+pub(super) struct ReadJob {
+    volume: VolumeId,
+    snapshot: SnapshotId,
+    blocks: Vec<u64>,
+    pos: usize,
+    digest: u64,
+    /// The range in flight: its length and what it read.
+    range: Option<(usize, Result<RangeRead, ()>)>,
+}
+
+/// One requester process.
+pub(super) struct Req {
+    pub(super) logic: RequesterLogic,
+    pub(super) bandwidth: u64,
+    pub(super) read: Option<ReadJob>,
+    /// The process went away (rule 27): nothing more reaches it.
+    pub(super) gone: bool,
+}
+
+impl World {
+    pub(super) fn requester_act(&mut self, r: RequesterId) {
+        let action = self.reqs[r.idx()].logic.next_action();
+        match action {
+            Action::Call(mut call) => {
+                match &mut call {
+                    ApiCall::StartSnapshotSet { new_id }
+                    | ApiCall::AddToSnapshotSet { new_id, .. } => {
+                        *new_id = Guid::from_random_bytes(self.guids.guid_bytes());
+                    }
+                    _ => {}
+                }
+                self.note(Fact::Call {
+                    requester: r,
+                    call: call.clone(),
+                });
+                self.coord_input(Input::Call { requester: r, call });
+            }
+            Action::ReadShadow { volume, snapshot } => self.start_read(r, volume, snapshot),
+            Action::Sleep(d) => {
+                let at = self.kernel.now() + d;
+                self.schedule(at, Payload::Feed(r, Feedback::Woke));
+            }
+            Action::NewObject => {
+                self.note(Fact::NewObject { requester: r });
+                self.coord_input(Input::NewObject { requester: r });
+                self.requester_act(r);
+            }
+            Action::GoAway => self.go_away(r),
+            Action::Wait | Action::Done => {}
+        }
+    }
+
+    /// The requester process dies: the service sees its object released (rule 27).
+    pub(super) fn go_away(&mut self, r: RequesterId) {
+        let req = &mut self.reqs[r.idx()];
+        if req.gone {
+            return;
+        }
+        req.gone = true;
+        req.read = None;
+        self.note(Fact::GoAway { requester: r });
+        if !self.coord.is_released(r) {
+            self.coord_input(Input::Call {
+                requester: r,
+                call: ApiCall::Release,
+            });
+        }
+    }
+
+    fn start_read(&mut self, r: RequesterId, volume: VolumeId, snapshot: SnapshotId) {
+        let blocks = self.store.written_blocks(volume);
+        self.reqs[r.idx()].read = Some(ReadJob {
+            volume,
+            snapshot,
+            blocks,
+            pos: 0,
+            digest: 0,
+            range: None,
+        });
+        self.schedule_next_range(r);
+    }
+
+    fn range_len(&self, v: VolumeId) -> usize {
+        let bs = u64::from(self.store.volume(v).block_size());
+        (READ_RANGE_BYTES / bs).max(1) as usize
+    }
+
+    /// Starts reading the next range: it takes the time its bytes need at the requester's
+    /// bandwidth.
+    fn schedule_next_range(&mut self, r: RequesterId) {
+        let job = self.reqs[r.idx()].read.as_ref().expect("read in progress");
+        let n = (job.blocks.len() - job.pos).min(self.range_len(job.volume));
+        let read = self
+            .store
+            .read(job.snapshot, &job.blocks[job.pos..job.pos + n])
+            .map_err(|_| ());
+        let bytes = n as u64 * u64::from(self.store.volume(job.volume).block_size());
+        let bw = self.reqs[r.idx()].bandwidth;
+        let us = (u128::from(bytes) * 1_000_000).div_ceil(u128::from(bw)) as u64;
+        self.reqs[r.idx()]
+            .read
+            .as_mut()
+            .expect("read in progress")
+            .range = Some((n, read));
+        let at = self.kernel.now() + Duration::from_us(us);
+        self.schedule(at, Payload::ReadRange(r));
+    }
+
+    pub(super) fn read_range_done(&mut self, r: RequesterId) {
+        let mut job = self.reqs[r.idx()].read.take().expect("read in progress");
+        let (n, read) = job.range.take().expect("a range in flight");
+        // The range was read when it started; a shadow deleted since (rule 17) is gone.
+        let read = read.ok().filter(|_| self.store.is_live(job.snapshot));
+        let result = match read {
+            Some(got) => {
+                job.digest = job.digest.wrapping_add(got.digest);
+                Hresult::Ok
+            }
+            None => Hresult::ObjectNotFound,
+        };
+        let range = &job.blocks[job.pos..job.pos + n];
+        let (first, last) = (
+            range.first().copied().unwrap_or(0),
+            range.last().copied().unwrap_or(0),
+        );
+        self.note(Fact::Read {
+            requester: r,
+            volume: job.volume,
+            snapshot: job.snapshot,
+            first,
+            last,
+            n: n as u64,
+            result,
+        });
+        job.pos += n;
+        let ok = result == Hresult::Ok;
+        if ok && job.pos < job.blocks.len() {
+            self.reqs[r.idx()].read = Some(job);
+            self.schedule_next_range(r);
+            return;
+        }
+        if ok {
+            let matches = self.store.expected_digest(job.snapshot) == Some(job.digest);
+            self.note(Fact::ReadBack {
+                volume: job.volume,
+                snapshot: job.snapshot,
+                matches,
+            });
+        }
+        let fb = Feedback::ReadDone {
+            volume: job.volume,
+            complete: ok,
+        };
+        self.reqs[r.idx()].logic.feed(fb);
+        self.requester_act(r);
+    }
+}

@@ -1,0 +1,189 @@
+//! The host: carries each coordinator output to the role instance, timer or store it is for,
+//! and schedules the answers back. It applies no VSS rule of its own: writers and providers
+//! answer through their logic, the store applies the storage rules, the coordinator the rest.
+
+use model::api::{Input, Output};
+use model::vss::{Hresult, ProviderCall, ProviderType};
+use model::writer::Response;
+
+use super::{Payload, World};
+use crate::record::{DeletedBy, Fact};
+
+impl World {
+    pub(super) fn execute(&mut self, o: Output) {
+        let now = self.kernel.now();
+        match o {
+            Output::Reply {
+                requester,
+                call,
+                result,
+                data,
+            } => {
+                self.note(Fact::Answered {
+                    requester,
+                    call,
+                    result,
+                });
+                let at = now + self.profile.api_call_latency;
+                self.schedule(
+                    at,
+                    Payload::Feed(
+                        requester,
+                        model::requester::Feedback::Reply { call, result, data },
+                    ),
+                );
+            }
+            Output::AsyncDone {
+                requester,
+                call,
+                result,
+                data,
+            } => {
+                self.note(Fact::AsyncAnswered { requester, result });
+                let at = now + self.profile.api_call_latency;
+                self.schedule(
+                    at,
+                    Payload::Feed(
+                        requester,
+                        model::requester::Feedback::AsyncDone { call, result, data },
+                    ),
+                );
+            }
+            Output::WriterEvent {
+                writer,
+                event,
+                token,
+                set_volumes,
+                selected,
+            } => {
+                self.note(Fact::WriterEvent { writer, event });
+                let info = &self.coord.machine().writers[writer.idx()];
+                match self.writers[writer.idx()].on_event(info, event, &set_volumes, &selected) {
+                    Response::Answer { after, result } => self.schedule(
+                        now + after,
+                        Payload::Coord(Input::WriterAnswer { token, result }),
+                    ),
+                    Response::Hang => {}
+                }
+            }
+            Output::ProviderCall {
+                provider,
+                call,
+                set_id,
+                volumes,
+                token,
+            } => {
+                self.note(Fact::ProviderCall {
+                    provider,
+                    call,
+                    set_id,
+                    volumes: volumes.clone(),
+                });
+                let kind = self.coord.machine().providers[provider.idx()].kind;
+                let response = self.providers[provider.idx()].on_call(call);
+                self.store.provider_called(kind, call, &volumes);
+                if call == ProviderCall::AbortSnapshots {
+                    // AbortSnapshots is not answered.
+                    return;
+                }
+                match response {
+                    Response::Answer { after, mut result } => {
+                        if result.is_success()
+                            && call == ProviderCall::EndPrepareSnapshots
+                            && kind == ProviderType::System
+                        {
+                            // Rule 17: the diff area must hold the minimum.
+                            let profile = &self.profile;
+                            if self
+                                .store
+                                .make_room(&volumes, |b| profile.diff_area_min(b), &mut self.notes)
+                                .is_err()
+                            {
+                                result = Hresult::InsufficientStorage;
+                            }
+                            self.store_notes();
+                        }
+                        self.schedule(
+                            now + after,
+                            Payload::Coord(Input::ProviderAnswer { token, result }),
+                        );
+                    }
+                    Response::Hang => {}
+                }
+            }
+            Output::SetTimer { at, timer } => {
+                self.schedule(at, Payload::Coord(Input::Timer(timer)))
+            }
+            Output::FlushAndHold { volumes, token } => {
+                let drained = self.store.hold(now, &volumes);
+                self.note(Fact::Hold { volumes });
+                self.schedule(
+                    drained + self.profile.flush_latency,
+                    Payload::Coord(Input::FlushDone { token }),
+                );
+            }
+            Output::ReleaseWrites { volumes } => {
+                let released = self.store.release(now, &volumes, &mut self.notes);
+                let (counts, queued) = (self.store.counts(), self.store.held_now());
+                // What the release's writes did to the diff areas comes first, as it happened.
+                self.store_notes();
+                self.note(Fact::Release {
+                    volumes,
+                    released,
+                    counts,
+                    queued,
+                });
+            }
+            Output::CreateShadow {
+                snapshot,
+                set_id,
+                volume,
+                provider,
+                ..
+            } => {
+                let kind = self.coord.machine().providers[provider.idx()].kind;
+                let created = self.store.create(snapshot, set_id, volume, kind);
+                self.note(Fact::ShadowCreated {
+                    set_id,
+                    snapshot,
+                    volume,
+                    created,
+                });
+            }
+            Output::DeleteShadow { snapshot, status } => {
+                if let Some(volume) = self.store.delete(snapshot) {
+                    self.note(Fact::ShadowDeleted {
+                        snapshot,
+                        volume,
+                        by: DeletedBy::Service(status),
+                    });
+                }
+            }
+            Output::WriterStateChanged {
+                writer,
+                event,
+                prev,
+                next,
+                last_error,
+                rule,
+            } => self.note(Fact::StateChanged {
+                writer,
+                event,
+                prev,
+                next,
+                last_error,
+                rule,
+            }),
+            Output::LateAnswerIgnored { .. } => self.note(Fact::LateAnswer),
+            Output::Phase {
+                set_id,
+                phase,
+                rule,
+            } => self.note(Fact::Phase {
+                set_id,
+                phase,
+                rule,
+            }),
+        }
+    }
+}
