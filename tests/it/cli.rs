@@ -434,3 +434,25 @@ fn scenarios_readme_example_passes_its_expect() {
     assert_eq!(str_field(&v, "scenario"), "retryable-freeze-failure");
     assert_eq!(u64_field(&v, "seed"), 7);
 }
+
+#[test]
+fn oracles_lists_every_oracle_as_name_tab_description() {
+    let o = vss_sim(&["oracles"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let names: Vec<&str> = out
+        .lines()
+        .map(|l| {
+            let (name, description) = l.split_once('\t').expect("name<TAB>description");
+            assert!(!description.trim().is_empty(), "{l}");
+            name
+        })
+        .collect();
+    let mut want: Vec<&str> = sim::oracle::names().collect();
+    assert_eq!(names, want);
+    // `[expect] violations` accepts exactly these names.
+    want.sort_unstable();
+    let mut accepted = sim::scenario::VIOLATION_NAMES.to_vec();
+    accepted.sort_unstable();
+    assert_eq!(accepted, want);
+}

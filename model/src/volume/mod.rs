@@ -107,6 +107,34 @@ pub enum WriteOutcome {
     FailedDiffAreaFull,
 }
 
+/// A summary of an image: the wrapping sum of a per-block term over the blocks it holds, and
+/// how many blocks it holds (written before its instant; the others read as zeros).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImageSum {
+    /// Wrapping sum of the terms.
+    pub digest: u64,
+    /// Blocks counted.
+    pub blocks: u64,
+}
+
+impl ImageSum {
+    #[inline]
+    fn add(&mut self, term: u64) {
+        self.digest = self.digest.wrapping_add(term);
+        self.blocks = self.blocks.wrapping_add(1);
+    }
+    #[inline]
+    fn sub(&mut self, term: u64) {
+        self.digest = self.digest.wrapping_sub(term);
+        self.blocks = self.blocks.wrapping_sub(1);
+    }
+    #[inline]
+    fn merge(&mut self, other: ImageSum) {
+        self.digest = self.digest.wrapping_add(other.digest);
+        self.blocks = self.blocks.wrapping_add(other.blocks);
+    }
+}
+
 /// A redirect-on-write shadow: the blocks as they were at its instant, left in place.
 #[derive(Clone, Debug)]
 struct RedirectShadow {
@@ -480,6 +508,24 @@ impl Volume {
         self.shadows.iter().map(|s| s.key)
     }
 
+    /// Blocks ever written on this volume, in no particular order, with no sort: the smallest,
+    /// the largest and how many (`None` when none was written).
+    pub fn written_span(&self) -> Option<(u64, u64, u64)> {
+        if !self.redirects.is_empty() {
+            let v = self.written_blocks_sorted();
+            return Some((*v.first()?, *v.last()?, v.len() as u64));
+        }
+        let mut it = self.live.keys();
+        let first = it.next()?;
+        let (mut lo, mut hi, mut n) = (first, first, 1u64);
+        for b in it {
+            lo = lo.min(b);
+            hi = hi.max(b);
+            n += 1;
+        }
+        Some((lo, hi, n))
+    }
+
     /// Blocks ever written on this volume, ascending (allocates).
     pub fn written_blocks_sorted(&self) -> Vec<u64> {
         let mut v: Vec<u64> = self.live.keys().collect();
@@ -556,7 +602,7 @@ impl Volume {
     }
 
     /// The digest of every copy-on-write shadow's image at once, oldest first: for shadow `i`,
-    /// the wrapping sum of `term(block, seq)` over the blocks it holds, exactly what reading every
+    /// the wrapping sum of `term(block, seq)` over the blocks it holds (and their number), exactly what reading every
     /// written block through [`Volume::read_shadow_blocks`] would sum, but walking each block's
     /// versions once for all shadows together.
     ///
@@ -567,19 +613,22 @@ impl Volume {
     /// grow with `i`, so that is again a range, found by binary search. A difference array over
     /// shadows collects the terms. Cost: O((B + V) log S) for B written blocks and V diff entries,
     /// memory O(V) beyond the result.
-    pub fn shadow_digests(&self, term: impl Fn(u64, WriteSeq) -> u64) -> Vec<(ShadowKey, u64)> {
+    pub fn shadow_digests(
+        &self,
+        term: impl Fn(u64, WriteSeq) -> u64,
+    ) -> Vec<(ShadowKey, ImageSum)> {
         let n = self.shadows.len();
         if n == 0 {
             return Vec::new();
         }
         let epochs: Vec<WriteSeq> = self.shadows.iter().map(|s| s.epoch).collect();
-        let mut acc = vec![0u64; n + 1];
+        let mut acc = vec![ImageSum::default(); n + 1];
         let mut add = |block: u64, seq: WriteSeq, lo: usize, hi: usize| {
             let start = lo.max(epochs.partition_point(|&e| e < seq));
             if start <= hi {
                 let t = term(block, seq);
-                acc[start] = acc[start].wrapping_add(t);
-                acc[hi + 1] = acc[hi + 1].wrapping_sub(t);
+                acc[start].add(t);
+                acc[hi + 1].sub(t);
             }
         };
         // Oldest shadow first: `below[b]` is one above the newest diff entry of `b` seen so far,
@@ -620,9 +669,9 @@ impl Volume {
             }
         }
         let mut out = Vec::with_capacity(n);
-        let mut run = 0u64;
+        let mut run = ImageSum::default();
         for (i, s) in self.shadows.iter().enumerate() {
-            run = run.wrapping_add(acc[i]);
+            run.merge(acc[i]);
             out.push((s.key, run));
         }
         out
@@ -632,12 +681,15 @@ impl Volume {
     /// [`Volume::read_redirect_blocks`] over every written block would sum it: base entry
     /// `(b, s)` of layer `j` is read by shadows `j..k`, `k` the next newer layer holding `b`.
     /// Cost O(V) for V base entries.
-    pub fn redirect_digests(&self, term: impl Fn(u64, WriteSeq) -> u64) -> Vec<(ShadowKey, u64)> {
+    pub fn redirect_digests(
+        &self,
+        term: impl Fn(u64, WriteSeq) -> u64,
+    ) -> Vec<(ShadowKey, ImageSum)> {
         let m = self.redirects.len();
         if m == 0 {
             return Vec::new();
         }
-        let mut acc = vec![0u64; m + 1];
+        let mut acc = vec![ImageSum::default(); m + 1];
         // Newest layer first: `above[b]` is the lowest layer above holding `b`.
         let mut above = BlockMap::new();
         for j in (0..m).rev() {
@@ -654,14 +706,14 @@ impl Volume {
                     }
                 };
                 let t = term(block, s);
-                acc[j] = acc[j].wrapping_add(t);
-                acc[hi] = acc[hi].wrapping_sub(t);
+                acc[j].add(t);
+                acc[hi].sub(t);
             }
         }
         let mut out = Vec::with_capacity(m);
-        let mut run = 0u64;
+        let mut run = ImageSum::default();
         for (j, r) in self.redirects.iter().enumerate() {
-            run = run.wrapping_add(acc[j]);
+            run.merge(acc[j]);
             out.push((r.key, run));
         }
         out

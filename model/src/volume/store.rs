@@ -20,7 +20,7 @@ use crate::ids::{SnapshotId, SnapshotSetId, VolumeId};
 use crate::time::{Duration, Instant};
 use crate::vss::{ProviderCall, ProviderType};
 
-use super::{BlockMap, Protection, ShadowKey, Volume, WriteOutcome, WriteSeq};
+use super::{BlockMap, ImageSum, Protection, ShadowKey, Volume, WriteOutcome, WriteSeq};
 
 /// The term of one (block, sequence) pair in an image digest; the digest is the wrapping sum
 /// over the image, so it is order-independent and updatable write by write. For a fixed block
@@ -632,26 +632,18 @@ impl ShadowStore {
     /// order. Each volume's copy-on-write chain and redirect layers are walked once for all
     /// their shadows together ([`Volume::shadow_digests`], [`Volume::redirect_digests`]).
     pub fn verify_live(&self) -> Vec<(ShadowInfo, bool)> {
-        let mut digests: Vec<Option<Vec<(ShadowKey, u64)>>> = vec![None; self.disks.len()];
-        let mut redirects: Vec<Option<Vec<(ShadowKey, u64)>>> = vec![None; self.disks.len()];
+        let mut sums: Vec<Option<(Sums, Sums)>> = vec![None; self.disks.len()];
         let mut out = Vec::new();
         for img in self.images.iter().filter(|i| i.live) {
             let v = img.volume.idx();
             let vol = &self.disks[v].vol;
-            let got = match img.method {
-                CopyMethod::CopyOnWrite => lookup(
-                    digests[v].get_or_insert_with(|| vol.shadow_digests(image_term)),
-                    img.key,
-                ),
-                CopyMethod::RedirectOnWrite => lookup(
-                    redirects[v].get_or_insert_with(|| vol.redirect_digests(image_term)),
-                    img.key,
-                ),
-                CopyMethod::SplitMirror => img.plex.as_ref().map(|p| {
-                    p.iter()
-                        .fold(0u64, |a, (b, s)| a.wrapping_add(image_term(b, s)))
-                }),
-            };
+            let (cow, row) = sums[v].get_or_insert_with(|| {
+                (
+                    vol.shadow_digests(image_term),
+                    vol.redirect_digests(image_term),
+                )
+            });
+            let got = image_sum(img, cow, row);
             let info = ShadowInfo {
                 id: img.id,
                 set_id: img.set_id,
@@ -659,9 +651,31 @@ impl ShadowStore {
                 device: img.device,
                 method: img.method,
             };
-            out.push((info, got == Some(img.digest)));
+            out.push((info, got.map(|g| g.digest) == Some(img.digest)));
         }
         out
+    }
+
+    /// Reads the whole of shadow `id` (every block written on its volume), without sorting the
+    /// blocks or walking the chain block by block: the same digest and count as [`Self::read`]
+    /// over [`Self::written_blocks`]. Also gives the smallest and largest written block and how
+    /// many there are.
+    pub fn read_all(&self, id: SnapshotId) -> Result<(RangeRead, Option<Span>), ReadError> {
+        let img = self.live_image(id).ok_or(ReadError::NotFound)?;
+        let vol = &self.disks[img.volume.idx()].vol;
+        let sum = match img.method {
+            CopyMethod::CopyOnWrite => image_sum(img, &vol.shadow_digests(image_term), &[]),
+            CopyMethod::RedirectOnWrite => image_sum(img, &[], &vol.redirect_digests(image_term)),
+            CopyMethod::SplitMirror => image_sum(img, &[], &[]),
+        }
+        .expect("a live shadow has its image");
+        Ok((
+            RangeRead {
+                digest: sum.digest,
+                held_blocks: sum.blocks,
+            },
+            vol.written_span(),
+        ))
     }
 
     /// Bytes of heap held by the volumes' maps.
@@ -679,8 +693,33 @@ impl ShadowStore {
     }
 }
 
-fn lookup(digests: &[(ShadowKey, u64)], key: ShadowKey) -> Option<u64> {
-    digests.iter().find(|(k, _)| *k == key).map(|(_, d)| *d)
+/// Image sums of a volume's shadows, oldest first.
+type Sums = Vec<(ShadowKey, ImageSum)>;
+
+/// The smallest and the largest written block of a volume, and how many are written.
+pub type Span = (u64, u64, u64);
+
+/// The image of `img`: from the volume's copy-on-write (`cow`) or redirect (`row`) sums, or
+/// its plex.
+fn image_sum(
+    img: &Image,
+    cow: &[(ShadowKey, ImageSum)],
+    row: &[(ShadowKey, ImageSum)],
+) -> Option<ImageSum> {
+    let find =
+        |sums: &[(ShadowKey, ImageSum)]| sums.iter().find(|(k, _)| *k == img.key).map(|(_, d)| *d);
+    match img.method {
+        CopyMethod::CopyOnWrite => find(cow),
+        CopyMethod::RedirectOnWrite => find(row),
+        CopyMethod::SplitMirror => img.plex.as_ref().map(|p| {
+            let mut sum = ImageSum::default();
+            for (b, s) in p.iter() {
+                sum.digest = sum.digest.wrapping_add(image_term(b, s));
+                sum.blocks += 1;
+            }
+            sum
+        }),
+    }
 }
 
 /// A plex synced with the volume's current content.
@@ -718,12 +757,13 @@ mod tests {
     }
 
     /// The digest of a shadow read block by block, the slow way.
-    fn read_through(vol: &Volume, key: ShadowKey, redirect: bool) -> u64 {
+    fn read_through(vol: &Volume, key: ShadowKey, redirect: bool) -> (u64, u64) {
         let blocks = vol.written_blocks_sorted();
-        let mut sum = 0u64;
+        let mut sum = (0u64, 0u64);
         let mut f = |b: u64, s: Option<WriteSeq>| {
             if let Some(s) = s {
-                sum = sum.wrapping_add(image_term(b, s));
+                sum.0 = sum.0.wrapping_add(image_term(b, s));
+                sum.1 += 1;
             }
         };
         if redirect {
@@ -773,12 +813,10 @@ mod tests {
                 vol.shadow_digests(image_term)
             };
             assert_eq!(all.len(), keys.len(), "seed {seed}");
-            for (key, digest) in all {
-                assert_eq!(
-                    digest,
-                    read_through(&vol, key, redirect),
-                    "seed {seed} {key:?}"
-                );
+            for (key, sum) in all {
+                let (digest, blocks) = read_through(&vol, key, redirect);
+                assert_eq!(sum.digest, digest, "seed {seed} {key:?}");
+                assert_eq!(sum.blocks, blocks, "seed {seed} {key:?}");
             }
         }
     }

@@ -73,6 +73,9 @@ enum Command {
         #[arg(long)]
         lf: bool,
     },
+    /// List the oracles every run is judged by: `name<TAB>description`, one per line (names
+    /// as `violations` prints them).
+    Oracles,
     /// Print a state graph as Graphviz DOT.
     Graph {
         /// Which graph: `writer`.
@@ -105,6 +108,12 @@ fn main() -> ExitCode {
             lf,
         } => cmd_vssadmin(&verb, object.as_deref(), file, at.as_deref(), seed, lf),
         Command::Bench { json } => sim::bench::main(json),
+        Command::Oracles => {
+            for e in sim::oracle::ALL {
+                println!("{}\t{}", e.info.name, e.info.description);
+            }
+            ExitCode::SUCCESS
+        }
         Command::Graph { which } => {
             if which != "writer" {
                 eprintln!(

@@ -80,8 +80,8 @@ impl World {
                 })
                 .collect(),
         );
-        // Size each volume's block map for the regions its workloads write (capped), so a run
-        // does not pay for growing it write by write.
+        // Size each volume's block map for the regions its workloads write, capped at what a
+        // short run writes: a larger map is cleared for nothing, a smaller one grows by doubling.
         for v in 0..scenario.volumes.len() {
             let n_blocks = store.volume(vid(v)).n_blocks();
             let region: u64 = scenario
@@ -90,7 +90,7 @@ impl World {
                 .filter(|w| w.volumes.contains(&v))
                 .map(|w| w.blocks.unwrap_or(u64::MAX).min(n_blocks))
                 .fold(0u64, |a, b| a.saturating_add(b));
-            store.reserve_live(vid(v), region.min(1 << 14) as usize);
+            store.reserve_live(vid(v), region.min(1 << 10) as usize);
         }
         let workloads: Vec<Workload> = scenario
             .workloads

@@ -18,11 +18,23 @@ const READ_RANGE_BYTES: u64 = 64 << 20;
 pub(super) struct ReadJob {
     volume: VolumeId,
     snapshot: SnapshotId,
+    /// Every written block, ascending, when the image spans several ranges; empty when it fits
+    /// in one, which is then read whole without sorting.
     blocks: Vec<u64>,
+    /// Blocks to read in all.
+    total: usize,
     pos: usize,
     digest: u64,
-    /// The range in flight: its length and what it read.
-    range: Option<(usize, Result<RangeRead, ()>)>,
+    /// The range in flight.
+    range: Option<Range>,
+}
+
+/// One range of a shadow read.
+struct Range {
+    n: usize,
+    first: u64,
+    last: u64,
+    read: Option<RangeRead>,
 }
 
 /// One requester process.
@@ -85,11 +97,17 @@ impl World {
     }
 
     fn start_read(&mut self, r: RequesterId, volume: VolumeId, snapshot: SnapshotId) {
-        let blocks = self.store.written_blocks(volume);
+        let total = self.store.volume(volume).n_written_blocks() as usize;
+        let blocks = if total > self.range_len(volume) {
+            self.store.written_blocks(volume)
+        } else {
+            Vec::new()
+        };
         self.reqs[r.idx()].read = Some(ReadJob {
             volume,
             snapshot,
             blocks,
+            total,
             pos: 0,
             digest: 0,
             range: None,
@@ -106,28 +124,64 @@ impl World {
     /// bandwidth.
     fn schedule_next_range(&mut self, r: RequesterId) {
         let job = self.reqs[r.idx()].read.as_ref().expect("read in progress");
-        let n = (job.blocks.len() - job.pos).min(self.range_len(job.volume));
-        let read = self
-            .store
-            .read(job.snapshot, &job.blocks[job.pos..job.pos + n])
-            .map_err(|_| ());
-        let bytes = n as u64 * u64::from(self.store.volume(job.volume).block_size());
+        let range = if job.blocks.is_empty() {
+            // The whole image in one range.
+            match self.store.read_all(job.snapshot) {
+                Ok((read, span)) => {
+                    let (first, last, n) = span.unwrap_or((0, 0, 0));
+                    Range {
+                        n: n as usize,
+                        first,
+                        last,
+                        read: Some(read),
+                    }
+                }
+                Err(_) => {
+                    let (first, last, _) = self
+                        .store
+                        .volume(job.volume)
+                        .written_span()
+                        .unwrap_or((0, 0, 0));
+                    Range {
+                        n: job.total,
+                        first,
+                        last,
+                        read: None,
+                    }
+                }
+            }
+        } else {
+            let n = (job.total - job.pos).min(self.range_len(job.volume));
+            let blocks = &job.blocks[job.pos..job.pos + n];
+            Range {
+                n,
+                first: blocks[0],
+                last: blocks[n - 1],
+                read: self.store.read(job.snapshot, blocks).ok(),
+            }
+        };
+        let bytes = range.n as u64 * u64::from(self.store.volume(job.volume).block_size());
         let bw = self.reqs[r.idx()].bandwidth;
         let us = (u128::from(bytes) * 1_000_000).div_ceil(u128::from(bw)) as u64;
         self.reqs[r.idx()]
             .read
             .as_mut()
             .expect("read in progress")
-            .range = Some((n, read));
+            .range = Some(range);
         let at = self.kernel.now() + Duration::from_us(us);
         self.schedule(at, Payload::ReadRange(r));
     }
 
     pub(super) fn read_range_done(&mut self, r: RequesterId) {
         let mut job = self.reqs[r.idx()].read.take().expect("read in progress");
-        let (n, read) = job.range.take().expect("a range in flight");
+        let Range {
+            n,
+            first,
+            last,
+            read,
+        } = job.range.take().expect("a range in flight");
         // The range was read when it started; a shadow deleted since (rule 17) is gone.
-        let read = read.ok().filter(|_| self.store.is_live(job.snapshot));
+        let read = read.filter(|_| self.store.is_live(job.snapshot));
         let result = match read {
             Some(got) => {
                 job.digest = job.digest.wrapping_add(got.digest);
@@ -135,11 +189,6 @@ impl World {
             }
             None => Hresult::ObjectNotFound,
         };
-        let range = &job.blocks[job.pos..job.pos + n];
-        let (first, last) = (
-            range.first().copied().unwrap_or(0),
-            range.last().copied().unwrap_or(0),
-        );
         self.note(Fact::Read {
             requester: r,
             volume: job.volume,
@@ -151,7 +200,7 @@ impl World {
         });
         job.pos += n;
         let ok = result == Hresult::Ok;
-        if ok && job.pos < job.blocks.len() {
+        if ok && job.pos < job.total {
             self.reqs[r.idx()].read = Some(job);
             self.schedule_next_range(r);
             return;
