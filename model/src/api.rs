@@ -358,7 +358,9 @@ pub enum Output {
         next: WriterState,
         /// Last error after the change.
         last_error: Hresult,
-        /// The decisions.md rule applied, 0 when none in particular.
+        /// The rule behind the change, an id of `docs/rules.md`: a decision (`"7"`, `"14"`)
+        /// or, for an ordinary transition, the Microsoft-documented rule (`"S3"` …). Never
+        /// empty.
         rule: &'static str,
     },
     /// A writer answered too late, or answered an event it was already failed for; ignored.
@@ -372,7 +374,7 @@ pub enum Output {
         set_id: SnapshotSetId,
         /// `DoSnapshotSet` phase name.
         phase: &'static str,
-        /// The decisions.md rule applied.
+        /// The rule applied, an id of `docs/rules.md`.
         rule: &'static str,
     },
 }

@@ -999,6 +999,8 @@ impl Coordinator {
         token
     }
 
+    /// Sets a writer's state and last error; `rule` is the id of the `docs/rules.md` rule behind
+    /// the change (never empty: an ordinary transition cites its `S` rule).
     fn set_writer(
         &mut self,
         w: WriterId,
@@ -1063,26 +1065,29 @@ impl Coordinator {
                     }
                     None
                 }
-                WriterEvent::PrepareForBackup => Some(WriterState::Stable),
-                WriterEvent::PrepareForSnapshot => Some(WriterState::WaitingForFreeze),
-                WriterEvent::Freeze => Some(WriterState::WaitingForThaw),
-                WriterEvent::Thaw => Some(WriterState::WaitingForPostSnapshot),
-                WriterEvent::PostSnapshot => Some(WriterState::WaitingForBackupComplete),
-                WriterEvent::BackupComplete => Some(WriterState::Stable),
+                // The state each event leads to, and the rule that says so (rules S3-S8).
+                WriterEvent::PrepareForBackup => Some((WriterState::Stable, "S3")),
+                WriterEvent::PrepareForSnapshot => Some((WriterState::WaitingForFreeze, "S4")),
+                WriterEvent::Freeze => Some((WriterState::WaitingForThaw, "S5")),
+                WriterEvent::Thaw => Some((WriterState::WaitingForPostSnapshot, "S6")),
+                WriterEvent::PostSnapshot => Some((WriterState::WaitingForBackupComplete, "S7")),
+                WriterEvent::BackupComplete => Some((WriterState::Stable, "S8")),
                 _ => None,
             };
-            if let (Some(next), true) = (next, self.owns(p)) {
+            if let (Some((next, rule)), true) = (next, self.owns(p)) {
                 let last_error = self.writers[w.idx()].last_error;
-                self.set_writer(w, p.event, next, last_error, "", out);
+                self.set_writer(w, p.event, next, last_error, rule, out);
             }
         } else {
+            // The rule is picked by the event in `writer_failed`.
             self.writer_failed(now, p, result, "", out);
         }
         self.resolved(now, p.requester, token, out);
     }
 
     /// A writer failed an event (its own failure or a timeout): `FAILED_AT_<event>` and left out
-    /// of the session's later events (rules 5, 6, 8, 10, 11).
+    /// of the session's later events (rules 5, 6, 8, 10, 11, S9). An empty `rule` means the
+    /// writer's own failure, whose rule follows from the event.
     fn writer_failed(
         &mut self,
         now: Instant,
@@ -1113,15 +1118,19 @@ impl Coordinator {
                         WriterEvent::Identify => "10",
                         WriterEvent::PrepareForSnapshot => "5",
                         WriterEvent::Freeze | WriterEvent::Thaw => "6",
-                        _ => "8",
+                        WriterEvent::PostSnapshot | WriterEvent::BackupComplete => "8",
+                        // PrepareForBackup, BackupShutdown, restore events: the documented
+                        // FAILED_AT state of the event (rule S9).
+                        _ => "S9",
                     }
                 };
                 self.set_writer(w, p.event, state, code, rule, out);
             }
             None => {
                 // Abort has no failed state: the state stays, the last error records it
-                // (rule 11).
+                // (rule 11 when it did not answer; rule S9's failure code otherwise).
                 let state = self.writers[w.idx()].state;
+                let rule = if rule.is_empty() { "S9" } else { rule };
                 self.set_writer(w, p.event, state, code, rule, out);
             }
         }
