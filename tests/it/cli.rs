@@ -404,6 +404,12 @@ fn graph_writer_prints_dot() {
         assert!(text.contains(state), "no {state} in:\n{text}");
     }
     assert!(text.contains("->"), "the graph has edges");
+    // An edge that several events take lists them all: WAITING_FOR_BACKUP_COMPLETE -> STABLE
+    // is taken by PrepareForBackup of a new session (rule 9) and by BackupComplete (rule S8).
+    assert!(
+        text.contains("[label=\"OnPrepareBackup\\nOnBackupComplete\"]"),
+        "the edge to STABLE lists both events:\n{text}"
+    );
 
     let out = vss_sim(&["graph", "provider"]);
     assert_eq!(out.status.code(), Some(2), "an unknown graph exits 2");
