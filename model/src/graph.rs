@@ -2,7 +2,7 @@
 //! that causes it. The simulation checks each state change of a run against it (invariant
 //! `writer_state_graph`) and `vss-sim graph writer` prints it as DOT.
 //!
-//! Sources: vss-spec.md §4 transition model; decisions rules 5-11 and 14.
+//! Sources: rules S3-S9 (the state each event leads to) and rules 5-11 and 14.
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -82,7 +82,7 @@ impl WriterStateGraph {
         for s in STATES {
             // Rule 9: PrepareForBackup of a new session resets any state.
             edges.push((s, E::PrepareForBackup, S::Stable));
-            // Identify can arrive at any time (spec §16.7); a failure shows as FAILED_AT_IDENTIFY.
+            // Identify can arrive at any time (rule S2); a failure shows as FAILED_AT_IDENTIFY.
             edges.push((s, E::Identify, S::FailedAtIdentify));
             edges.push((s, E::BackupShutdown, S::FailedAtBackupshutdown));
             // Rule 11: a last error may change without a state change (Abort not responding).

@@ -1,5 +1,5 @@
 //! The run's one seeded PRNG: ChaCha8, named and version-stable, forked per subsystem by label
-//! so that a new draw in one subsystem does not shift another's stream (sim-anchors.md §5.1).
+//! so that a new draw in one subsystem does not shift another's stream.
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};

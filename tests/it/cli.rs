@@ -112,7 +112,7 @@ fn run_without_file_prints_the_default_timeline_and_summary() {
         "no `result: S_OK` line in the summary:\n{text}"
     );
     assert!(text.contains("expect: passed"), "{text}");
-    // Freeze comes before CommitSnapshots, which comes before Thaw (decisions rule 2).
+    // Freeze comes before CommitSnapshots, which comes before Thaw (rule 2).
     let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s}"));
     assert!(at("OnFreeze") < at("CommitSnapshots"));
     assert!(at("CommitSnapshots") < at("OnThaw"));
