@@ -34,7 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario (the embedded default when FILE is absent) and check its [expect].
+    /// Run a scenario (the embedded default when FILE is absent) and check its `[expect]`.
     Run {
         /// Scenario file (TOML).
         file: Option<PathBuf>,
