@@ -3,7 +3,7 @@
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `malformed`: bad input exits 2 naming file, line and key;
-//! - `rules`: every rule a trace cites is a heading of `docs/rules.md`;
+//! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test.
 
 mod cli;
