@@ -792,7 +792,8 @@ impl Coordinator {
         }
         self.sessions[r.idx()].aborted = true;
         if self.creation.as_ref().is_some_and(|c| c.requester == r) {
-            self.fail_creation(now, Hresult::AsyncCancelled, "25", out);
+            // Rules 20 and 22: AbortBackup ends the creation (rule 14's clean-up).
+            self.fail_creation(now, Hresult::AsyncCancelled, "22", out);
         }
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
