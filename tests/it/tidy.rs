@@ -175,8 +175,8 @@ const EXTERNAL_NOTES: [&str; 7] = [
     concat!("..", "/shared"),
 ];
 
-/// References to those notes that are still to go, as (file, a fragment of the offending line).
-/// Removed when world.rs/scenario.rs are split (issue 6).
+/// References to those notes still to go, as (file, a fragment of the offending line):
+/// removed when world.rs/scenario.rs are split (issue 6).
 const PENDING_EXTERNAL_REFS: &[(&str, &str)] = &[
     (
         "sim/src/world.rs",
