@@ -33,6 +33,27 @@ pub fn toml_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Every file git tracks, as paths relative to the workspace root, in git's order.
+pub fn tracked_files() -> Vec<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root())
+        .args(["ls-files", "-z"])
+        .output()
+        .expect("git runs (the tidy and rules checks read `git ls-files`)");
+    assert!(
+        out.status.success(),
+        "git ls-files failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("file names are UTF-8")
+        .split('\0')
+        .filter(|f| !f.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// Parses a scenario file from disk.
 pub fn load(path: &Path) -> sim::scenario::Scenario {
     let src = std::fs::read_to_string(path).expect("readable scenario");

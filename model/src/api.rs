@@ -2,7 +2,7 @@
 //!
 //! The coordinator talks to requesters, writers, providers and volumes only through these
 //! values (ARCHITECTURE.md, invariant 2), so a scripted requester, a user's async requester or a
-//! socket client can sit behind the same edge (roadmap §2, §5).
+//! socket client can sit behind the same edge (rule 32).
 
 use crate::ids::{Guid, ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
@@ -11,7 +11,7 @@ use crate::vss::{BackupType, Hresult, ProviderCall, SnapshotContext, WriterEvent
 /// Which provider a requester names in `AddToSnapshotSet`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProviderArg {
-    /// `GUID_NULL`: let the service choose (decisions rule 4).
+    /// `GUID_NULL`: let the service choose (rule 4).
     Any,
     /// A registered provider.
     Registered(ProviderId),
@@ -162,9 +162,9 @@ pub enum ShadowStatus {
     Deleted,
     /// Its snapshot set failed or was aborted.
     Aborted,
-    /// Deleted because the diff area filled (decisions rule 17).
+    /// Deleted because the diff area filled (rule 17).
     DiffAreaFull,
-    /// Recycled as the oldest client-accessible shadow (decisions rule 18).
+    /// Recycled as the oldest client-accessible shadow (rule 18).
     Recycled,
 }
 
@@ -186,19 +186,19 @@ impl ShadowStatus {
 /// token is no longer current is stale and ignored (timers are never cancelled in the queue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    /// A writer's answer to a non-Freeze event is due (decisions rule 11).
+    /// A writer's answer to a non-Freeze event is due (rule 11).
     WriterResponse {
         /// The outstanding event's token.
         token: u64,
     },
-    /// A writer's freeze window has ended (decisions rule 7).
+    /// A writer's freeze window has ended (rule 7).
     FreezeWindow {
         /// The writer.
         writer: WriterId,
         /// The Freeze delivery's token.
         token: u64,
     },
-    /// The flush-and-hold window has ended (decisions rules 13, 13b).
+    /// The flush-and-hold window has ended (rules 13, 13b).
     HoldWindow {
         /// The hold's token.
         token: u64,
@@ -233,7 +233,7 @@ pub enum Input {
     ProviderAnswer {
         /// The token of the call it answers.
         token: u64,
-        /// The provider's HRESULT, before translation (decisions rule 16).
+        /// The provider's HRESULT, before translation (rule 16).
         result: Hresult,
     },
     /// Every volume of the hold has drained its in-flight writes and flushed.
@@ -243,13 +243,13 @@ pub enum Input {
     },
     /// A timer fired.
     Timer(Timer),
-    /// The volume deleted a shadow copy to make room in its diff area (decisions rule 17).
+    /// The volume deleted a shadow copy to make room in its diff area (rule 17).
     ShadowDeleted {
         /// The shadow.
         snapshot: SnapshotId,
     },
     /// The requester creates a new `IVssBackupComponents` object (`CreateVssBackupComponents`);
-    /// an object it had not released goes away first (decisions rule 27).
+    /// an object it had not released goes away first (rule 27).
     NewObject {
         /// The requester.
         requester: RequesterId,
@@ -314,14 +314,14 @@ pub enum Output {
         /// What it is.
         timer: Timer,
     },
-    /// Start flush-and-hold on these volumes (the snapshot instant, decisions rule 13).
+    /// Start flush-and-hold on these volumes (the snapshot instant, rule 13).
     FlushAndHold {
         /// The volumes.
         volumes: Vec<VolumeId>,
         /// Answer with [`Input::FlushDone`] and this token.
         token: u64,
     },
-    /// Release held writes on these volumes, in their original order (decisions rule 14).
+    /// Release held writes on these volumes, in their original order (rule 14).
     ReleaseWrites {
         /// The volumes.
         volumes: Vec<VolumeId>,
@@ -358,7 +358,9 @@ pub enum Output {
         next: WriterState,
         /// Last error after the change.
         last_error: Hresult,
-        /// The decisions.md rule applied, 0 when none in particular.
+        /// The rule behind the change, an id of `docs/rules.md`: a decision (`"7"`, `"14"`)
+        /// or, for an ordinary transition, the Microsoft-documented rule (`"S3"` …). Never
+        /// empty.
         rule: &'static str,
     },
     /// A writer answered too late, or answered an event it was already failed for; ignored.
@@ -372,7 +374,7 @@ pub enum Output {
         set_id: SnapshotSetId,
         /// `DoSnapshotSet` phase name.
         phase: &'static str,
-        /// The decisions.md rule applied.
+        /// The rule applied, an id of `docs/rules.md`.
         rule: &'static str,
     },
 }

@@ -2,12 +2,12 @@
 //!
 //! It holds one backup session per requester (the `IVssBackupComponents` object and its
 //! `VSS_E_BAD_STATE` rules), the service-wide writer status, the one snapshot-set creation the
-//! machine allows at a time (decisions rule 20), and the shadow copies it has made. It never
+//! machine allows at a time (rule 20), and the shadow copies it has made. It never
 //! reads a clock: every input carries `now`, and every effect (writer event, provider call,
 //! flush-and-hold, timer) is appended to the caller's outbox as an [`Output`].
 //!
 //! Reading order: [`Coordinator::handle`] dispatches; `call_*` are the API calls;
-//! [`Coordinator::creation_step`] walks `DoSnapshotSet` through decisions rule 2's order;
+//! `Coordinator::creation_step` walks `DoSnapshotSet` through rule 2's order;
 //! `fail_creation` is rule 14's clean-up.
 
 use crate::api::{
@@ -46,7 +46,7 @@ struct Seat {
     aborted: bool,
     /// Thaw was delivered in this session's creation.
     thawed: bool,
-    /// Its PostSnapshot completed: it gets no OnAbort any more (rule 16, spec §2.2).
+    /// Its PostSnapshot completed: it gets no OnAbort any more (rules 16, S10).
     post_snapshot_done: bool,
 }
 
@@ -164,7 +164,7 @@ impl Session {
     }
 }
 
-/// `DoSnapshotSet`'s phases, in decisions rule 2's order.
+/// `DoSnapshotSet`'s phases, in rule 2's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     Start,
@@ -189,7 +189,7 @@ struct Hold {
     deadline: Instant,
 }
 
-/// The one snapshot-set creation in progress (decisions rule 20).
+/// The one snapshot-set creation in progress (rule 20).
 #[derive(Clone, Debug)]
 struct Creation {
     requester: RequesterId,
@@ -382,7 +382,7 @@ impl Coordinator {
         let name = call.name();
         let s = &self.sessions[r.idx()];
         // Every call on a released object, and every call but Initialize on an uninitialised one,
-        // is out of sequence (decisions rule 21); AbortBackup on an uninitialised object too
+        // is out of sequence (rule 21); AbortBackup on an uninitialised object too
         // (rule 22).
         if s.released || (!s.initialized && call != ApiCall::InitializeForBackup) {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
@@ -557,7 +557,7 @@ impl Coordinator {
         if s.set.is_some() || s.aborted {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
-        // Writer contexts need the writers' metadata first (vss-spec.md §2.1 row 13).
+        // Writer contexts need the writers' metadata first (rule S1).
         if s.context.has_writers() && !s.metadata_done {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
@@ -698,7 +698,7 @@ impl Coordinator {
         let name = "PrepareForBackup";
         let s = &self.sessions[r.idx()];
         // SetBackupState is mandatory before PrepareForBackup; StartSnapshotSet precedes it
-        // (vss-spec.md §2.1); never in writer-less contexts (rule 24).
+        // (rule S1); never in writer-less contexts (rule 24).
         if s.prepared
             || s.aborted
             || !s.metadata_done
@@ -768,7 +768,7 @@ impl Coordinator {
     fn call_backup_complete(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
         let name = "BackupComplete";
         let s = &self.sessions[r.idx()];
-        // vss-spec.md §2.1 row 17: not after a failed DoSnapshotSet; rule 24: not writer-less.
+        // Rule S1: not after a failed DoSnapshotSet; rule 24: not writer-less.
         if s.do_result != Some(Hresult::AsyncFinished)
             || s.complete_called
             || s.aborted
@@ -792,13 +792,14 @@ impl Coordinator {
         }
         self.sessions[r.idx()].aborted = true;
         if self.creation.as_ref().is_some_and(|c| c.requester == r) {
-            self.fail_creation(now, Hresult::AsyncCancelled, "25", out);
+            // Rules 20 and 22: AbortBackup ends the creation (rule 14's clean-up).
+            self.fail_creation(now, Hresult::AsyncCancelled, "22", out);
         }
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
         }
-        // Every writer of the session still taking part gets OnAbort (vss-spec.md §16.2),
-        // once (rule 14), and not after its PostSnapshot (rule 16, spec §2.2).
+        // Every writer of the session still taking part gets OnAbort (rule S12),
+        // once (rule 14), and not after its PostSnapshot (rules 16, S10).
         let targets: Vec<WriterId> = self
             .session_targets(r)
             .into_iter()
@@ -817,7 +818,7 @@ impl Coordinator {
         let Some(op) = self.sessions[r.idx()].op.clone() else {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         };
-        // vss-spec.md §16.1: Cancel on an ended operation reports how it ended.
+        // Rule S13: Cancel on an ended operation reports how it ended.
         if let Some(result) = op.result {
             let answer = match result {
                 Hresult::AsyncCancelled => Hresult::AsyncCancelled,
@@ -902,7 +903,7 @@ impl Coordinator {
     // Writer events
     // ---------------------------------------------------------------------------------------
 
-    /// Delivers `event` to `writers` at once (decisions rule 3) and returns the tokens to wait for.
+    /// Delivers `event` to `writers` at once (rule 3) and returns the tokens to wait for.
     fn broadcast(
         &mut self,
         now: Instant,
@@ -999,6 +1000,8 @@ impl Coordinator {
         token
     }
 
+    /// Sets a writer's state and last error; `rule` is the id of the `docs/rules.md` rule behind
+    /// the change (never empty: an ordinary transition cites its `S` rule).
     fn set_writer(
         &mut self,
         w: WriterId,
@@ -1063,26 +1066,29 @@ impl Coordinator {
                     }
                     None
                 }
-                WriterEvent::PrepareForBackup => Some(WriterState::Stable),
-                WriterEvent::PrepareForSnapshot => Some(WriterState::WaitingForFreeze),
-                WriterEvent::Freeze => Some(WriterState::WaitingForThaw),
-                WriterEvent::Thaw => Some(WriterState::WaitingForPostSnapshot),
-                WriterEvent::PostSnapshot => Some(WriterState::WaitingForBackupComplete),
-                WriterEvent::BackupComplete => Some(WriterState::Stable),
+                // The state each event leads to, and the rule that says so (rules S3-S8).
+                WriterEvent::PrepareForBackup => Some((WriterState::Stable, "S3")),
+                WriterEvent::PrepareForSnapshot => Some((WriterState::WaitingForFreeze, "S4")),
+                WriterEvent::Freeze => Some((WriterState::WaitingForThaw, "S5")),
+                WriterEvent::Thaw => Some((WriterState::WaitingForPostSnapshot, "S6")),
+                WriterEvent::PostSnapshot => Some((WriterState::WaitingForBackupComplete, "S7")),
+                WriterEvent::BackupComplete => Some((WriterState::Stable, "S8")),
                 _ => None,
             };
-            if let (Some(next), true) = (next, self.owns(p)) {
+            if let (Some((next, rule)), true) = (next, self.owns(p)) {
                 let last_error = self.writers[w.idx()].last_error;
-                self.set_writer(w, p.event, next, last_error, "", out);
+                self.set_writer(w, p.event, next, last_error, rule, out);
             }
         } else {
+            // The rule is picked by the event in `writer_failed`.
             self.writer_failed(now, p, result, "", out);
         }
         self.resolved(now, p.requester, token, out);
     }
 
     /// A writer failed an event (its own failure or a timeout): `FAILED_AT_<event>` and left out
-    /// of the session's later events (rules 5, 6, 8, 10, 11).
+    /// of the session's later events (rules 5, 6, 8, 10, 11, S9). An empty `rule` means the
+    /// writer's own failure, whose rule follows from the event.
     fn writer_failed(
         &mut self,
         now: Instant,
@@ -1113,15 +1119,19 @@ impl Coordinator {
                         WriterEvent::Identify => "10",
                         WriterEvent::PrepareForSnapshot => "5",
                         WriterEvent::Freeze | WriterEvent::Thaw => "6",
-                        _ => "8",
+                        WriterEvent::PostSnapshot | WriterEvent::BackupComplete => "8",
+                        // PrepareForBackup, BackupShutdown, restore events: the documented
+                        // FAILED_AT state of the event (rule S9).
+                        _ => "S9",
                     }
                 };
                 self.set_writer(w, p.event, state, code, rule, out);
             }
             None => {
                 // Abort has no failed state: the state stays, the last error records it
-                // (rule 11).
+                // (rule 11 when it did not answer; rule S9's failure code otherwise).
                 let state = self.writers[w.idx()].state;
+                let rule = if rule.is_empty() { "S9" } else { rule };
                 self.set_writer(w, p.event, state, code, rule, out);
             }
         }
@@ -1474,7 +1484,7 @@ impl Coordinator {
         self.creation_step(now, out);
     }
 
-    /// Advances `DoSnapshotSet` through decisions rule 2's order while the current stage has
+    /// Advances `DoSnapshotSet` through rule 2's order while the current stage has
     /// nothing left to wait for.
     fn creation_step(&mut self, now: Instant, out: &mut Vec<Output>) {
         loop {
@@ -1661,7 +1671,7 @@ impl Coordinator {
         self.op_finish(c.requester, Hresult::AsyncFinished, ReplyData::None, out);
     }
 
-    /// Decisions rule 14's clean-up (also rules 16, 25, 27): release held writes in order,
+    /// Rule 14's clean-up (also rules 16, 25, 27): release held writes in order,
     /// `AbortSnapshots` to the providers, `OnAbort` to writers between PrepareForSnapshot and
     /// Thaw (they return to `STABLE` / `S_OK`), no shadow of the set survives, and the
     /// operation ends with `code`. Returns the writers that were sent `OnAbort`.

@@ -1,8 +1,8 @@
-//! The writer state graph: every legal `VSS_WRITER_STATE` change, labelled with the event that
-//! causes it. The simulation checks each state change of a run against it (invariant
+//! The writer state graph: every legal `VSS_WRITER_STATE` change, labelled with every event
+//! that causes it. The simulation checks each state change of a run against it (invariant
 //! `writer_state_graph`) and `vss-sim graph writer` prints it as DOT.
 //!
-//! Sources: vss-spec.md §4 transition model; decisions rules 5-11 and 14.
+//! Sources: rules S3-S9 (the state each event leads to) and rules 5-11 and 14.
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -28,7 +28,9 @@ const STATES: [WriterState; 13] = [
 /// The graph, with a dense lookup table for the per-step check.
 #[derive(Clone, Debug)]
 pub struct WriterStateGraph {
-    graph: DiGraph<WriterState, WriterEvent>,
+    /// One edge per pair of distinct states, weighted with every event that takes it, in
+    /// [`WriterEvent::ALL`] order.
+    graph: DiGraph<WriterState, Vec<WriterEvent>>,
     nodes: Vec<(WriterState, NodeIndex)>,
     /// `legal[event][prev][next]`, indices by `code()`.
     legal: Vec<[[bool; 17]; 17]>,
@@ -80,7 +82,7 @@ impl WriterStateGraph {
         for s in STATES {
             // Rule 9: PrepareForBackup of a new session resets any state.
             edges.push((s, E::PrepareForBackup, S::Stable));
-            // Identify can arrive at any time (spec §16.7); a failure shows as FAILED_AT_IDENTIFY.
+            // Identify can arrive at any time (rule S2); a failure shows as FAILED_AT_IDENTIFY.
             edges.push((s, E::Identify, S::FailedAtIdentify));
             edges.push((s, E::BackupShutdown, S::FailedAtBackupshutdown));
             // Rule 11: a last error may change without a state change (Abort not responding).
@@ -104,7 +106,19 @@ impl WriterStateGraph {
         for (a, e, b) in edges {
             legal[e.code() as usize][a.code() as usize][b.code() as usize] = true;
             if a != b {
-                graph.update_edge(node(a), node(b), e);
+                let (na, nb) = (node(a), node(b));
+                match graph.find_edge(na, nb) {
+                    Some(edge) => {
+                        let events: &mut Vec<WriterEvent> = &mut graph[edge];
+                        if !events.contains(&e) {
+                            events.push(e);
+                            events.sort_by_key(|ev| ev.code());
+                        }
+                    }
+                    None => {
+                        graph.add_edge(na, nb, vec![e]);
+                    }
+                }
             }
         }
         WriterStateGraph {
@@ -130,7 +144,8 @@ impl WriterStateGraph {
         e < self.legal.len() && p < 17 && n < 17 && self.legal[e][p][n]
     }
 
-    /// The graph as Graphviz DOT, states named as VSS spells them.
+    /// The graph as Graphviz DOT, states named as VSS spells them. An edge taken by several
+    /// events is labelled with all of them, one per line, in [`WriterEvent::ALL`] order.
     pub fn to_dot(&self) -> String {
         let mut s = String::from("digraph writer_state {\n  rankdir=LR;\n");
         for (state, idx) in &self.nodes {
@@ -142,11 +157,12 @@ impl WriterStateGraph {
         }
         for e in self.graph.edge_indices() {
             let (a, b) = self.graph.edge_endpoints(e).expect("edge");
+            let label: Vec<&str> = self.graph[e].iter().map(|ev| ev.name()).collect();
             s.push_str(&format!(
                 "  n{} -> n{} [label=\"{}\"];\n",
                 a.index(),
                 b.index(),
-                self.graph[e].name()
+                label.join("\\n")
             ));
         }
         s.push_str("}\n");
@@ -182,5 +198,54 @@ mod tests {
             WriterState::WaitingForPostSnapshot
         ));
         assert!(g.to_dot().contains("VSS_WS_WAITING_FOR_FREEZE"));
+    }
+
+    /// The DOT label of the edge `from -> to`.
+    fn dot_label(dot: &str, from: WriterState, to: WriterState) -> String {
+        let id = |s: WriterState| {
+            let want = format!("[label=\"{}\"];", s.name());
+            dot.lines()
+                .find(|l| l.trim_start().starts_with('n') && l.ends_with(&want))
+                .and_then(|l| l.split_whitespace().next())
+                .unwrap_or_else(|| panic!("no node {} in:\n{dot}", s.name()))
+                .to_string()
+        };
+        let prefix = format!("{} -> {} [label=\"", id(from), id(to));
+        let line = dot
+            .lines()
+            .map(str::trim_start)
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no edge {prefix} in:\n{dot}"));
+        line[prefix.len()..].trim_end_matches("\"];").to_string()
+    }
+
+    #[test]
+    fn an_edge_taken_by_several_events_shows_them_all() {
+        let dot = WriterStateGraph::new().to_dot();
+        // BackupComplete ends a backup; PrepareForBackup of the next session resets (rule 9).
+        assert_eq!(
+            dot_label(
+                &dot,
+                WriterState::WaitingForBackupComplete,
+                WriterState::Stable
+            ),
+            "OnPrepareBackup\\nOnBackupComplete"
+        );
+        assert_eq!(
+            dot_label(
+                &dot,
+                WriterState::WaitingForThaw,
+                WriterState::FailedAtFreeze
+            ),
+            "OnFreeze"
+        );
+        // Every event of the graph's edge list shows on its edge.
+        let g = WriterStateGraph::new();
+        for e in g.graph.edge_indices() {
+            let (a, b) = g.graph.edge_endpoints(e).expect("edge");
+            let label = dot_label(&dot, g.graph[a], g.graph[b]);
+            let names: Vec<&str> = g.graph[e].iter().map(|ev| ev.name()).collect();
+            assert_eq!(label, names.join("\\n"));
+        }
     }
 }

@@ -5,7 +5,7 @@ use crate::ids::{Guid, VolumeId};
 use crate::time::Duration;
 use crate::vss::{ApplicationLevel, ProviderType, SnapshotContext, UsageType};
 
-/// One component a writer declares in its metadata (vss-spec.md §11.1).
+/// One component a writer declares in its metadata (rule S24).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ComponentInfo {
     /// Component name.
@@ -27,9 +27,9 @@ pub struct WriterInfo {
     pub instance_id: Guid,
     /// Usage type.
     pub usage: UsageType,
-    /// Application level: freeze order (vss-spec.md §12, decisions rule 2).
+    /// Application level: freeze order (rules S5, 2).
     pub level: ApplicationLevel,
-    /// `dwTimeoutFreeze`: the writer's freeze window (decisions rule 7).
+    /// `dwTimeoutFreeze`: the writer's freeze window (rule 7).
     pub freeze_timeout: Duration,
     /// Components, in declaration order.
     pub components: Vec<ComponentInfo>,
@@ -51,7 +51,7 @@ pub struct ProviderInfo {
 }
 
 impl ProviderInfo {
-    /// The system provider as Windows registers it (vss-spec.md §9.1).
+    /// The system provider as Windows registers it (rule S17).
     pub fn system() -> ProviderInfo {
         ProviderInfo {
             name: "Microsoft Software Shadow Copy provider 1.0".to_string(),
@@ -62,7 +62,7 @@ impl ProviderInfo {
         }
     }
 
-    /// `IsVolumeSupported` for this provider in `context` (decisions rules 4, 19): only the
+    /// `IsVolumeSupported` for this provider in `context` (rules 4, 19): only the
     /// system provider supports client-accessible contexts.
     pub fn supports(&self, volume: VolumeId, context: SnapshotContext) -> bool {
         if context.is_client_accessible() && self.kind != ProviderType::System {

@@ -1,8 +1,8 @@
 //! The behaviour profile: every timing limit, capacity and policy choice the coordinator reads.
 //!
-//! One value, [`Profile::windows`], is the default "windows" profile of `decisions.md`. Limits live
-//! here and nowhere else, so a later Linux comparison profile (roadmap §6) is a new value, not a
-//! code change. A scenario's `[profile]` table overrides single knobs.
+//! One value, [`Profile::windows`], is the default "windows" profile of `docs/rules.md`. Limits
+//! live here and nowhere else, so a later comparison profile (a Linux one, say) is a new value,
+//! not a code change. A scenario's `[profile]` table overrides single knobs.
 
 use crate::time::Duration;
 use crate::vss::ProtectionLevel;
@@ -12,39 +12,42 @@ use crate::vss::ProtectionLevel;
 pub struct Profile {
     /// Default freeze window of a writer that does not set its own `dwTimeoutFreeze`.
     ///
-    /// vss-spec.md §7: `CVssWriter::Initialize` default 60 000 ms
-    /// (SDK `vswriter/nf-vswriter-cvsswriter-initialize`). Decisions rule 7.
+    /// `CVssWriter::Initialize` default 60 000 ms (rule S5,
+    /// <https://learn.microsoft.com/windows/win32/api/vswriter/nf-vswriter-cvsswriter-initialize>).
+    /// Rule 7.
     pub freeze_timeout_default: Duration,
     /// The flush-and-hold window: from the hold request to the release.
     ///
-    /// vss-spec.md §7: 10 s (W32 `shadow-copy-creation-for-providers`). Decisions rules 13, 13b.
+    /// 10 s (rule S20,
+    /// <https://learn.microsoft.com/windows/win32/vss/shadow-copy-creation-for-providers>).
+    /// Rules 13, 13b.
     pub flush_and_hold_timeout: Duration,
     /// Response limit for every writer event other than Freeze.
     ///
-    /// Microsoft documents none (vss-spec.md §7); decisions rule 11 picks 600 s.
+    /// Microsoft documents none; rule 11 picks 600 s.
     pub writer_response_timeout: Duration,
     /// KB 915331's race: the freeze timer fires even after Thaw arrived. Off by default (rule 7).
     pub kb915331_race: bool,
     /// Writers check at PrepareForSnapshot that all volumes of their selected components are in
-    /// the set (decisions rule 5b). Default for writers that do not say otherwise.
+    /// the set (rule 5b). Default for writers that do not say otherwise.
     pub checks_volume_set: bool,
-    /// What happens when the diff area is full (decisions rule 17; vss-spec.md §8).
+    /// What happens when the diff area is full (rules 17, S22).
     pub protection_level: ProtectionLevel,
-    /// Shadows per volume for the system provider (vss-spec.md §8: 512; decisions rule 18).
+    /// Shadows per volume for the system provider (rule S22: 512; rule 18).
     pub shadows_per_volume_max: u32,
-    /// `MaxShadowCopies` for client-accessible shadows (vss-spec.md §8: default 64; rule 18).
+    /// `MaxShadowCopies` for client-accessible shadows (rule S22: default 64; rule 18).
     pub client_accessible_shadows_max: u32,
-    /// Volumes per snapshot set (vss-spec.md §8: 64).
+    /// Volumes per snapshot set (rule S22: 64).
     pub volumes_per_set_max: u32,
-    /// Concurrent snapshot-set creations on the machine (vss-spec.md §8: exactly 1; rule 20).
+    /// Concurrent snapshot-set creations on the machine (rule S22: exactly 1; rule 20).
     pub creations_max: u32,
     /// Diff-area minimum on volumes of at most [`Profile::diff_area_small_volume_max`] bytes.
     ///
-    /// Decisions rule 28: 32 MiB (33 554 432 bytes).
+    /// Rule 28: 32 MiB (33 554 432 bytes).
     pub diff_area_min_small: u64,
-    /// Diff-area minimum on larger volumes. Decisions rule 28: 320 MiB (335 544 320 bytes).
+    /// Diff-area minimum on larger volumes. Rule 28: 320 MiB (335 544 320 bytes).
     pub diff_area_min_large: u64,
-    /// Volume size up to which the small minimum applies. Decisions rule 28: 500 MiB.
+    /// Volume size up to which the small minimum applies. Rule 28: 500 MiB.
     pub diff_area_small_volume_max: u64,
     /// Round trip of one synchronous `IVssBackupComponents` call (our choice; not documented).
     pub api_call_latency: Duration,
@@ -53,7 +56,7 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// The default "windows" profile of decisions.md (Windows Server 2016 and later, rule 28).
+    /// The default "windows" profile of `docs/rules.md` (Windows Server 2016 and later, rule 28).
     pub fn windows() -> Profile {
         Profile {
             freeze_timeout_default: Duration::from_secs(60),

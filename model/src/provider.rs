@@ -2,7 +2,7 @@
 //!
 //! The copy mechanics (the system provider's copy-on-write diff area) live in
 //! [`crate::volume`]; this module is the provider's answer to each call of
-//! `IVssProviderCreateSnapshotSet` (vss-spec.md §9.4).
+//! `IVssProviderCreateSnapshotSet` (rule S19).
 
 use crate::time::Duration;
 use crate::vss::{Hresult, ProviderCall};
@@ -23,7 +23,7 @@ pub struct ProviderFault {
 /// it (rule 16).
 pub type ProviderResponse = crate::writer::Response;
 
-/// Default call latency (our choice, within spec §7: CommitSnapshots "should be < 1 s").
+/// Default call latency (our choice, within rule S20: CommitSnapshots well under a second).
 pub fn default_latency(call: ProviderCall) -> Duration {
     match call {
         ProviderCall::EndPrepareSnapshots => Duration::from_ms(20),

@@ -5,14 +5,14 @@
 //! next action and feeds back every reply, finished asynchronous operation, finished shadow
 //! read and expired deadline.
 //!
-//! The standard sequence (vss-spec.md §14.3): InitializeForBackup, SetContext (if not
+//! The standard sequence (rule S27, VShadow's): InitializeForBackup, SetContext (if not
 //! `VSS_CTX_BACKUP`), SetBackupState (component mode, `VSS_BT_FULL`), GatherWriterMetadata,
 //! AddComponent for every component whose files lie on the volumes it adds, StartSnapshotSet,
 //! AddToSnapshotSet per volume, PrepareForBackup + GatherWriterStatus, DoSnapshotSet +
 //! GatherWriterStatus, read each shadow, SetBackupSucceeded, BackupComplete,
 //! GatherWriterStatus, Release. In writer-less contexts it skips AddComponent, PrepareForBackup
-//! and BackupComplete (decisions rule 24). After a failed call it calls AbortBackup once a set
-//! was started (spec §16.2), skips BackupComplete and releases; a [`Policy`] may then retry.
+//! and BackupComplete (rule 24). After a failed call it calls AbortBackup once a set
+//! was started (rule S12), skips BackupComplete and releases; a [`Policy`] may then retry.
 
 use crate::api::{ApiCall, ComponentRef, ProviderArg, ReplyData, WriterStatus};
 use crate::ids::{Guid, SnapshotId, VolumeId, WriterId};
@@ -36,7 +36,7 @@ pub enum Action {
     Sleep(Duration),
     /// Create a new `IVssBackupComponents` object (the last one was released).
     NewObject,
-    /// The requester process goes away without releasing (decisions rule 27).
+    /// The requester process goes away without releasing (rule 27).
     GoAway,
     /// Wait for the outstanding asynchronous operation or read.
     Wait,
@@ -79,7 +79,7 @@ pub enum Feedback {
 }
 
 /// What a requester does when a writer is in a failed state after PrepareForBackup or
-/// DoSnapshotSet (peers.md §1.2).
+/// DoSnapshotSet (as Kopia does on `VSS_E_SNAPSHOT_SET_IN_PROGRESS`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WriterFailurePolicy {
     /// Go on without the failed writer; its components are not marked succeeded (VShadow).
@@ -109,8 +109,8 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The transient failures Microsoft advises to retry (vss-spec.md §7 "Retry advice"), plus
-    /// `VSS_E_SNAPSHOT_SET_IN_PROGRESS` (wait and retry, spec §6.1).
+    /// The transient failures Microsoft advises to retry (rule S15), plus
+    /// `VSS_E_SNAPSHOT_SET_IN_PROGRESS` (wait and retry, rule S15).
     pub fn default_retry_on() -> Vec<Hresult> {
         vec![
             Hresult::WriterErrorOutOfResources,
@@ -591,13 +591,13 @@ pub enum ScriptStep {
     Read(VolumeId),
     /// Do nothing for this long.
     Sleep(Duration),
-    /// The process goes away without releasing (decisions rule 27).
+    /// The process goes away without releasing (rule 27).
     GoAway,
 }
 
 /// A requester that makes exactly the calls its script lists, whatever they return.
 /// At the end of the script the process exits: if it had not released its object, the service
-/// sees it go away (decisions rule 27).
+/// sees it go away (rule 27).
 #[derive(Clone, Debug)]
 pub struct ScriptedRequester {
     steps: Vec<ScriptStep>,

@@ -2,7 +2,7 @@
 //!
 //! The model never reads a clock. Every handler receives `now: Instant` from the simulation loop,
 //! which is the only thing that advances time (ARCHITECTURE.md, invariant 2). Deadlines are
-//! inclusive (decisions rule 13b): a timer for a limit fires at `limit + 1 µs`, so an answer that
+//! inclusive (rule 13b): a timer for a limit fires at `limit + 1 µs`, so an answer that
 //! arrives exactly at the limit is handled first.
 
 use std::fmt;
@@ -34,7 +34,7 @@ impl Instant {
     pub const fn saturating_since(self, earlier: Instant) -> Duration {
         Duration(self.0.saturating_sub(earlier.0))
     }
-    /// The deadline timer instant for an inclusive limit (decisions rule 13b): `self + limit + 1 µs`.
+    /// The deadline timer instant for an inclusive limit (rule 13b): `self + limit + 1 µs`.
     pub const fn deadline_after(self, limit: Duration) -> Instant {
         Instant(self.0.saturating_add(limit.0).saturating_add(1))
     }

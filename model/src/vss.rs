@@ -6,8 +6,9 @@
 //! Variant names are the Rust casing of the C constant with its prefix dropped; each variant
 //! carries a `#[doc(alias)]` with the C spelling where that differs from the variant name.
 //!
-//! Names and numbers come from `vss-spec.md` (§4, §5, §6, §9, §10, §11.2, §12); the labels printed
-//! by the vssadmin view come from `decisions.md` rules 29 and 29c.
+//! Names and numbers are Microsoft's (each type names its SDK reference page; the rules of
+//! `docs/rules.md` cite the rest); the labels printed by the vssadmin view come from rules 29 and
+//! 29c.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -224,9 +225,10 @@ macro_rules! vss_enum {
 
 vss_enum! {
     /// Every HRESULT the simulator can show: the generic COM codes, the VSS codes of
-    /// vss-spec.md §6.1 (without the ASR range) and the writer failure codes of §5.
+    /// The VSS codes (without the ASR range) and the writer failure codes (rule S9).
     ///
-    /// Sources: vss-spec.md §5, §6.1, §6.3; SDK `vss/vsserror.h`, `winerror.h`.
+    /// Sources: the return values of each `IVssBackupComponents` method page (rule S23), rule
+    /// S16 for providers; numbers from `vsserror.h` and `winerror.h`.
     pub enum Hresult: "HRESULT", alias {
         /// The call succeeded.
         Ok = 0x0000_0000 => "S_OK",
@@ -272,7 +274,7 @@ vss_enum! {
         ObjectAlreadyExists = 0x8004_230D => "VSS_E_OBJECT_ALREADY_EXISTS",
         /// The explicitly named provider does not support the volume.
         VolumeNotSupportedByProvider = 0x8004_230E => "VSS_E_VOLUME_NOT_SUPPORTED_BY_PROVIDER",
-        /// VSS's translation of a provider HRESULT outside the allowed list (§6.3).
+        /// VSS's translation of a provider HRESULT outside the allowed list (rule S16).
         UnexpectedProviderError = 0x8004_230F => "VSS_E_UNEXPECTED_PROVIDER_ERROR",
         /// The XML document is corrupt (deprecated).
         CorruptXmlDocument = 0x8004_2310 => "VSS_E_CORRUPT_XML_DOCUMENT",
@@ -377,7 +379,7 @@ vss_enum! {
         ClusterError = 0x8004_2400 => "VSS_E_CLUSTER_ERROR",
         /// Set by VSS: the writer ran out of backup/restore session slots.
         WriterStatusNotAvailable = 0x8004_2409 => "VSS_E_WRITER_STATUS_NOT_AVAILABLE",
-        /// A critical volume is on an invalid disk (next to the ASR range; listed in §6.1).
+        /// A critical volume is on an invalid disk (next to the ASR range).
         CriticalVolumeOnInvalidDisk = 0x8004_2411 => "VSS_E_CRITICAL_VOLUME_ON_INVALID_DISK",
         /// A file-share shadow operation timed out.
         FssTimeout = 0x8004_2417 => "VSS_E_FSS_TIMEOUT",
@@ -396,7 +398,7 @@ impl Hresult {
     }
 
     /// Whether a writer may report this code through `SetWriterFailure(Ex)`: the seven
-    /// `VSS_E_WRITERERROR_*` codes (vss-spec.md §5). `VSS_E_WRITER_NOT_RESPONDING` and
+    /// `VSS_E_WRITERERROR_*` codes (rule S9). `VSS_E_WRITER_NOT_RESPONDING` and
     /// `VSS_E_WRITER_STATUS_NOT_AVAILABLE` are set by VSS itself and are not included.
     pub const fn is_writer_failure(self) -> bool {
         matches!(
@@ -411,7 +413,7 @@ impl Hresult {
         )
     }
 
-    /// Whether a provider may legally return this code (vss-spec.md §6.3, `S_OK` included).
+    /// Whether a provider may legally return this code (rule S16, `S_OK` included).
     pub const fn is_provider_allowed(self) -> bool {
         matches!(
             self,
@@ -430,7 +432,7 @@ impl Hresult {
         )
     }
 
-    /// What the requester sees when a provider returns `self` (decisions rule 16): an allowed
+    /// What the requester sees when a provider returns `self` (rule 16): an allowed
     /// code passes through, anything else becomes `VSS_E_UNEXPECTED_PROVIDER_ERROR`.
     /// (VSS does not apply this to `AbortSnapshots` / `OnUnload`; callers decide when to call it.)
     pub const fn translate_provider(self) -> Hresult {
@@ -441,7 +443,7 @@ impl Hresult {
         }
     }
 
-    /// The `Last error:` label of `vssadmin list writers` (decisions rule 29).
+    /// The `Last error:` label of `vssadmin list writers` (rule 29).
     pub const fn vssadmin_last_error(self) -> &'static str {
         match self {
             Self::Ok => "No error",
@@ -459,7 +461,7 @@ impl Hresult {
 vss_enum! {
     /// A writer's state as reported by `GetWriterStatus`.
     ///
-    /// Sources: vss-spec.md §4, SDK `vss/ne-vss-vss_writer_state`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_writer_state>.
     pub enum WriterState: "VSS_WRITER_STATE", alias {
         /// State unknown; indicates a writer error.
         Unknown = 0 => "VSS_WS_UNKNOWN",
@@ -504,7 +506,7 @@ impl WriterState {
         matches!(self.code(), 6..=15)
     }
 
-    /// The label `vssadmin list writers` prints after `State: [N]` (decisions rule 29).
+    /// The label `vssadmin list writers` prints after `State: [N]` (rule 29).
     /// `VSS_WS_COUNT` is never reported; it gets `Unknown` (our choice).
     pub const fn vssadmin_label(self) -> &'static str {
         match self {
@@ -527,7 +529,7 @@ impl WriterState {
         }
     }
 
-    /// The text after `State: ` in `vssadmin list writers`, e.g. `[9] Failed` (decisions rule 29).
+    /// The text after `State: ` in `vssadmin list writers`, e.g. `[9] Failed` (rule 29).
     pub fn vssadmin_state(self) -> String {
         format!("[{}] {}", self.code(), self.vssadmin_label())
     }
@@ -541,7 +543,8 @@ vss_enum! {
     /// event name (`"Freeze"`, `"PrepareForSnapshot"`, `"BackupShutdown"`); `Display` and
     /// serialization always print the handler name.
     ///
-    /// Sources: vss-spec.md §2.3, §4, SDK `vswriter/nl-vswriter-cvsswriter`.
+    /// Sources: rules S2-S11,
+    /// <https://learn.microsoft.com/windows/win32/api/vswriter/nl-vswriter-cvsswriter>.
     pub enum WriterEvent: "writer event", alias {
         /// Identify: the writer describes itself in its metadata document.
         Identify = 0 => "OnIdentify" | "Identify",
@@ -587,7 +590,7 @@ impl WriterEvent {
     }
 
     /// The `VSS_WS_FAILED_AT_*` state a writer enters when it fails this event
-    /// (vss-spec.md §4). Abort has no failed state.
+    /// (rule S9). Abort has no failed state.
     pub const fn failed_state(self) -> Option<WriterState> {
         match self {
             Self::Identify => Some(WriterState::FailedAtIdentify),
@@ -606,10 +609,11 @@ impl WriterEvent {
 }
 
 vss_enum! {
-    /// A call VSS makes on a provider during shadow-copy creation, in the order of decisions
-    /// rule 2. Not a header enum: `name()` is the method name and `code()` the ordinal.
+    /// A call VSS makes on a provider during shadow-copy creation, in the order of rule 2.
+    /// Not a header enum: `name()` is the method name and `code()` the ordinal.
     ///
-    /// Sources: vss-spec.md §2.2, §9.4, SDK `vsprov/nl-vsprov-ivssprovidercreatesnapshotset`.
+    /// Sources: rule S19,
+    /// <https://learn.microsoft.com/windows/win32/api/vsprov/nn-vsprov-ivssprovidercreatesnapshotset>.
     pub enum ProviderCall: "provider call", plain {
         /// `BeginPrepareSnapshot` (sent at `AddToSnapshotSet`, once per volume).
         BeginPrepareSnapshot = 0 => "BeginPrepareSnapshot",
@@ -633,7 +637,7 @@ vss_enum! {
 vss_enum! {
     /// A shadow-copy context: each value is an OR of [`attr`] bits (except `VSS_CTX_ALL`).
     ///
-    /// Sources: vss-spec.md §10.1, SDK `vss/ne-vss-vss_snapshot_context`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_snapshot_context>.
     pub enum SnapshotContext: "VSS_SNAPSHOT_CONTEXT", alias {
         /// Default: auto-release, non-persistent, with writers.
         Backup = 0x0000_0000 => "VSS_CTX_BACKUP",
@@ -685,7 +689,7 @@ impl SnapshotContext {
         self.has(attr::CLIENT_ACCESSIBLE)
     }
 
-    /// The `Type:` label of `vssadmin list shadows` (decisions rule 29c; our layout).
+    /// The `Type:` label of `vssadmin list shadows` (rule 29c; our layout).
     pub const fn vssadmin_type(self) -> &'static str {
         match self {
             Self::Backup => "Backup",
@@ -699,8 +703,8 @@ impl SnapshotContext {
     }
 }
 
-/// `VSS_VOLUME_SNAPSHOT_ATTRIBUTES` bits (vss-spec.md §10.2, SDK
-/// `vss/ne-vss-vss_volume_snapshot_attributes`).
+/// `VSS_VOLUME_SNAPSHOT_ATTRIBUTES` bits (rule S21,
+/// <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_volume_snapshot_attributes>).
 pub mod attr {
     /// Survives reboot and release.
     #[doc(alias = "VSS_VOLSNAP_ATTR_PERSISTENT")]
@@ -786,7 +790,7 @@ pub mod attr {
         (FILE_SHARE, "VSS_VOLSNAP_ATTR_FILE_SHARE"),
     ];
 
-    /// The bits vssadmin prints, in bit order, with their labels (decisions rule 29c).
+    /// The bits vssadmin prints, in bit order, with their labels (rule 29c).
     const VSSADMIN_LABELS: &[(u32, &str)] = &[
         (PERSISTENT, "Persistent"),
         (CLIENT_ACCESSIBLE, "Client-accessible"),
@@ -805,7 +809,7 @@ pub mod attr {
         ALL.iter().find(|&&(_, n)| n == name).map(|&(b, _)| b)
     }
 
-    /// The `Attributes:` value of `vssadmin list shadows` (decisions rule 29c; our layout):
+    /// The `Attributes:` value of `vssadmin list shadows` (rule 29c; our layout):
     /// the labels of the set bits among Persistent (0x1), Client-accessible (0x4),
     /// No auto release (0x8), No writers (0x10) and Differential (0x20000), in bit order,
     /// joined by `", "`. Every other bit is not printed; no bit printed gives `""`.
@@ -826,7 +830,7 @@ pub mod attr {
 vss_enum! {
     /// The kind of backup a requester announces with `SetBackupState`.
     ///
-    /// Sources: vss-spec.md §11.2, SDK `vss/ne-vss-vss_backup_type`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_backup_type>.
     pub enum BackupType: "VSS_BACKUP_TYPE", alias {
         /// Application error.
         Undefined = 0 => "VSS_BT_UNDEFINED",
@@ -848,7 +852,7 @@ vss_enum! {
 vss_enum! {
     /// What a writer's data is used for.
     ///
-    /// Sources: vss-spec.md §11.1, SDK `vswriter/ne-vswriter-vss_usage_type`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vswriter/ne-vswriter-vss_usage_type>.
     pub enum UsageType: "VSS_USAGE_TYPE", alias {
         /// Application error.
         Undefined = 0 => "VSS_UT_UNDEFINED",
@@ -866,7 +870,8 @@ vss_enum! {
 vss_enum! {
     /// The kind of data store a writer manages.
     ///
-    /// Sources: vss-spec.md §11.1, SDK `vswriter/ne-vswriter-vss_source_type`.
+    /// Source:
+    /// <https://learn.microsoft.com/windows/win32/api/vswriter/ne-vswriter-vss_source_type>.
     pub enum SourceType: "VSS_SOURCE_TYPE", alias {
         /// Application error.
         Undefined = 0 => "VSS_ST_UNDEFINED",
@@ -882,7 +887,8 @@ vss_enum! {
 vss_enum! {
     /// The kind of a writer component.
     ///
-    /// Sources: vss-spec.md §11.1, SDK `vswriter/ne-vswriter-vss_component_type`.
+    /// Source:
+    /// <https://learn.microsoft.com/windows/win32/api/vswriter/ne-vswriter-vss_component_type>.
     pub enum ComponentType: "VSS_COMPONENT_TYPE", alias {
         /// Application error.
         Undefined = 0 => "VSS_CT_UNDEFINED",
@@ -894,9 +900,9 @@ vss_enum! {
 }
 
 vss_enum! {
-    /// A writer's application level, which orders Freeze (and, by decisions rule 2, Thaw).
+    /// A writer's application level, which orders Freeze (and, by rule 2, Thaw).
     ///
-    /// Sources: vss-spec.md §12, SDK `vss/ne-vss-vss_application_level`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_application_level>.
     pub enum ApplicationLevel: "VSS_APPLICATION_LEVEL", alias {
         /// Application error.
         Unknown = 0 => "VSS_APP_UNKNOWN",
@@ -914,10 +920,10 @@ vss_enum! {
 }
 
 impl ApplicationLevel {
-    /// Freeze order, lowest first: `FRONT_END` 0, `BACK_END` 1, `SYSTEM` 2 (vss-spec.md §12).
+    /// Freeze order, lowest first: `FRONT_END` 0, `BACK_END` 1, `SYSTEM` 2 (rule S5).
     /// Our choices where Microsoft is silent: `SYSTEM_RM` 3 (after `SYSTEM`); `UNKNOWN` and
     /// `AUTO` 0, treated as `FRONT_END`, the default level of `CVssWriter::Initialize`.
-    /// Thaw runs in the reverse order (decisions rule 2).
+    /// Thaw runs in the reverse order (rule 2).
     pub const fn freeze_rank(self) -> u8 {
         match self {
             Self::FrontEnd | Self::Unknown | Self::Auto => 0,
@@ -931,7 +937,7 @@ impl ApplicationLevel {
 vss_enum! {
     /// The state of one shadow copy (`VSS_SNAPSHOT_PROP.m_eStatus`).
     ///
-    /// Sources: vss-spec.md §9.5, SDK `vss/ne-vss-vss_snapshot_state`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_snapshot_state>.
     pub enum SnapshotState: "VSS_SNAPSHOT_STATE", alias {
         /// Unknown.
         Unknown = 0 => "VSS_SS_UNKNOWN",
@@ -973,7 +979,7 @@ vss_enum! {
 vss_enum! {
     /// The kind of a shadow-copy provider.
     ///
-    /// Sources: vss-spec.md §9.1, SDK `vss/ne-vss-vss_provider_type`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_provider_type>.
     pub enum ProviderType: "VSS_PROVIDER_TYPE", alias {
         /// Unknown.
         Unknown = 0 => "VSS_PROV_UNKNOWN",
@@ -991,7 +997,8 @@ vss_enum! {
 vss_enum! {
     /// What wins when a diff area fills: the original volume or the shadows.
     ///
-    /// Sources: vss-spec.md §8, SDK `vsmgmt/ne-vsmgmt-vss_protection_level`.
+    /// Source:
+    /// <https://learn.microsoft.com/windows/win32/api/vsmgmt/ne-vsmgmt-vss_protection_level>.
     pub enum ProtectionLevel: "VSS_PROTECTION_LEVEL", alias {
         /// Original-volume I/O wins: shadows are deleted, oldest first (default).
         OriginalVolume = 0 => "VSS_PROTECTION_LEVEL_ORIGINAL_VOLUME",
@@ -1003,7 +1010,8 @@ vss_enum! {
 vss_enum! {
     /// Why a volume in shadow-copy protection mode is faulted.
     ///
-    /// Sources: vss-spec.md §8, SDK `vsmgmt/ne-vsmgmt-vss_protection_fault`.
+    /// Source:
+    /// <https://learn.microsoft.com/windows/win32/api/vsmgmt/ne-vsmgmt-vss_protection_fault>.
     pub enum ProtectionFault: "VSS_PROTECTION_FAULT", alias {
         /// No fault.
         None = 0 => "VSS_PROTECTION_FAULT_NONE",
@@ -1045,7 +1053,7 @@ vss_enum! {
 vss_enum! {
     /// The kind of object an administrative call targets (e.g. `DeleteSnapshots`).
     ///
-    /// Sources: vss-spec.md §10.3, SDK `vss/ne-vss-vss_object_type`.
+    /// Source: <https://learn.microsoft.com/windows/win32/api/vss/ne-vss-vss_object_type>.
     pub enum ObjectType: "VSS_OBJECT_TYPE", alias {
         /// Unknown.
         Unknown = 0 => "VSS_OBJECT_UNKNOWN",

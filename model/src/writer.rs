@@ -1,9 +1,9 @@
 //! The application side of a writer: how long each handler takes and how it fails.
 //!
 //! The service-wide writer *status* (`VSS_WRITER_STATE`, last error) belongs to the coordinator
-//! (decisions rule 26: `GatherWriterStatus` reads what the service holds). This module is the
+//! (rule 26: `GatherWriterStatus` reads what the service holds). This module is the
 //! writer process: given an event, it answers after a latency, fails it, or never answers.
-//! [`WriterLogic`] is an enum so a user-supplied async writer (roadmap §2) can become a variant.
+//! [`WriterLogic`] is an enum so a user-supplied async writer (rule 32) can become a variant.
 
 use crate::ids::VolumeId;
 use crate::machine::WriterInfo;
@@ -17,7 +17,7 @@ pub struct WriterFault {
     pub event: WriterEvent,
     /// What happens.
     pub action: FaultAction,
-    /// Only the first N times the event arrives (decisions rule 12); `None` for every time.
+    /// Only the first N times the event arrives (rule 12); `None` for every time.
     pub sessions: Option<u32>,
 }
 
@@ -26,7 +26,7 @@ pub struct WriterFault {
 pub enum FaultAction {
     /// The handler returns false with this failure code (`SetWriterFailure`).
     Fail(Hresult),
-    /// The handler never returns (decisions rules 7, 11 bound the wait).
+    /// The handler never returns (rules 7, 11 bound the wait).
     Hang,
     /// The handler takes this long instead of its usual latency.
     Delay(Duration),
@@ -49,7 +49,7 @@ pub enum Response {
 /// What the writer process does with one event.
 pub type WriterResponse = Response;
 
-/// Applies the first fault that matches the `n`th arrival of `what` (decisions rule 12: a
+/// Applies the first fault that matches the `n`th arrival of `what` (rule 12: a
 /// fault limited to N applies to the first N arrivals), else answers `S_OK` after `latency`.
 /// `None` when no fault fails or hangs (the caller may still check more).
 pub(crate) fn fault_response<'a, K: PartialEq + 'a>(
@@ -90,7 +90,7 @@ pub struct ScriptedWriter {
     pub latency: Vec<Duration>,
     /// Faults, checked in order; the first that applies wins.
     pub faults: Vec<WriterFault>,
-    /// Decisions rule 5b: fail PrepareForSnapshot when the set holds only some of the volumes
+    /// Rule 5b: fail PrepareForSnapshot when the set holds only some of the volumes
     /// of the writer's selected components.
     pub checks_volume_set: bool,
     /// How many times each event has arrived, indexed like [`WriterEvent::ALL`].
@@ -147,7 +147,7 @@ pub enum WriterLogic {
 
 impl WriterLogic {
     /// The writer's answer to `event`. `set_volumes` and `selected` are given with
-    /// PrepareForSnapshot so the writer can check the set (decisions rule 5b).
+    /// PrepareForSnapshot so the writer can check the set (rule 5b).
     pub fn on_event(
         &mut self,
         info: &WriterInfo,
@@ -183,7 +183,7 @@ impl WriterLogic {
     }
 }
 
-/// Decisions rule 5b: the volumes holding the selected components' files are either all in the
+/// Rule 5b: the volumes holding the selected components' files are either all in the
 /// set or none of them is.
 pub fn volume_set_consistent(
     info: &WriterInfo,

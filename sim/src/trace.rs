@@ -1,7 +1,7 @@
 //! The run's structured trace: one record per call, reply, writer event and answer, state
 //! change, provider call, hold, release, shadow and read. It is streamed as JSON lines into a
 //! SHA-256 digest (`trace_digest`) and, when asked, into a file (`--trace-out`) and the text
-//! timeline. Every view is a pure function of these records (roadmap §3).
+//! timeline. Every view is a pure function of these records.
 //!
 //! JSONL schema (one object per line, keys in this order, absent keys omitted):
 //! `t_us` (virtual µs), `kind`, `role`, `name`, `result`, `prev`, `next`, `last_error`, `rule`,
@@ -39,7 +39,8 @@ pub struct Record {
     /// Writer last error after a state change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<&'static str>,
-    /// decisions.md rule behind the step.
+    /// The rule behind the step: the id of a `docs/rules.md` heading. Every `state` record has
+    /// one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<&'static str>,
     /// Snapshot set id.

@@ -1,12 +1,12 @@
 //! The administrator's view: `vss-sim vssadmin list writers|shadows|providers|shadowstorage`.
 //!
 //! Pure functions that render the service's state at one virtual instant as the bytes
-//! `vssadmin` prints (vss-spec.md §14.1 "Byte layout of vssadmin output"; decisions rules 29,
-//! 29b, 29c): the two-line banner and one blank line, blocks separated by exactly one blank
+//! `vssadmin` prints (rules 29,
+//! 29b, 29c, S26): the two-line banner and one blank line, blocks separated by exactly one blank
 //! line, CRLF line endings (LF with `--lf`), spaces for indentation, en-US dates computed from
 //! the scenario's virtual epoch.
 //!
-//! **Our layout until a capture confirms it** (rule 29c). The spec gives the banner, the block
+//! **Our layout until a capture confirms it** (rule 29c). The captures give the banner, the block
 //! shapes and the separator between blocks, but not what follows the last block. We print each
 //! line, the last included, ended by one line ending and nothing after it: the output ends with
 //! the last block's last line and its CRLF, with no trailing blank line. The same holds for
@@ -37,8 +37,8 @@ pub const WAITING: [&str; 2] = [
     "These may be delayed if a shadow copy is being prepared.",
 ];
 
-/// The diff-area growth granule: allocation grows in steps of 32 MiB (spec §8:
-/// `MinDiffAreaFileSize` is rounded to 32 MB).
+/// The diff-area growth granule: allocation grows in steps of 32 MiB (rule S22's
+/// registry page: `MinDiffAreaFileSize` is rounded to 32 MB).
 pub const DIFF_AREA_GRANULE: u64 = 32 << 20;
 
 /// What `vssadmin list` shows.
@@ -168,7 +168,7 @@ pub fn render(
 
 /// `vssadmin list writers`: every writer subscribed on the machine (the service-wide view, a
 /// writer that failed Identify included), in subscription order, five lines each; state and
-/// last-error labels of decisions rule 29. The console-only [`WAITING`] lines are not part of
+/// last-error labels of rule 29. The console-only [`WAITING`] lines are not part of
 /// this text (rule 29b).
 pub fn list_writers(world: &World, lf: bool) -> View {
     let coord = world.coordinator();
@@ -204,7 +204,7 @@ pub const fn provider_type_label(kind: ProviderType) -> &'static str {
 }
 
 /// `vssadmin list providers`: every registered provider in registration order (the system
-/// provider first, with Windows' name, id and version, spec §9.1), four lines each.
+/// provider first, with Windows' name, id and version, rule S17), four lines each.
 pub fn list_providers(world: &World, lf: bool) -> View {
     let blocks: Vec<Vec<String>> = world
         .coordinator()
@@ -245,7 +245,7 @@ pub fn volume_display(name: &str, guid: Guid) -> String {
 /// - `Originating Machine` and `Service Machine` are the scenario's `[machine] name`.
 /// - `Type:` is the context in Windows' CamelCase and `Attributes:` the vssadmin labels of
 ///   `context.attributes()`, plus `Differential` (0x20000) for the system provider, whose
-///   shadows are copy-on-write (spec §9.1, §9.5): both our layout until a capture confirms them
+///   shadows are copy-on-write (rules S17, S18): both our layout until a capture confirms them
 ///   (rule 29c). A shadow with no printed attribute gets `Attributes:` with nothing after it
 ///   (no trailing space; our layout).
 pub fn list_shadows(world: &World, scenario: &Scenario, lf: bool) -> Result<View, String> {
@@ -333,9 +333,9 @@ pub const fn shadow_attributes(context: model::vss::SnapshotContext, kind: Provi
 /// The diff area lives on the volume itself, so `For volume` and `Shadow Copy Storage volume`
 /// are the same.
 ///
-/// Sizes: see [`format_size`] and [`percent`]. Allocated (our model; spec §8): the used bytes
+/// Sizes: see [`format_size`] and [`percent`]. Allocated (our model; rule S22): the used bytes
 /// rounded up to the 32 MiB growth granule, and, while the volume holds a shadow, at least the
-/// diff-area minimum of decisions rule 28 (the initial diff-area file); never more than the
+/// diff-area minimum of rule 28 (the initial diff-area file); never more than the
 /// maximum when one is set, and never less than the used bytes.
 pub fn list_shadowstorage(world: &World, lf: bool) -> View {
     let coord = world.coordinator();
@@ -627,7 +627,7 @@ mod tests {
         assert_eq!(format_size(32 << 20), "32.0 MB");
         assert_eq!(format_size(512 << 20), "512 MB");
         assert_eq!(format_size(1 << 30), "1.00 GB");
-        // 1.93 GB and 22.1 GB of the spec's captures (the first whole byte at or above them).
+        // 1.93 GB and 22.1 GB of the captures (the first whole byte at or above them).
         assert_eq!(format_size(2_072_321_721), "1.93 GB");
         assert_eq!(format_size(2_072_321_720), "1.92 GB");
         assert_eq!(format_size(23_729_694_311), "22.1 GB");

@@ -112,7 +112,7 @@ fn run_without_file_prints_the_default_timeline_and_summary() {
         "no `result: S_OK` line in the summary:\n{text}"
     );
     assert!(text.contains("expect: passed"), "{text}");
-    // Freeze comes before CommitSnapshots, which comes before Thaw (decisions rule 2).
+    // Freeze comes before CommitSnapshots, which comes before Thaw (rule 2).
     let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("no {s}"));
     assert!(at("OnFreeze") < at("CommitSnapshots"));
     assert!(at("CommitSnapshots") < at("OnThaw"));
@@ -404,6 +404,12 @@ fn graph_writer_prints_dot() {
         assert!(text.contains(state), "no {state} in:\n{text}");
     }
     assert!(text.contains("->"), "the graph has edges");
+    // An edge that several events take lists them all: WAITING_FOR_BACKUP_COMPLETE -> STABLE
+    // is taken by PrepareForBackup of a new session (rule 9) and by BackupComplete (rule S8).
+    assert!(
+        text.contains("[label=\"OnPrepareBackup\\nOnBackupComplete\"]"),
+        "the edge to STABLE lists both events:\n{text}"
+    );
 
     let out = vss_sim(&["graph", "provider"]);
     assert_eq!(out.status.code(), Some(2), "an unknown graph exits 2");

@@ -154,7 +154,7 @@ fn every_catalog_file_opens_with_a_comment() {
     assert!(
         offenders.is_empty(),
         "each catalog file opens with a `#` comment saying what it shows and which rule of \
-         decisions.md or section of vss-spec.md it demonstrates; these do not:\n  {}",
+         docs/rules.md it demonstrates; these do not:\n  {}",
         offenders.join("\n  ")
     );
 }

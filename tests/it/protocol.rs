@@ -1,5 +1,5 @@
 //! Protocol behaviour a user relies on, checked on small scenarios written inline: the exact
-//! edges of the freeze window and the flush-and-hold (decisions rule 13b), writer failures
+//! edges of the freeze window and the flush-and-hold (rule 13b), writer failures
 //! (rules 6, 7, 11) and rule 14's clean-up.
 
 use sim::run::{Report, RunOptions, run};

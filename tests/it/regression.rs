@@ -1,5 +1,5 @@
 //! Named regressions: each test reproduces a bug found in review and asserts the behaviour
-//! decisions.md asks for. The comment above each says what went wrong.
+//! docs/rules.md asks for. The comment above each says what went wrong.
 
 use sim::run::{Outcome, RunOptions, run};
 
@@ -206,7 +206,7 @@ fn one_abort_per_writer_after_a_hold_timeout() {
     }
 }
 
-/// Cancel on an operation already cancelled answered VSS_S_ASYNC_FINISHED (spec §16.1: it
+/// Cancel on an operation already cancelled answered VSS_S_ASYNC_FINISHED (rule S13: it
 /// answers VSS_S_ASYNC_CANCELLED), and a no-op Cancel counted as a cancellation in `result`.
 #[test]
 fn cancel_twice_and_noop_cancel() {

@@ -1,4 +1,4 @@
-//! `vss-sim vssadmin list …`: vssadmin's bytes (spec §14.1 "Byte layout"; decisions rules 29,
+//! `vss-sim vssadmin list …`: vssadmin's bytes (rules 29,
 //! 29b, 29c) and exit codes, through the real CLI.
 
 use std::process::{Command, Output};

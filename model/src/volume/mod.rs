@@ -1,5 +1,5 @@
 //! The virtual block device: a volume of numbered blocks and its copy-on-write shadow copies
-//! (system provider, spec §9.5; diff-area limits and protection levels, decisions rule 17).
+//! (system provider, rule S18; diff-area limits and protection levels, rule 17).
 //!
 //! A block's content is represented by the global sequence number ([`WriteSeq`]) of the write that
 //! last stored it; `None` means the block was never written (free space, reads as zeros). Data
@@ -47,7 +47,7 @@
 //! Cost: a write is one probe sequence in the live map plus, on copy-on-write, one insert into the
 //! newest diff map. A shadow read walks at most `n - i + 1` diff maps plus the live map.
 //!
-//! # Redirect-on-write layers (software providers, spec §9.5)
+//! # Redirect-on-write layers (software providers, rule S18)
 //!
 //! A redirect-on-write shadow takes no copy: at its instant the blocks written so far stay where
 //! they are and become the shadow's own (its *base*), and every later write is redirected to a
@@ -81,7 +81,7 @@ pub type WriteSeq = u64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ShadowKey(pub u32);
 
-/// What the volume does when a copy-on-write does not fit in the diff area (decisions rule 17).
+/// What the volume does when a copy-on-write does not fit in the diff area (rule 17).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Protection {
     /// `VSS_PROTECTION_LEVEL_ORIGINAL_VOLUME` (default): delete shadows, oldest first, until the

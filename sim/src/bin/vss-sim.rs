@@ -3,7 +3,7 @@
 //! Exit codes of `run`: 0 the run matched its `[expect]`; 1 it did not (standard error ends
 //! with the seed and the command that replays the run); 2 bad input.
 //!
-//! Exit codes of `vssadmin` are vssadmin's (decisions rule 29b): 0 something is listed, 1
+//! Exit codes of `vssadmin` are vssadmin's (rule 29b): 0 something is listed, 1
 //! `No items found that satisfy the query.`, 2 bad input. It does not check `[expect]`.
 
 #![allow(clippy::print_stdout)] // The CLI prints on purpose.
@@ -34,7 +34,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario (the embedded default when FILE is absent) and check its [expect].
+    /// Run a scenario (the embedded default when FILE is absent) and check its `[expect]`.
     Run {
         /// Scenario file (TOML).
         file: Option<PathBuf>,
@@ -185,7 +185,7 @@ fn parse_seed(cmd: &str, seed: Option<&str>, scenario_seed: u64) -> Result<u64, 
 
 /// `vss-sim vssadmin list OBJECT [FILE] [--at D] [--seed N] [--lf]`: standard output gets exactly
 /// the bytes of [`sim::vssadmin`]; for `list writers` the console-only "Waiting for responses."
-/// lines go to standard error, between the banner and the blocks (decisions rule 29b).
+/// lines go to standard error, between the banner and the blocks (rule 29b).
 fn cmd_vssadmin(
     verb: &str,
     object: Option<&str>,
