@@ -183,3 +183,17 @@ fn the_citation_scan_reads_lists_and_ranges() {
     );
     assert!(cited_rules("schedule 5; overrule 3; Rule N").is_empty());
 }
+
+#[test]
+fn every_oracle_enforces_rules_defined_in_rules_md() {
+    let defined = defined_rules();
+    for e in sim::oracle::ALL {
+        for id in e.info.rule.split(", ") {
+            assert!(
+                defined.contains(id),
+                "oracle {} cites rule {id}, which docs/rules.md does not define",
+                e.info.name
+            );
+        }
+    }
+}

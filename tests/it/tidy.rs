@@ -185,21 +185,7 @@ const EXTERNAL_NOTES: [&str; 7] = [
 /// References to those notes still to go, as (file, a fragment of the offending line):
 /// removed when world.rs/scenario.rs are split (issue 6).
 const PENDING_EXTERNAL_REFS: &[(&str, &str)] = &[
-    (
-        "sim/src/world.rs",
-        "write until the split at CommitSnapshots",
-    ),
-    ("sim/src/world.rs", "How the provider keeps the image"),
-    (
-        "sim/src/world.rs",
-        "supports every non-removable local volume",
-    ),
-    ("sim/src/world.rs", "hardware provider waits for its mirror"),
-    ("sim/src/world.rs", "Copy method by provider kind"),
-    (
-        "sim/src/scenario.rs",
-        "so only a provider that lists it can shadow it",
-    ),
+    ("sim/src/scenario.rs", "so only a provider that lists it can shadow it"),
 ];
 
 #[test]

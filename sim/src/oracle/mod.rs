@@ -39,7 +39,7 @@ pub struct OracleInfo {
     pub name: &'static str,
     /// One line for people (`vss-sim oracles`).
     pub description: &'static str,
-    /// The rule it enforces (docs/rules.md).
+    /// The rules it enforces (docs/rules.md), comma and space between.
     pub rule: &'static str,
 }
 

@@ -11,7 +11,7 @@ pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
         name: "writer_state_graph",
         description: "every writer state change is an edge of the writer state graph",
-        rule: "9",
+        rule: "S3, S4, S5, S6, S7, S8, S9",
     },
     build,
 };
