@@ -184,9 +184,10 @@ const EXTERNAL_NOTES: [&str; 7] = [
 
 /// References to those notes still to go, as (file, a fragment of the offending line):
 /// removed when world.rs/scenario.rs are split (issue 6).
-const PENDING_EXTERNAL_REFS: &[(&str, &str)] = &[
-    ("sim/src/scenario.rs", "so only a provider that lists it can shadow it"),
-];
+const PENDING_EXTERNAL_REFS: &[(&str, &str)] = &[(
+    "sim/src/scenario.rs",
+    "so only a provider that lists it can shadow it",
+)];
 
 #[test]
 fn no_tracked_file_refers_to_notes_outside_the_repository() {
