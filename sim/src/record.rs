@@ -276,16 +276,14 @@ pub struct FreezeUse {
     pub longest: Duration,
 }
 
-/// The names people see, by role instance.
-#[derive(Clone, Debug)]
-pub struct Names {
-    /// Writers, volumes, providers.
-    pub machine: Machine,
-    /// Requesters in declaration order.
-    pub requesters: Vec<String>,
+/// The names people see, by role instance: the machine's (writers, volumes, providers) and the
+/// requesters'.
+struct Names<'a> {
+    machine: &'a Machine,
+    requesters: &'a [String],
 }
 
-impl Names {
+impl Names<'_> {
     fn requester(&self, r: RequesterId) -> String {
         format!("requester:{}", self.requesters[r.idx()])
     }
@@ -308,7 +306,7 @@ impl Names {
 
     /// The arguments of a call worth showing a person, in VSS terms.
     fn describe_args(&self, call: &ApiCall) -> Option<String> {
-        let m = &self.machine;
+        let m = self.machine;
         match call {
             ApiCall::SetContext(c) => Some(c.name().to_string()),
             ApiCall::AddComponent(Some(c)) | ApiCall::SetBackupSucceeded { component: c, .. } => {
@@ -352,7 +350,7 @@ struct Pending {
 pub struct Recorder {
     /// The trace sink.
     pub trace: Trace,
-    names: Names,
+    requesters: Vec<String>,
     oracles: Oracles,
     violations: Vec<Violation>,
     found: Vec<Violation>,
@@ -364,13 +362,17 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for a machine, its requesters and its profile's limits.
-    pub fn new(trace: Trace, names: Names, oracles: Oracles) -> Recorder {
-        let n_writers = names.machine.writers.len();
-        let n_requesters = names.requesters.len();
+    /// A recorder for a machine of `n_writers` writers and these requesters.
+    pub fn new(
+        trace: Trace,
+        n_writers: usize,
+        requesters: Vec<String>,
+        oracles: Oracles,
+    ) -> Recorder {
+        let n_requesters = requesters.len();
         Recorder {
             trace,
-            names,
+            requesters,
             oracles,
             violations: Vec::new(),
             found: Vec::new(),
@@ -400,18 +402,22 @@ impl Recorder {
     }
     /// The name of requester `r`.
     pub fn requester_name(&self, r: usize) -> String {
-        self.names.requesters.get(r).cloned().unwrap_or_default()
+        self.requesters.get(r).cloned().unwrap_or_default()
     }
 
-    /// Records one fact at `now`.
-    pub fn note(&mut self, now: Instant, fact: Fact) {
-        self.account(now, &fact);
-        if self.trace.enabled()
-            && let Some(rec) = self.record(now, &fact)
-        {
-            self.trace.push(rec);
+    /// Records one fact at `now` on `machine`.
+    pub fn note(&mut self, machine: &Machine, now: Instant, fact: Fact) {
+        self.account(machine, now, &fact);
+        if self.trace.enabled() {
+            let names = Names {
+                machine,
+                requesters: &self.requesters,
+            };
+            if let Some(rec) = record(&names, now, &fact) {
+                self.trace.push(rec);
+            }
         }
-        self.oracles.observe(now, &fact, &mut self.found);
+        self.oracles.observe(machine, now, &fact, &mut self.found);
         if !self.found.is_empty() {
             for v in std::mem::take(&mut self.found) {
                 if self.trace.enabled() {
@@ -430,7 +436,7 @@ impl Recorder {
     }
 
     /// The run's accounting, kept from the facts.
-    fn account(&mut self, now: Instant, fact: &Fact) {
+    fn account(&mut self, machine: &Machine, now: Instant, fact: &Fact) {
         match fact {
             Fact::Call { requester, call } => {
                 let succeeded = match call {
@@ -482,7 +488,12 @@ impl Recorder {
                 result: Some(*result),
                 async_result: None,
                 at: now,
-                read: Some((self.names.volume(*volume), *first, *last, *n)),
+                read: Some((
+                    machine.volumes[volume.idx()].name.clone(),
+                    *first,
+                    *last,
+                    *n,
+                )),
                 succeeded: None,
             }),
             Fact::WriterEvent { writer, event } => match event {
@@ -504,254 +515,251 @@ impl Recorder {
             _ => {}
         }
     }
+}
 
-    /// The trace record of a fact, if it has one.
-    fn record(&self, now: Instant, fact: &Fact) -> Option<Record> {
-        let n = &self.names;
-        let t_us = now.as_us();
-        let rec = match fact {
-            Fact::Call { requester, call } => Record {
+/// The trace record of a fact, if it has one.
+fn record(n: &Names<'_>, now: Instant, fact: &Fact) -> Option<Record> {
+    let t_us = now.as_us();
+    let rec = match fact {
+        Fact::Call { requester, call } => Record {
+            t_us,
+            kind: "call",
+            role: n.requester(*requester),
+            name: Some(call.name()),
+            detail: n.describe_args(call),
+            ..Default::default()
+        },
+        Fact::Reply {
+            requester,
+            call,
+            result,
+        } => Record {
+            t_us,
+            kind: "reply",
+            role: n.requester(*requester),
+            name: Some(call),
+            result: Some(result.name()),
+            ..Default::default()
+        },
+        Fact::AsyncDone {
+            requester,
+            call,
+            result,
+        } => Record {
+            t_us,
+            kind: "async_done",
+            role: n.requester(*requester),
+            name: Some(call),
+            result: Some(result.name()),
+            ..Default::default()
+        },
+        Fact::Deadline { requester } => Record {
+            t_us,
+            kind: "deadline",
+            role: n.requester(*requester),
+            detail: Some("the requester's deadline passed".into()),
+            ..Default::default()
+        },
+        Fact::NewObject { requester } => Record {
+            t_us,
+            kind: "new_object",
+            role: n.requester(*requester),
+            name: Some("CreateVssBackupComponents"),
+            ..Default::default()
+        },
+        Fact::GoAway { requester } => Record {
+            t_us,
+            kind: "go_away",
+            role: n.requester(*requester),
+            rule: Some("27"),
+            ..Default::default()
+        },
+        Fact::WriterEvent { writer, event } => Record {
+            t_us,
+            kind: "event",
+            role: n.writer(*writer),
+            name: Some(event.name()),
+            ..Default::default()
+        },
+        Fact::WriterAnswer { of, result } => Record {
+            t_us,
+            kind: "answer",
+            role: of.map_or("writer:?".to_string(), |(w, _)| n.writer(w)),
+            name: of.map(|(_, e)| e.name()),
+            result: Some(result.name()),
+            ..Default::default()
+        },
+        Fact::StateChanged {
+            writer,
+            event,
+            prev,
+            next,
+            last_error,
+            rule,
+        } => Record {
+            t_us,
+            kind: "state",
+            role: n.writer(*writer),
+            name: Some(event.name()),
+            prev: Some(prev.name()),
+            next: Some(next.name()),
+            last_error: Some(last_error.name()),
+            rule: (!rule.is_empty()).then_some(*rule),
+            ..Default::default()
+        },
+        Fact::LateAnswer => Record {
+            t_us,
+            kind: "late_answer",
+            role: "coordinator".into(),
+            rule: Some("11"),
+            ..Default::default()
+        },
+        Fact::ProviderCall {
+            provider,
+            call,
+            set_id,
+            volumes,
+        } => Record {
+            t_us,
+            kind: "provider_call",
+            role: n.provider(*provider),
+            name: Some(call.name()),
+            set_id: Some(set_id.to_string()),
+            volume: Some(n.volume_list(volumes)),
+            ..Default::default()
+        },
+        Fact::ProviderAnswer { of, result } => Record {
+            t_us,
+            kind: "provider_answer",
+            role: of.map_or("provider:?".to_string(), |(p, _)| n.provider(p)),
+            name: of.map(|(_, c)| c.name()),
+            result: Some(result.name()),
+            ..Default::default()
+        },
+        Fact::Hold { volumes } => Record {
+            t_us,
+            kind: "hold",
+            role: "coordinator".into(),
+            name: Some("FlushAndHoldWrites"),
+            volume: Some(n.volume_list(volumes)),
+            rule: Some("13"),
+            ..Default::default()
+        },
+        Fact::Flushed => Record {
+            t_us,
+            kind: "flushed",
+            role: "coordinator".into(),
+            ..Default::default()
+        },
+        Fact::Release {
+            volumes, released, ..
+        } => Record {
+            t_us,
+            kind: "release",
+            role: "coordinator".into(),
+            name: Some("ReleaseWrites"),
+            volume: Some(n.volume_list(volumes)),
+            n: Some(released.n),
+            us: Some(released.longest.as_us()),
+            detail: Some(released.max_added.as_us().to_string()),
+            rule: Some("14"),
+            ..Default::default()
+        },
+        Fact::ProtectionFault { volume } => {
+            let vol = n.volume(*volume);
+            Record {
                 t_us,
-                kind: "call",
-                role: n.requester(*requester),
-                name: Some(call.name()),
-                detail: n.describe_args(call),
+                kind: "protection_fault",
+                role: format!("volume:{vol}"),
+                name: Some("VSS_PROTECTION_FAULT_DIFF_AREA_FULL"),
+                volume: Some(vol),
+                rule: Some("17"),
                 ..Default::default()
-            },
-            Fact::Reply {
-                requester,
-                call,
-                result,
-            } => Record {
+            }
+        }
+        Fact::ShadowCreated {
+            set_id,
+            snapshot,
+            volume,
+            created,
+        } => {
+            let vol = n.volume(*volume);
+            Record {
                 t_us,
-                kind: "reply",
-                role: n.requester(*requester),
-                name: Some(call),
-                result: Some(result.name()),
-                ..Default::default()
-            },
-            Fact::AsyncDone {
-                requester,
-                call,
-                result,
-            } => Record {
-                t_us,
-                kind: "async_done",
-                role: n.requester(*requester),
-                name: Some(call),
-                result: Some(result.name()),
-                ..Default::default()
-            },
-            Fact::Deadline { requester } => Record {
-                t_us,
-                kind: "deadline",
-                role: n.requester(*requester),
-                detail: Some("the requester's deadline passed".into()),
-                ..Default::default()
-            },
-            Fact::NewObject { requester } => Record {
-                t_us,
-                kind: "new_object",
-                role: n.requester(*requester),
-                name: Some("CreateVssBackupComponents"),
-                ..Default::default()
-            },
-            Fact::GoAway { requester } => Record {
-                t_us,
-                kind: "go_away",
-                role: n.requester(*requester),
-                rule: Some("27"),
-                ..Default::default()
-            },
-            Fact::WriterEvent { writer, event } => Record {
-                t_us,
-                kind: "event",
-                role: n.writer(*writer),
-                name: Some(event.name()),
-                ..Default::default()
-            },
-            Fact::WriterAnswer { of, result } => Record {
-                t_us,
-                kind: "answer",
-                role: of.map_or("writer:?".to_string(), |(w, _)| n.writer(w)),
-                name: of.map(|(_, e)| e.name()),
-                result: Some(result.name()),
-                ..Default::default()
-            },
-            Fact::StateChanged {
-                writer,
-                event,
-                prev,
-                next,
-                last_error,
-                rule,
-            } => Record {
-                t_us,
-                kind: "state",
-                role: n.writer(*writer),
-                name: Some(event.name()),
-                prev: Some(prev.name()),
-                next: Some(next.name()),
-                last_error: Some(last_error.name()),
-                rule: (!rule.is_empty()).then_some(*rule),
-                ..Default::default()
-            },
-            Fact::LateAnswer => Record {
-                t_us,
-                kind: "late_answer",
-                role: "coordinator".into(),
-                rule: Some("11"),
-                ..Default::default()
-            },
-            Fact::ProviderCall {
-                provider,
-                call,
-                set_id,
-                volumes,
-            } => Record {
-                t_us,
-                kind: "provider_call",
-                role: n.provider(*provider),
-                name: Some(call.name()),
+                kind: "shadow_created",
+                role: format!("volume:{vol}"),
                 set_id: Some(set_id.to_string()),
-                volume: Some(n.volume_list(volumes)),
-                ..Default::default()
-            },
-            Fact::ProviderAnswer { of, result } => Record {
-                t_us,
-                kind: "provider_answer",
-                role: of.map_or("provider:?".to_string(), |(p, _)| n.provider(p)),
-                name: of.map(|(_, c)| c.name()),
-                result: Some(result.name()),
-                ..Default::default()
-            },
-            Fact::Hold { volumes } => Record {
-                t_us,
-                kind: "hold",
-                role: "coordinator".into(),
-                name: Some("FlushAndHoldWrites"),
-                volume: Some(n.volume_list(volumes)),
-                rule: Some("13"),
-                ..Default::default()
-            },
-            Fact::Flushed => Record {
-                t_us,
-                kind: "flushed",
-                role: "coordinator".into(),
-                ..Default::default()
-            },
-            Fact::Release {
-                volumes, released, ..
-            } => Record {
-                t_us,
-                kind: "release",
-                role: "coordinator".into(),
-                name: Some("ReleaseWrites"),
-                volume: Some(n.volume_list(volumes)),
-                n: Some(released.n),
-                us: Some(released.longest.as_us()),
-                detail: Some(released.max_added.as_us().to_string()),
-                rule: Some("14"),
-                ..Default::default()
-            },
-            Fact::ProtectionFault { volume } => {
-                let vol = n.volume(*volume);
-                Record {
-                    t_us,
-                    kind: "protection_fault",
-                    role: format!("volume:{vol}"),
-                    name: Some("VSS_PROTECTION_FAULT_DIFF_AREA_FULL"),
-                    volume: Some(vol),
-                    rule: Some("17"),
-                    ..Default::default()
-                }
-            }
-            Fact::ShadowCreated {
-                set_id,
-                snapshot,
-                volume,
-                created,
-            } => {
-                let vol = n.volume(*volume);
-                Record {
-                    t_us,
-                    kind: "shadow_created",
-                    role: format!("volume:{vol}"),
-                    set_id: Some(set_id.to_string()),
-                    snapshot_id: Some(snapshot.to_string()),
-                    volume: Some(vol),
-                    n: Some(created.n_written),
-                    detail: Some(created.method.name().to_string()),
-                    ..Default::default()
-                }
-            }
-            Fact::ShadowDeleted {
-                snapshot,
-                volume,
-                by,
-            } => {
-                let vol = n.volume(*volume);
-                let (rule, detail) = match by {
-                    DeletedBy::Service(status) => (None, status.name().to_string()),
-                    DeletedBy::DiffAreaFull => {
-                        (Some("17"), "diff area full, oldest first".to_string())
-                    }
-                };
-                Record {
-                    t_us,
-                    kind: "shadow_deleted",
-                    role: format!("volume:{vol}"),
-                    snapshot_id: Some(snapshot.to_string()),
-                    volume: Some(vol),
-                    rule,
-                    detail: Some(detail),
-                    ..Default::default()
-                }
-            }
-            Fact::Read {
-                requester,
-                volume,
-                snapshot,
-                n: blocks,
-                result,
-                ..
-            } => Record {
-                t_us,
-                kind: "read",
-                role: n.requester(*requester),
-                name: Some("ReadShadow"),
-                result: Some(result.name()),
-                volume: Some(n.volume(*volume)),
                 snapshot_id: Some(snapshot.to_string()),
-                n: Some(*blocks),
+                volume: Some(vol),
+                n: Some(created.n_written),
+                detail: Some(created.method.name().to_string()),
                 ..Default::default()
-            },
-            Fact::Phase {
-                set_id,
-                phase,
+            }
+        }
+        Fact::ShadowDeleted {
+            snapshot,
+            volume,
+            by,
+        } => {
+            let vol = n.volume(*volume);
+            let (rule, detail) = match by {
+                DeletedBy::Service(status) => (None, status.name().to_string()),
+                DeletedBy::DiffAreaFull => (Some("17"), "diff area full, oldest first".to_string()),
+            };
+            Record {
+                t_us,
+                kind: "shadow_deleted",
+                role: format!("volume:{vol}"),
+                snapshot_id: Some(snapshot.to_string()),
+                volume: Some(vol),
                 rule,
-            } => Record {
-                t_us,
-                kind: "phase",
-                role: "coordinator".into(),
-                set_id: Some(set_id.to_string()),
-                detail: Some(phase.to_string()),
-                rule: Some(rule),
+                detail: Some(detail),
                 ..Default::default()
-            },
-            Fact::End { reason } => Record {
-                t_us,
-                kind: "end",
-                role: "sim".into(),
-                detail: Some(format!("{reason:?}")),
-                ..Default::default()
-            },
-            Fact::Answered { .. }
-            | Fact::AsyncAnswered { .. }
-            | Fact::ReadBack { .. }
-            | Fact::ShadowsVerified(_)
-            | Fact::Ending { .. } => return None,
-        };
-        Some(rec)
-    }
+            }
+        }
+        Fact::Read {
+            requester,
+            volume,
+            snapshot,
+            n: blocks,
+            result,
+            ..
+        } => Record {
+            t_us,
+            kind: "read",
+            role: n.requester(*requester),
+            name: Some("ReadShadow"),
+            result: Some(result.name()),
+            volume: Some(n.volume(*volume)),
+            snapshot_id: Some(snapshot.to_string()),
+            n: Some(*blocks),
+            ..Default::default()
+        },
+        Fact::Phase {
+            set_id,
+            phase,
+            rule,
+        } => Record {
+            t_us,
+            kind: "phase",
+            role: "coordinator".into(),
+            set_id: Some(set_id.to_string()),
+            detail: Some(phase.to_string()),
+            rule: Some(rule),
+            ..Default::default()
+        },
+        Fact::End { reason } => Record {
+            t_us,
+            kind: "end",
+            role: "sim".into(),
+            detail: Some(format!("{reason:?}")),
+            ..Default::default()
+        },
+        Fact::Answered { .. }
+        | Fact::AsyncAnswered { .. }
+        | Fact::ReadBack { .. }
+        | Fact::ShadowsVerified(_)
+        | Fact::Ending { .. } => return None,
+    };
+    Some(rec)
 }

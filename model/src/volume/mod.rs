@@ -602,17 +602,19 @@ impl Volume {
     }
 
     /// The digest of every copy-on-write shadow's image at once, oldest first: for shadow `i`,
-    /// the wrapping sum of `term(block, seq)` over the blocks it holds (and their number), exactly what reading every
-    /// written block through [`Volume::read_shadow_blocks`] would sum, but walking each block's
-    /// versions once for all shadows together.
+    /// the wrapping sum of `term(block, seq)` over the blocks it holds (and their number),
+    /// exactly what reading every written block through [`Volume::read_shadow_blocks`] would
+    /// give, but walking each block's versions once for all shadows together.
     ///
-    /// Each version of a block (its live content, and each diff entry) is what a contiguous range
-    /// of shadows reads: diff entry `(b, s)` of shadow `i` is read by shadows `lo..=i`, where `lo`
-    /// is one above the next older shadow with an entry for `b` (the live content by shadows above
-    /// the newest entry), and each of them holds it only when `s` is at most its epoch; epochs
-    /// grow with `i`, so that is again a range, found by binary search. A difference array over
-    /// shadows collects the terms. Cost: O((B + V) log S) for B written blocks and V diff entries,
-    /// memory O(V) beyond the result.
+    /// Each version `(b, s)` of a block, its live content or a diff entry of shadow `i`, is what
+    /// the shadows `k ..= i` read (the live content: `k ..= n-1`), `k` the first whose epoch is at
+    /// least `s`. Shadows above `i` find a newer version first; shadows below `k` held `b`
+    /// unwritten or older. Why no older diff entry of `b` stands in between: an entry of shadow
+    /// `j` means `b` was written in `(e_j, e_{j+1}]` (invariant (b) of the module docs), by a write
+    /// `w > e_j`; `s` is the content at `e_i >= e_{j+1}`, so `s >= w > e_j`, and every shadow at or
+    /// below `j` has an epoch below `s`. Epochs grow with the shadow index, so `k` is a binary
+    /// search, and a difference array over shadows collects the terms: O((B + V) log S) for B
+    /// written blocks and V diff entries, with no map lookup.
     pub fn shadow_digests(
         &self,
         term: impl Fn(u64, WriteSeq) -> u64,
@@ -623,48 +625,31 @@ impl Volume {
         }
         let epochs: Vec<WriteSeq> = self.shadows.iter().map(|s| s.epoch).collect();
         let mut acc = vec![ImageSum::default(); n + 1];
-        let mut add = |block: u64, seq: WriteSeq, lo: usize, hi: usize| {
-            let start = lo.max(epochs.partition_point(|&e| e < seq));
+        let mut add = |block: u64, seq: WriteSeq, hi: usize| {
+            let start = if n == 1 {
+                usize::from(epochs[0] < seq)
+            } else {
+                epochs.partition_point(|&e| e < seq)
+            };
             if start <= hi {
                 let t = term(block, seq);
                 acc[start].add(t);
                 acc[hi + 1].sub(t);
             }
         };
-        // Oldest shadow first: `below[b]` is one above the newest diff entry of `b` seen so far,
-        // the lowest shadow that reads the next version up.
-        let mut below = BlockMap::new();
         for (i, shadow) in self.shadows.iter().enumerate() {
             for (block, s) in shadow.diff.iter() {
-                let lo = match below.find(block) {
-                    Ok(e) => {
-                        let lo = below.value_at(e) as usize;
-                        below.set_value_at(e, i as u64 + 1);
-                        lo
-                    }
-                    Err(vacant) => {
-                        below.insert_vacant(vacant, block, i as u64 + 1);
-                        0
-                    }
-                };
-                add(block, s, lo, i);
+                add(block, s, i);
             }
         }
-        // The live content: read by the shadows above the newest diff entry of its block.
-        let mut live_term = |block: u64, live: WriteSeq| {
-            let lo = below.get(block).map_or(0, |l| l as usize);
-            if lo < n {
-                add(block, live, lo, n - 1);
-            }
-        };
         if self.redirects.is_empty() {
             for (block, live) in self.live.iter() {
-                live_term(block, live);
+                add(block, live, n - 1);
             }
         } else {
             for block in self.written_blocks_sorted() {
                 if let Some(live) = self.live_get(block) {
-                    live_term(block, live);
+                    add(block, live, n - 1);
                 }
             }
         }

@@ -776,7 +776,7 @@ mod tests {
 
     #[test]
     fn all_shadow_digests_at_once_equal_reading_each_shadow() {
-        for seed in 0..40u64 {
+        for seed in 0..200u64 {
             let mut rng = Lcg(seed);
             let mut vol = Volume::new(64, 4096, None, Protection::OriginalVolume);
             let mut seq = 0;

@@ -2,6 +2,7 @@
 //! survives (rules 14, 16).
 
 use model::ids::SnapshotSetId;
+use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
@@ -27,7 +28,7 @@ struct FailedSetShadowLeft {
 }
 
 impl Oracle for FailedSetShadowLeft {
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+    fn observe(&mut self, _: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
         match fact {
             Fact::Phase { set_id, phase, .. } if *phase != "finished" => self.failed.push(*set_id),
             Fact::ShadowsVerified(live) => {

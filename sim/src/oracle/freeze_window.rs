@@ -2,6 +2,7 @@
 //! from its own Freeze, or its freeze timeout fires at exactly the window plus 1 µs; no writer
 //! stays frozen past its window (rules 7, 13b).
 
+use model::machine::Machine;
 use model::time::{Duration, Instant};
 use model::vss::{Hresult, WriterEvent, WriterState};
 
@@ -19,25 +20,23 @@ pub(super) const ENTRY: Entry = Entry {
 
 fn build(setup: &Setup<'_>) -> Box<dyn Oracle> {
     Box::new(FreezeWindow {
-        writers: setup
-            .machine
-            .writers
-            .iter()
-            .map(|w| (w.name.clone(), w.freeze_timeout))
-            .collect(),
         frozen_at: vec![None; setup.machine.writers.len()],
     })
 }
 
 struct FreezeWindow {
-    /// Name and window per writer.
-    writers: Vec<(String, Duration)>,
     /// When each writer received Freeze, until Thaw or Abort.
     frozen_at: Vec<Option<Instant>>,
 }
 
+/// A writer's name and freeze window.
+fn window(machine: &Machine, w: usize) -> (&str, Duration) {
+    let info = &machine.writers[w];
+    (&info.name, info.freeze_timeout)
+}
+
 impl Oracle for FreezeWindow {
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+    fn observe(&mut self, machine: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
         match fact {
             Fact::WriterEvent { writer, event } => {
                 let w = writer.idx();
@@ -45,9 +44,9 @@ impl Oracle for FreezeWindow {
                     WriterEvent::Freeze => self.frozen_at[w] = Some(now),
                     WriterEvent::Thaw => {
                         if let Some(at) = self.frozen_at[w].take() {
-                            let (name, limit) = &self.writers[w];
+                            let (name, limit) = window(machine, w);
                             let used = now - at;
-                            if used > *limit {
+                            if used > limit {
                                 out.push(found(
                                     now,
                                     format!(
@@ -68,10 +67,10 @@ impl Oracle for FreezeWindow {
                 ..
             } => {
                 let w = writer.idx();
-                let (name, limit) = &self.writers[w];
+                let (name, limit) = window(machine, w);
                 // Rule 13b: the timer fires exactly at limit + 1 µs.
                 if let Some(at) = self.frozen_at[w]
-                    && now != at.deadline_after(*limit)
+                    && now != at.deadline_after(limit)
                 {
                     out.push(found(
                         now,
@@ -84,9 +83,9 @@ impl Oracle for FreezeWindow {
             }
             Fact::Ending { .. } => {
                 for (w, at) in self.frozen_at.iter().enumerate() {
-                    let (name, limit) = &self.writers[w];
+                    let (name, limit) = window(machine, w);
                     if let Some(at) = at
-                        && now > at.deadline_after(*limit)
+                        && now > at.deadline_after(limit)
                     {
                         out.push(found(
                             now,

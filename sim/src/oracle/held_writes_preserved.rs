@@ -1,6 +1,7 @@
 //! `held_writes_preserved`: writes held by flush-and-hold are released in their original order
 //! and none is lost (rule 14).
 
+use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
@@ -15,23 +16,14 @@ pub(super) const ENTRY: Entry = Entry {
     build,
 };
 
-fn build(setup: &Setup<'_>) -> Box<dyn Oracle> {
-    Box::new(HeldWritesPreserved {
-        volumes: setup
-            .machine
-            .volumes
-            .iter()
-            .map(|v| v.name.clone())
-            .collect(),
-    })
+fn build(_: &Setup<'_>) -> Box<dyn Oracle> {
+    Box::new(HeldWritesPreserved)
 }
 
-struct HeldWritesPreserved {
-    volumes: Vec<String>,
-}
+struct HeldWritesPreserved;
 
 impl Oracle for HeldWritesPreserved {
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+    fn observe(&mut self, machine: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
         let Fact::Release {
             released,
             counts,
@@ -46,7 +38,7 @@ impl Oracle for HeldWritesPreserved {
                 now,
                 format!(
                     "held writes on {} released out of order",
-                    self.volumes[v.idx()]
+                    machine.volumes[v.idx()].name
                 ),
             ));
         }

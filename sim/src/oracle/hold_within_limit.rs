@@ -2,6 +2,7 @@
 //! and a hold past the limit ends the creation with `VSS_E_FLUSH_WRITES_TIMEOUT` or
 //! `VSS_E_HOLD_WRITES_TIMEOUT` (rules 13, 13b).
 
+use model::machine::Machine;
 use model::time::{Duration, Instant};
 use model::vss::Hresult;
 
@@ -31,7 +32,7 @@ struct HoldWithinLimit {
 }
 
 impl Oracle for HoldWithinLimit {
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+    fn observe(&mut self, _: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
         match fact {
             Fact::Phase { phase, .. }
                 if *phase == Hresult::FlushWritesTimeout.name()

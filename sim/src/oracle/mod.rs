@@ -58,8 +58,9 @@ pub struct Setup<'a> {
 
 /// An observer of a run's facts.
 pub trait Oracle {
-    /// Sees one fact at `now`; pushes what it finds broken onto `out`.
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>);
+    /// Sees one fact at `now` on `machine` (names, freeze windows); pushes what it finds broken
+    /// onto `out`.
+    fn observe(&mut self, machine: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>);
 }
 
 /// One line of the oracle list.
@@ -107,9 +108,15 @@ impl Oracles {
     }
 
     /// Shows `fact` to every oracle; what they find goes onto `out`, named after its oracle.
-    pub fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+    pub fn observe(
+        &mut self,
+        machine: &Machine,
+        now: Instant,
+        fact: &Fact,
+        out: &mut Vec<Violation>,
+    ) {
         for (name, o) in &mut self.list {
-            o.observe(now, fact, &mut self.scratch);
+            o.observe(machine, now, fact, &mut self.scratch);
             for mut v in self.scratch.drain(..) {
                 v.name = name;
                 out.push(v);
@@ -175,7 +182,7 @@ pub(crate) mod testing {
         let mut o = (entry.build)(&setup);
         let mut out = Vec::new();
         for (t, f) in facts {
-            o.observe(Instant::from_us(t), &f, &mut out);
+            o.observe(&m, Instant::from_us(t), &f, &mut out);
         }
         out
     }

@@ -16,19 +16,15 @@ pub(super) const ENTRY: Entry = Entry {
     build,
 };
 
-fn build(setup: &Setup<'_>) -> Box<dyn Oracle> {
-    Box::new(ShadowPointInTime {
-        machine: setup.machine.clone(),
-    })
+fn build(_: &Setup<'_>) -> Box<dyn Oracle> {
+    Box::new(ShadowPointInTime)
 }
 
-struct ShadowPointInTime {
-    machine: Machine,
-}
+struct ShadowPointInTime;
 
 impl Oracle for ShadowPointInTime {
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
-        let name = |v: model::ids::VolumeId| self.machine.volumes[v.idx()].name.clone();
+    fn observe(&mut self, machine: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+        let name = |v: model::ids::VolumeId| machine.volumes[v.idx()].name.clone();
         match fact {
             Fact::ShadowCreated {
                 volume, created, ..

@@ -1,6 +1,7 @@
 //! `stalled`: a run ends because every requester released and the service is idle, never by a
 //! limit (the coordinator never waits forever, rule 11).
 
+use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
@@ -28,7 +29,7 @@ struct Stalled {
 }
 
 impl Oracle for Stalled {
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+    fn observe(&mut self, _: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
         let Fact::Ending { reason } = fact else {
             return;
         };

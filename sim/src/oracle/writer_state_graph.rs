@@ -2,6 +2,7 @@
 //! (`vss-sim graph writer`).
 
 use model::graph::WriterStateGraph;
+use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
@@ -16,25 +17,18 @@ pub(super) const ENTRY: Entry = Entry {
     build,
 };
 
-fn build(setup: &Setup<'_>) -> Box<dyn Oracle> {
+fn build(_: &Setup<'_>) -> Box<dyn Oracle> {
     Box::new(WriterStateGraphOracle {
         graph: WriterStateGraph::shared(),
-        writers: setup
-            .machine
-            .writers
-            .iter()
-            .map(|w| w.name.clone())
-            .collect(),
     })
 }
 
 struct WriterStateGraphOracle {
     graph: &'static WriterStateGraph,
-    writers: Vec<String>,
 }
 
 impl Oracle for WriterStateGraphOracle {
-    fn observe(&mut self, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+    fn observe(&mut self, machine: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
         if let Fact::StateChanged {
             writer,
             event,
@@ -48,7 +42,7 @@ impl Oracle for WriterStateGraphOracle {
                 now,
                 format!(
                     "{}: {} -> {} on {} is not in the writer state graph",
-                    self.writers[writer.idx()],
+                    machine.writers[writer.idx()].name,
                     prev.name(),
                     next.name(),
                     event.name()

@@ -18,7 +18,7 @@ use super::{Payload, World, vid};
 use crate::kernel::Kernel;
 use crate::kernel::rng::SimRng;
 use crate::oracle::{Oracles, Setup};
-use crate::record::{Names, Recorder};
+use crate::record::Recorder;
 use crate::scenario::Scenario;
 use crate::trace::Trace;
 
@@ -123,10 +123,8 @@ impl World {
             max_steps: scenario.max_steps,
             max_time,
         });
-        let names = Names {
-            machine: machine.clone(),
-            requesters: scenario.requesters.iter().map(|r| r.name.clone()).collect(),
-        };
+        let n_writers = machine.writers.len();
+        let requester_names = scenario.requesters.iter().map(|r| r.name.clone()).collect();
         let coord = Coordinator::new(profile.clone(), machine, scenario.requesters.len());
         let mut world = World {
             profile,
@@ -141,7 +139,7 @@ impl World {
             running: true,
             outbox: Vec::with_capacity(32),
             notes: Vec::new(),
-            rec: Recorder::new(trace, names, oracles),
+            rec: Recorder::new(trace, n_writers, requester_names, oracles),
             end: None,
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");

@@ -204,7 +204,7 @@ impl World {
     // ---------------------------------------------------------------------------------------
 
     fn note(&mut self, fact: Fact) {
-        self.rec.note(self.kernel.now(), fact);
+        self.rec.note(self.coord.machine(), self.kernel.now(), fact);
     }
 
     fn schedule(&mut self, at: Instant, p: Payload) {
@@ -319,10 +319,15 @@ impl World {
     }
 
     /// Passes on what the store noted while writing: deleted shadows reach the coordinator.
+    #[inline]
     fn store_notes(&mut self) {
-        if self.notes.is_empty() {
-            return;
+        if !self.notes.is_empty() {
+            self.pass_store_notes();
         }
+    }
+
+    #[cold]
+    fn pass_store_notes(&mut self) {
         for n in std::mem::take(&mut self.notes) {
             match n {
                 StoreNote::ProtectionFault { volume } => {
