@@ -35,6 +35,15 @@ pub(super) fn writers(
                 )
             })?),
         };
+        for k in w.latency.keys() {
+            if WriterEvent::from_name(k).is_some_and(is_restore) {
+                return Err(cx.near(
+                    k,
+                    &format!("writer[{i}].latency.{k}"),
+                    format!("`{k}` is a restore event: restore is not simulated yet, so this latency would do nothing; remove it"),
+                ));
+            }
+        }
         let latency = latency_table(
             cx,
             &w.latency,
@@ -101,6 +110,13 @@ fn faults(
         let key = format!("writer[{i}].fault[{j}]");
         let event = *f.event.get_ref();
         let span = f.event.span();
+        if is_restore(event) {
+            return Err(cx.at(
+                span,
+                &format!("{key}.event"),
+                format!("`{}` is a restore event: restore is not simulated yet, so this fault would never fire; remove it", event.name()),
+            ));
+        }
         let action = match (f.fail, f.hang, f.delay) {
             (Some(code), None, None) => {
                 if event != WriterEvent::Identify && !code.is_writer_failure() {
@@ -121,4 +137,9 @@ fn faults(
         });
     }
     Ok(faults)
+}
+
+/// PreRestore and PostRestore: the simulator runs backups only, so nothing sends them.
+fn is_restore(event: WriterEvent) -> bool {
+    matches!(event, WriterEvent::PreRestore | WriterEvent::PostRestore)
 }
