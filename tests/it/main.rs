@@ -1,10 +1,12 @@
 //! The single integration-test binary (matklad, "Delete Cargo Integration Tests").
 //!
+//! - `canonical`: `scenario fmt` output parses back, runs the same and is stable;
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `tidy`: determinism and layout rules as a test.
 
+mod canonical;
 mod cli;
 mod coverage;
 mod determinism;

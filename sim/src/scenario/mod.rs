@@ -16,6 +16,7 @@ use model::vss::{
 mod check;
 mod ctx;
 mod raw;
+mod write;
 
 use ctx::{Ctx, key_on_line};
 use raw::RawScenario;
@@ -180,6 +181,21 @@ pub struct RequesterSpec {
     pub policy: model::requester::Policy,
     /// A script: the calls to make, instead of the standard sequence.
     pub script: Option<Vec<model::requester::ScriptStep>>,
+    /// For each step of `script` (empty without one), the names it gave for objects the
+    /// machine does not have, as written: a step may name them on purpose to show
+    /// `VSS_E_OBJECT_NOT_FOUND`, and the canonical text prints them back.
+    pub script_names: Vec<StepNames>,
+}
+
+/// What a script step named that the machine does not declare (all `None` for other steps).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepNames {
+    /// `AddComponent`'s `writer`, when the writer or its component is not declared.
+    pub writer: Option<String>,
+    /// `AddComponent`'s `component`, likewise.
+    pub component: Option<String>,
+    /// `AddToSnapshotSet`'s `volume`, when no such volume is declared.
+    pub volume: Option<String>,
 }
 
 /// One expected call result.

@@ -60,8 +60,10 @@ pub(crate) fn validate(
     })
 }
 
-/// A `latency = { Name = "10ms" }` table keyed by writer events or provider calls.
-pub(super) fn latency_table<K>(
+/// A `latency = { Name = "10ms" }` table keyed by writer events or provider calls, in the
+/// order of the enumeration. Two spellings of one event (`Freeze` and `OnFreeze`) keep the one
+/// the run has always used: the later key in the table's (sorted) order.
+pub(super) fn latency_table<K: Copy + Ord>(
     cx: &Ctx<'_>,
     table: &BTreeMap<String, Dur>,
     at: &str,
@@ -69,7 +71,7 @@ pub(super) fn latency_table<K>(
     from_name: fn(&str) -> Option<K>,
     names: &[&str],
 ) -> Result<Vec<(K, Duration)>, ScenarioError> {
-    let mut out = Vec::new();
+    let mut out = BTreeMap::new();
     for (k, d) in table {
         let name = from_name(k).ok_or_else(|| {
             cx.near(
@@ -78,7 +80,7 @@ pub(super) fn latency_table<K>(
                 format!("unknown {what} `{k}`; use one of {}", names.join(", ")),
             )
         })?;
-        out.push((name, d.0));
+        out.insert(name, d.0);
     }
-    Ok(out)
+    Ok(out.into_iter().collect())
 }

@@ -67,6 +67,13 @@ pub(super) fn requesters(
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
+        let (script, script_names) = match script {
+            None => (None, Vec::new()),
+            Some(steps) => {
+                let (steps, names) = steps.into_iter().unzip();
+                (Some(steps), names)
+            }
+        };
         if script.is_some() && (r.policy.is_some() || r.repeat.is_some()) {
             return Err(cx.at(r.name.span(), &format!("requester[{i}].script"), "a scripted requester makes exactly its calls: policy and repeat apply to the standard sequence only".into()));
         }
@@ -98,6 +105,7 @@ pub(super) fn requesters(
             repeat: r.repeat.unwrap_or(0),
             policy,
             script,
+            script_names,
         });
     }
     if requesters.is_empty() {

@@ -7,7 +7,7 @@ use toml::Spanned;
 use super::super::ctx::Ctx;
 use super::super::raw::RawStep;
 use super::super::{
-    CALL_NAMES, ProviderSpec, ScenarioError, VolumeSpec, WriterSpec, canonical_volume,
+    CALL_NAMES, ProviderSpec, ScenarioError, StepNames, VolumeSpec, WriterSpec, canonical_volume,
 };
 
 /// Validates one script step. Unknown volumes, providers and components are allowed: a script
@@ -19,7 +19,7 @@ pub(super) fn script_step(
     volumes: &[VolumeSpec],
     providers: &[ProviderSpec],
     writers: &[WriterSpec],
-) -> Result<model::requester::ScriptStep, ScenarioError> {
+) -> Result<(model::requester::ScriptStep, StepNames), ScenarioError> {
     use model::api::{ApiCall, ComponentRef, ProviderArg};
     use model::ids::{ProviderId, VolumeId, WriterId};
     use model::requester::ScriptStep;
@@ -74,11 +74,11 @@ pub(super) fn script_step(
         refuse("a sleep, read or go_away step", &[])?;
     }
     if let Some(d) = s.sleep {
-        return Ok(ScriptStep::Sleep(d.0));
+        return Ok((ScriptStep::Sleep(d.0), StepNames::default()));
     }
     if let Some(r) = &s.read {
         return match vol(r) {
-            Some(v) => Ok(ScriptStep::Read(v)),
+            Some(v) => Ok((ScriptStep::Read(v), StepNames::default())),
             None => Err(cx.at(
                 r.span(),
                 &format!("{key}.read"),
@@ -87,7 +87,7 @@ pub(super) fn script_step(
         };
     }
     if s.go_away == Some(true) {
-        return Ok(ScriptStep::GoAway);
+        return Ok((ScriptStep::GoAway, StepNames::default()));
     }
     let call_name = s.call.as_ref().expect("checked above");
     if !CALL_NAMES[..CALL_NAMES.len() - 1].contains(&call_name.get_ref().as_str()) {
@@ -122,6 +122,8 @@ pub(super) fn script_step(
             format!("{} needs `{what}`", call_name.get_ref()),
         )
     };
+    // Names of objects the machine does not have, kept as written so the step prints back.
+    let mut names = StepNames::default();
     let call = match call_name.get_ref().as_str() {
         "InitializeForBackup" => ApiCall::InitializeForBackup,
         "SetContext" => ApiCall::SetContext(s.context.ok_or_else(|| need("context"))?),
@@ -148,6 +150,10 @@ pub(super) fn script_step(
                         })
                 });
             if call_name.get_ref() == "AddComponent" {
+                if found.is_none() {
+                    names.writer = Some(w.get_ref().clone());
+                    names.component = Some(c.get_ref().clone());
+                }
                 ApiCall::AddComponent(found)
             } else {
                 let component = found.ok_or_else(|| {
@@ -189,8 +195,12 @@ pub(super) fn script_step(
                     }
                 }
             };
+            let volume = vol(v);
+            if volume.is_none() {
+                names.volume = Some(v.get_ref().clone());
+            }
             ApiCall::AddToSnapshotSet {
-                volume: vol(v),
+                volume,
                 provider,
                 new_id: Guid::NULL,
             }
@@ -212,8 +222,11 @@ pub(super) fn script_step(
             ));
         }
     };
-    Ok(ScriptStep::Call {
-        call,
-        wait: s.wait.unwrap_or(true),
-    })
+    Ok((
+        ScriptStep::Call {
+            call,
+            wait: s.wait.unwrap_or(true),
+        },
+        names,
+    ))
 }
