@@ -95,3 +95,34 @@ retry_wait = "600s"
         "name = \"defaults\"\n\n[[volume]]\nname = \"D:\"\nsize = \"1GiB\"\n\n[[writer]]\nname = \"W\"\nlatency = { OnFreeze = \"500ms\", OnThaw = \"20ms\" }\n\n[[requester]]\nname = \"r\"\n"
     );
 }
+
+#[test]
+fn each_fault_of_a_catalog_scenario_comes_off_alone_and_the_rest_still_runs() {
+    let mut checked = 0;
+    for path in &toml_files(&root().join("scenarios")) {
+        let s = load(path);
+        let all = s.faults();
+        if all.len() < 2 {
+            continue;
+        }
+        checked += 1;
+        for f in &all {
+            let without = s.without_fault(f);
+            let rest: Vec<_> = all.iter().filter(|g| *g != f).cloned().collect();
+            assert_eq!(
+                without.faults(),
+                rest,
+                "{}: removing `{f}` changed other faults",
+                path.display()
+            );
+            let again = without
+                .check()
+                .unwrap_or_else(|e| panic!("{}: without `{f}`: {e}", path.display()));
+            assert_eq!(again, without, "{}: without `{f}`", path.display());
+            // It runs (its [expect] may no longer hold: that fault was what it showed).
+            let report = run(&without, without.seed, RunOptions::default()).report;
+            assert_eq!(report.trace_digest.len(), 64);
+        }
+    }
+    assert!(checked >= 1, "no catalog scenario has two faults");
+}

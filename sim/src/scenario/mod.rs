@@ -15,8 +15,11 @@ use model::vss::{
 
 mod check;
 mod ctx;
+mod faults;
 mod raw;
 mod write;
+
+pub use faults::FaultRef;
 
 use ctx::{Ctx, key_on_line};
 use raw::RawScenario;

@@ -135,11 +135,15 @@ fn changed<T: PartialEq>(value: T, default: T) -> Option<T> {
 
 /// The name a volume is written with: `C:` for a drive's root, otherwise its canonical name.
 pub(crate) fn volume_name(v: &VolumeSpec) -> String {
-    let n = &v.name;
+    short_volume_name(&v.name)
+}
+
+/// A canonical volume name as written: `C:` for `C:\`, any other name unchanged.
+pub(crate) fn short_volume_name(n: &str) -> String {
     if n.len() == 3 && n.as_bytes()[1] == b':' && n.ends_with('\\') {
         n[..2].to_string()
     } else {
-        n.clone()
+        n.to_string()
     }
 }
 
