@@ -266,6 +266,7 @@ pub(crate) fn writer_failure_name(w: WriterFailurePolicy) -> &'static str {
         WriterFailurePolicy::Continue => "continue",
         WriterFailurePolicy::Abort => "abort",
         WriterFailurePolicy::Retry => "retry",
+        WriterFailurePolicy::Stop => "stop",
     }
 }
 

@@ -140,11 +140,14 @@ fn policy(cx: &Ctx<'_>, raw: Option<&RawPolicy>, i: usize) -> Result<Policy, Sce
                 "continue" => W::Continue,
                 "abort" => W::Abort,
                 "retry" => W::Retry,
+                "stop" => W::Stop,
                 other => {
                     return Err(cx.at(
                         w.span(),
                         &format!("requester[{i}].policy.writer_failure"),
-                        format!("unknown writer_failure `{other}`; use continue, abort or retry"),
+                        format!(
+                            "unknown writer_failure `{other}`; use continue, abort, retry or stop"
+                        ),
                     ));
                 }
             };
