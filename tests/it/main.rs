@@ -1,6 +1,7 @@
 //! The single integration-test binary (matklad, "Delete Cargo Integration Tests").
 //!
 //! - `canonical`: `scenario fmt` output parses back, runs the same and is stable;
+//! - `roundtrip`: generated scenarios parse back from their canonical text (proptest);
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `malformed`: bad input exits 2 naming file, line and key;
@@ -13,6 +14,7 @@ mod determinism;
 mod malformed;
 mod protocol;
 mod regression;
+mod roundtrip;
 mod scenarios;
 mod tidy;
 mod vssadmin;
