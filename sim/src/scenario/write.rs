@@ -55,12 +55,45 @@ pub(crate) const DEFAULT_PROVIDER_VERSION: &str = "1.0";
 impl Scenario {
     /// The scenario's canonical text: a scenario file that parses back to an equal scenario.
     pub fn to_toml(&self) -> String {
-        let value = toml::Value::try_from(self.to_raw()).expect("a scenario is TOML data");
+        let mut raw = self.to_raw();
+        // The file may hold integers up to 2^64 - 1, which TOML values (i64) cannot: such a
+        // `seed` or `max_steps` is written through a placeholder line, replaced below (each
+        // key occurs once), and a workload region is capped, which changes no run (a region
+        // is never larger than its volume).
+        let big = |n: Option<u64>| n.filter(|&n| i64::try_from(n).is_err());
+        let big_seed = big(raw.seed);
+        let big_steps = big(raw.run.max_steps);
+        if big_seed.is_some() {
+            raw.seed = Some(0);
+        }
+        if big_steps.is_some() {
+            raw.run.max_steps = Some(0);
+        }
+        for w in &mut raw.workload {
+            w.blocks = w.blocks.map(|b| b.min(i64::MAX as u64));
+        }
+        let value = toml::Value::try_from(raw).expect("every integer of the file fits in i64");
         let toml::Value::Table(table) = value else {
             unreachable!("a scenario serializes as a table")
         };
         let mut out = String::new();
         section(&mut out, "", &table, 0);
+        for (key, n) in [("seed", big_seed), ("max_steps", big_steps)] {
+            if let Some(n) = n {
+                let placeholder = format!("{key} = 0");
+                let lines: Vec<String> = out
+                    .lines()
+                    .map(|l| {
+                        if l == placeholder {
+                            format!("{key} = {n}")
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect();
+                out = lines.join("\n") + "\n";
+            }
+        }
         out
     }
 
@@ -565,5 +598,43 @@ fn inline(v: &toml::Value) -> String {
                 .collect();
             format!("{{ {} }}", items.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse;
+
+    #[test]
+    fn integers_beyond_i64_are_written_as_the_file_gave_them() {
+        let src = "seed = 18446744073709551615\n[run]\nmax_steps = 18446744073709551614\n\
+                   [[volume]]\nname = \"C:\"\nsize = \"1GiB\"\n\
+                   [[workload]]\nname = \"w\"\nvolumes = [\"C:\"]\nrate = 5\n\
+                   blocks = 18446744073709551615\n[[requester]]\nname = \"r\"\n";
+        let s = parse("<t>", "big", src).unwrap();
+        let text = s.to_toml();
+        assert!(text.contains("\nseed = 18446744073709551615\n"), "{text}");
+        assert!(
+            text.contains("\nmax_steps = 18446744073709551614\n"),
+            "{text}"
+        );
+        let back = parse("<t>", "big", &text).unwrap();
+        assert_eq!(back.seed, s.seed);
+        assert_eq!(back.max_steps, s.max_steps);
+        // The region is capped at i64::MAX blocks: larger than any volume, so the same run.
+        assert_eq!(back.workloads[0].blocks, Some(i64::MAX as u64));
+        assert_eq!(back.to_toml(), text);
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let src = "description = \"a \\\"quoted\\\" \\\\ back\\tslash \\u0001\"\n\
+                   [[volume]]\nname = \"D:\\\\mnt\\\\x\"\nsize = \"1GiB\"\n\
+                   [[writer]]\nname = \"W \\\"1\\\"\"\n[[requester]]\nname = \"r\"\n\
+                   [expect]\nwriters = { \"W \\\"1\\\"\" = { state = \"VSS_WS_STABLE\" } }\n";
+        let s = parse("<t>", "esc", src).unwrap();
+        let text = s.to_toml();
+        assert_eq!(parse("<t>", "esc", &text).unwrap(), s, "{text}");
+        assert!(text.contains("name = \"D:\\\\mnt\\\\x\\\\\"\n"), "{text}");
     }
 }
