@@ -220,7 +220,7 @@ const CASES: &[Case] = &[
         lines: line(11),
         key: Key::Is("writer[0].fault[0].event"),
         says: &[
-            "`OnPostRestore` is a restore event",
+            "`PostRestore` is a restore event",
             "restore is not simulated yet",
         ],
     },

@@ -9,6 +9,7 @@
 use std::fmt;
 
 use model::provider::ProviderFault;
+use model::requester::ScriptStep;
 use model::time::Duration;
 use model::vss::{ProviderCall, WriterEvent};
 use model::writer::FaultAction;
@@ -49,6 +50,12 @@ pub enum FaultRef {
         requester: String,
         /// When.
         at: Duration,
+    },
+    /// A `{ go_away = true }` step of a requester's script: its process dies there (rule 27).
+    /// Without it the script goes on with its next step.
+    ScriptGoAway {
+        /// The requester's name.
+        requester: String,
     },
     /// A volume's bounded `diff_area` (rules 17, 28); without it the diff area is unbounded.
     DiffArea {
@@ -93,7 +100,8 @@ impl fmt::Display for FaultRef {
     /// `writer SqlServerWriter OnFreeze fail VSS_E_WRITERERROR_TIMEOUT`, `provider HwProv
     /// CommitSnapshots hang times 1`, `system_provider PreCommitSnapshots fail
     /// VSS_E_PROVIDER_VETO`, `requester backup go_away_at 2s`, `volume D: diff_area 64MiB`,
-    /// `workload sqlservr.exe burst 200ms 50ms`: the keys of the file, in its spellings.
+    /// `requester script script go_away`, `workload sqlservr.exe burst 200ms 50ms`: the keys
+    /// of the file, in its spellings.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FaultRef::Writer {
@@ -131,6 +139,9 @@ impl fmt::Display for FaultRef {
                 Name(requester),
                 format_duration(*at)
             ),
+            FaultRef::ScriptGoAway { requester } => {
+                write!(f, "requester {} script go_away", Name(requester))
+            }
             FaultRef::DiffArea { volume, bytes } => {
                 let shown = short_volume_name(volume);
                 write!(
@@ -183,7 +194,7 @@ fn remove_first<T>(list: &mut Vec<T>, is: impl Fn(&T) -> bool) -> bool {
 impl Scenario {
     /// Every injected fault, in the file's order of sections: volumes' diff areas, the system
     /// provider's faults, each provider's, each writer's, workloads' bursts, requesters'
-    /// go-aways.
+    /// go-aways (`go_away_at`, then each `go_away` step of a script).
     pub fn faults(&self) -> Vec<FaultRef> {
         let mut out = Vec::new();
         for v in &self.volumes {
@@ -221,6 +232,12 @@ impl Scenario {
                 out.push(FaultRef::GoAway {
                     requester: r.name.clone(),
                     at,
+                });
+            }
+            let steps = r.script.iter().flatten();
+            for _ in steps.filter(|st| **st == ScriptStep::GoAway) {
+                out.push(FaultRef::ScriptGoAway {
+                    requester: r.name.clone(),
                 });
             }
         }
@@ -262,6 +279,25 @@ impl Scenario {
                     .find(|r| &r.name == requester && r.go_away_at == Some(*at))
                 {
                     r.go_away_at = None;
+                }
+            }
+            FaultRef::ScriptGoAway { requester } => {
+                if let Some(r) = s.requesters.iter_mut().find(|r| {
+                    &r.name == requester
+                        && r.script
+                            .iter()
+                            .flatten()
+                            .any(|st| *st == ScriptStep::GoAway)
+                }) {
+                    let steps = r.script.as_mut().expect("a script with a go_away step");
+                    let i = steps
+                        .iter()
+                        .position(|st| *st == ScriptStep::GoAway)
+                        .expect("a go_away step");
+                    steps.remove(i);
+                    if i < r.script_names.len() {
+                        r.script_names.remove(i);
+                    }
                 }
             }
             FaultRef::DiffArea { volume, bytes } => {
@@ -330,6 +366,9 @@ burst_off = "50ms"
 [[requester]]
 name = "backup"
 go_away_at = "5s"
+[[requester]]
+name = "script"
+script = [{ call = "InitializeForBackup" }, { go_away = true }, { call = "Release" }]
 "#;
 
     #[test]
@@ -345,6 +384,7 @@ go_away_at = "5s"
                 "writer \"SQL Writer\" OnThaw delay 2s sessions 1",
                 "workload app burst 200ms 50ms",
                 "requester backup go_away_at 5s",
+                "requester script script go_away",
             ]
         );
     }
@@ -355,7 +395,8 @@ go_away_at = "5s"
         let all = s.faults();
         for f in &all {
             let without = s.without_fault(f);
-            let rest: Vec<FaultRef> = all.iter().filter(|g| *g != f).cloned().collect();
+            let mut rest = all.clone();
+            rest.remove(all.iter().position(|g| g == f).expect("listed"));
             assert_eq!(without.faults(), rest, "removing {f}");
             assert_eq!(without.check().unwrap(), without, "{f}: re-validates");
         }

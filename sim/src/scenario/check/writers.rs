@@ -111,10 +111,17 @@ fn faults(
         let event = *f.event.get_ref();
         let span = f.event.span();
         if is_restore(event) {
+            // Name the event as the file spells it (`PostRestore` or `OnPostRestore`).
+            let written = cx
+                .src
+                .get(span.clone())
+                .map(|t| t.trim_matches(|c| c == '"' || c == '\''))
+                .filter(|t| WriterEvent::from_name(t) == Some(event))
+                .unwrap_or(event.name());
             return Err(cx.at(
                 span,
                 &format!("{key}.event"),
-                format!("`{}` is a restore event: restore is not simulated yet, so this fault would never fire; remove it", event.name()),
+                format!("`{written}` is a restore event: restore is not simulated yet, so this fault would never fire; remove it"),
             ));
         }
         let action = match (f.fail, f.hang, f.delay) {
