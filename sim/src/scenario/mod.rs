@@ -1,8 +1,16 @@
-//! Scenario files: TOML → raw serde structs → a validated [`Scenario`].
+//! Scenario files: TOML → raw serde structs → a validated [`Scenario`], and back.
 //!
 //! Keys and values use VSS names and spellings (`VSS_WS_FAILED_AT_FREEZE`, `OnFreeze`,
 //! `VSS_CTX_BACKUP`); durations carry a unit. Every key is documented in `scenarios/README.md`.
 //! A malformed file yields a [`ScenarioError`] naming the file, line and key, and the fix.
+//!
+//! - `raw`: the file's shape, as serde reads and writes it;
+//! - `check`: one check per section, from the raw shape to the validated types below;
+//! - `write`: [`Scenario::to_toml`], the canonical text (`vss-sim scenario fmt`), and
+//!   `Serialize` for [`Scenario`];
+//! - `faults`: [`Scenario::faults`] and [`Scenario::without_fault`], the injected faults as a
+//!   list of [`FaultRef`]s; [`Scenario::check`] validates a scenario changed in memory;
+//! - `ctx`: where an error is.
 
 use std::fmt;
 
