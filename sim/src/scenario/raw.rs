@@ -4,13 +4,44 @@
 use std::collections::BTreeMap;
 
 use model::vss::{
-    ApplicationLevel, BackupType, Hresult, ProtectionLevel, ProviderType, SnapshotContext,
-    UsageType, WriterEvent, WriterState,
+    ApplicationLevel, BackupType, Hresult, ProtectionLevel, ProviderCall, ProviderType,
+    SnapshotContext, UsageType, WriterEvent, WriterState,
 };
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 
 use crate::units::{Bandwidth, Dur, Size};
+
+/// A latency table in the order of `names` (the order of rule 2 for provider calls, of the
+/// events' list for writers) rather than alphabetical; keys not in `names` come last.
+fn latency_in_order<S: Serializer>(
+    table: &BTreeMap<String, Dur>,
+    names: &[&str],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&String, &Dur)> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| names.iter().position(|n| n == k).unwrap_or(names.len()));
+    let mut map = serializer.serialize_map(Some(entries.len()))?;
+    for (k, v) in entries {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+fn provider_latency<S: Serializer>(
+    table: &BTreeMap<String, Dur>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    latency_in_order(table, ProviderCall::NAMES, serializer)
+}
+
+fn writer_latency<S: Serializer>(
+    table: &BTreeMap<String, Dur>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    latency_in_order(table, WriterEvent::NAMES, serializer)
+}
 
 /// Whether a value is its type's default (empty lists and tables are not written back).
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -109,7 +140,11 @@ pub(crate) struct RawVolume {
 #[derive(Serialize, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSystemProvider {
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_default",
+        serialize_with = "provider_latency"
+    )]
     pub(crate) latency: BTreeMap<String, Dur>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) fault: Vec<RawProviderFault>,
@@ -141,7 +176,11 @@ pub(crate) struct RawProvider {
     pub(crate) version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) volumes: Option<Vec<Spanned<String>>>,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_default",
+        serialize_with = "provider_latency"
+    )]
     pub(crate) latency: BTreeMap<String, Dur>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) fault: Vec<RawProviderFault>,
@@ -161,7 +200,11 @@ pub(crate) struct RawWriter {
     pub(crate) freeze_timeout: Option<Dur>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) checks_volume_set: Option<bool>,
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_default",
+        serialize_with = "writer_latency"
+    )]
     pub(crate) latency: BTreeMap<String, Dur>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) component: Vec<RawComponent>,
