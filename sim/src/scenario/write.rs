@@ -627,6 +627,22 @@ mod tests {
     }
 
     #[test]
+    fn a_scenario_is_serde_data_in_the_files_shape() {
+        let src = "[[volume]]\nname = \"c:\"\nsize = \"2GiB\"\n[[requester]]\nname = \"r\"\n\
+                   [requester.policy]\nwriter_failure = \"stop\"\n";
+        let s = parse("<t>", "shape", src).unwrap();
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "name": "shape",
+                "volume": [{ "name": "C:", "size": "2GiB" }],
+                "requester": [{ "name": "r", "policy": { "writer_failure": "stop" } }],
+            })
+        );
+    }
+
+    #[test]
     fn strings_are_escaped() {
         let src = "description = \"a \\\"quoted\\\" \\\\ back\\tslash \\u0001\"\n\
                    [[volume]]\nname = \"D:\\\\mnt\\\\x\"\nsize = \"1GiB\"\n\
