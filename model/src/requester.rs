@@ -82,13 +82,18 @@ pub enum Feedback {
 /// DoSnapshotSet (as Kopia does on `VSS_E_SNAPSHOT_SET_IN_PROGRESS`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WriterFailurePolicy {
-    /// Go on without the failed writer; its components are not marked succeeded (VShadow).
+    /// Go on without the failed writer; its components are not marked succeeded.
     #[default]
     Continue,
     /// Abandon the backup (AbortBackup, Release).
     Abort,
     /// Abandon the backup and retry it, if the writer's last error is one to retry on.
     Retry,
+    /// What VShadow does: stop at the first *selected* writer (one with a component added) in
+    /// a failed state. VShadow's `CheckSelectedWriterStatus` throws after `GatherWriterStatus`,
+    /// so it never calls `BackupComplete` and makes no `AbortBackup`; releasing the object on
+    /// the way out still sends BackupShutdown (rule 27). Never retried.
+    Stop,
 }
 
 /// Retry and abandon rules, so the policies of real tools can be written in a scenario and
@@ -468,7 +473,32 @@ impl StandardRequester {
                 self.fail(code);
                 true
             }
+            WriterFailurePolicy::Stop => match self.selected_failure(list) {
+                Some(code) => {
+                    self.stop(code);
+                    true
+                }
+                None => false,
+            },
         }
+    }
+
+    /// The last error of the first writer in `list` that is in a failed state and has a
+    /// component this backup added (VShadow ignores writers it did not select).
+    fn selected_failure(&self, list: &[WriterStatus]) -> Option<Hresult> {
+        list.iter()
+            .find(|s| s.state.is_failed() && self.to_add.iter().any(|c| c.writer == s.writer))
+            .map(|s| s.last_error)
+    }
+
+    /// Ends the attempt as VShadow does when it throws: no AbortBackup, no BackupComplete,
+    /// straight to Release; no retry.
+    fn stop(&mut self, code: Hresult) {
+        if self.first_failure.is_none() && !self.cancelled {
+            self.first_failure = Some(code);
+        }
+        self.attempt_failure.get_or_insert(code);
+        self.step = Step::Release;
     }
 
     fn abandon(&mut self) {
@@ -763,5 +793,190 @@ impl RequesterLogic {
     /// Whether the requester ran its backup to the end (the standard sequence only).
     pub fn completed(&self) -> bool {
         matches!(self, RequesterLogic::Standard(r) if r.completed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::WriterStatus;
+    use crate::machine::{ComponentInfo, ProviderInfo, VolumeInfo, WriterInfo};
+    use crate::vss::{ApplicationLevel, UsageType, WriterState};
+
+    /// One writer with one component on the one volume.
+    fn machine() -> Machine {
+        Machine {
+            writers: vec![WriterInfo {
+                name: "MailWriter".into(),
+                class_id: Guid(1),
+                instance_id: Guid(2),
+                usage: UsageType::UserData,
+                level: ApplicationLevel::BackEnd,
+                freeze_timeout: Duration::from_secs(60),
+                components: vec![ComponentInfo {
+                    name: "store".into(),
+                    logical_path: String::new(),
+                    volumes: vec![VolumeId(0)],
+                }],
+            }],
+            providers: vec![ProviderInfo::system()],
+            volumes: vec![VolumeInfo {
+                name: "C:\\".into(),
+                bytes: 1 << 30,
+            }],
+        }
+    }
+
+    /// Runs the standard requester against a service where every call succeeds and the writer
+    /// is `VSS_WS_FAILED_AT_FREEZE` from DoSnapshotSet on; returns the calls made, in order,
+    /// and the verdict.
+    fn calls_with(writer_failure: WriterFailurePolicy) -> (Vec<&'static str>, Option<Hresult>) {
+        let policy = Policy {
+            writer_failure,
+            ..Policy::default()
+        };
+        let mut r = RequesterLogic::Standard(StandardRequester::new(
+            &machine(),
+            SnapshotContext::Backup,
+            vec![VolumeId(0)],
+            policy,
+            0,
+        ));
+        let mut calls = Vec::new();
+        let mut frozen_failed = false;
+        for _ in 0..100 {
+            match r.next_action() {
+                Action::Call(call) => {
+                    let name = call.name();
+                    calls.push(name);
+                    let data = match &call {
+                        ApiCall::StartSnapshotSet { .. } => ReplyData::SnapshotSet(Guid(3)),
+                        ApiCall::AddToSnapshotSet { .. } => ReplyData::Snapshot(Guid(4)),
+                        _ => ReplyData::None,
+                    };
+                    r.feed(Feedback::Reply {
+                        call: name,
+                        result: Hresult::Ok,
+                        data,
+                    });
+                    if call.is_async() {
+                        if call == ApiCall::DoSnapshotSet {
+                            frozen_failed = true;
+                        }
+                        let data = match call {
+                            ApiCall::GatherWriterMetadata => {
+                                ReplyData::WriterMetadata(vec![WriterId(0)])
+                            }
+                            ApiCall::GatherWriterStatus => {
+                                ReplyData::WriterStatus(vec![if frozen_failed {
+                                    WriterStatus {
+                                        writer: WriterId(0),
+                                        state: WriterState::FailedAtFreeze,
+                                        last_error: Hresult::WriterErrorNonRetryable,
+                                    }
+                                } else {
+                                    WriterStatus {
+                                        writer: WriterId(0),
+                                        state: WriterState::Stable,
+                                        last_error: Hresult::Ok,
+                                    }
+                                }])
+                            }
+                            _ => ReplyData::None,
+                        };
+                        r.feed(Feedback::AsyncDone {
+                            call: name,
+                            result: Hresult::AsyncFinished,
+                            data,
+                        });
+                    }
+                }
+                Action::ReadShadow { volume, .. } => {
+                    calls.push("ReadShadow");
+                    r.feed(Feedback::ReadDone {
+                        volume,
+                        complete: true,
+                    });
+                }
+                Action::Done => return (calls, r.verdict()),
+                other => panic!("unexpected action {other:?}"),
+            }
+        }
+        panic!("the requester did not finish: {calls:?}");
+    }
+
+    const UNTIL_STATUS_AFTER_SNAPSHOT: &[&str] = &[
+        "InitializeForBackup",
+        "SetBackupState",
+        "GatherWriterMetadata",
+        "AddComponent",
+        "StartSnapshotSet",
+        "AddToSnapshotSet",
+        "PrepareForBackup",
+        "GatherWriterStatus",
+        "DoSnapshotSet",
+        "GatherWriterStatus",
+    ];
+
+    #[test]
+    fn stop_releases_without_backup_complete_or_abort_backup() {
+        let (calls, verdict) = calls_with(WriterFailurePolicy::Stop);
+        let mut want = UNTIL_STATUS_AFTER_SNAPSHOT.to_vec();
+        want.push("Release");
+        assert_eq!(calls, want);
+        assert_eq!(verdict, Some(Hresult::WriterErrorNonRetryable));
+    }
+
+    #[test]
+    fn abort_calls_abort_backup_then_releases() {
+        let (calls, verdict) = calls_with(WriterFailurePolicy::Abort);
+        let mut want = UNTIL_STATUS_AFTER_SNAPSHOT.to_vec();
+        want.extend(["AbortBackup", "Release"]);
+        assert_eq!(calls, want);
+        assert_eq!(verdict, Some(Hresult::WriterErrorNonRetryable));
+    }
+
+    #[test]
+    fn continue_completes_the_backup_without_the_failed_writer() {
+        let (calls, verdict) = calls_with(WriterFailurePolicy::Continue);
+        let mut want = UNTIL_STATUS_AFTER_SNAPSHOT.to_vec();
+        want.extend([
+            "ReadShadow",
+            "SetBackupSucceeded",
+            "BackupComplete",
+            "GatherWriterStatus",
+            "Release",
+        ]);
+        assert_eq!(calls, want);
+        assert_eq!(verdict, Some(Hresult::Ok));
+    }
+
+    #[test]
+    fn stop_ignores_a_failed_writer_it_did_not_select() {
+        // The same failure on a writer whose component is not on the backed-up volume.
+        let mut m = machine();
+        m.volumes.push(VolumeInfo {
+            name: "D:\\".into(),
+            bytes: 1 << 30,
+        });
+        m.writers[0].components[0].volumes = vec![VolumeId(1)];
+        let policy = Policy {
+            writer_failure: WriterFailurePolicy::Stop,
+            ..Policy::default()
+        };
+        let mut r =
+            StandardRequester::new(&m, SnapshotContext::Backup, vec![VolumeId(0)], policy, 0);
+        r.to_add.clear();
+        let failed = [WriterStatus {
+            writer: WriterId(0),
+            state: WriterState::FailedAtFreeze,
+            last_error: Hresult::WriterErrorNonRetryable,
+        }];
+        r.step = Step::StatusAfterSnapshot;
+        assert!(
+            !r.note_status(&failed),
+            "an unselected writer does not stop the backup"
+        );
+        assert_eq!(r.step, Step::StatusAfterSnapshot);
     }
 }

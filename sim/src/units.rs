@@ -111,6 +111,49 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     scaled(num, scale).map_err(|e| format!("bad size `{s}`: {e}"))
 }
 
+/// A duration in the canonical spelling of scenario files: the largest of `h`, `min`, `s`,
+/// `ms`, `us` that holds it whole (`"1h"`, `"90s"`, `"1500us"`, `"0us"`).
+pub fn format_duration(d: Duration) -> String {
+    let us = d.as_us();
+    let units: [(u64, &str); 4] = [
+        (3_600_000_000, "h"),
+        (60_000_000, "min"),
+        (1_000_000, "s"),
+        (1_000, "ms"),
+    ];
+    match units.iter().find(|(scale, _)| us != 0 && us % scale == 0) {
+        Some((scale, unit)) => format!("{}{unit}", us / scale),
+        None => format!("{us}us"),
+    }
+}
+
+/// A size in the canonical spelling of scenario files: the unit that holds it whole with the
+/// smallest number, 1024-based first (`"4KiB"`, `"64GiB"`, `"500MB"`, `"1000B"` is `"1KB"`).
+pub fn format_size(bytes: u64) -> String {
+    let units: [(u64, &str); 8] = [
+        (1 << 40, "TiB"),
+        (1_000_000_000_000, "TB"),
+        (1 << 30, "GiB"),
+        (1_000_000_000, "GB"),
+        (1 << 20, "MiB"),
+        (1_000_000, "MB"),
+        (1 << 10, "KiB"),
+        (1_000, "KB"),
+    ];
+    match units
+        .iter()
+        .find(|(scale, _)| bytes != 0 && bytes % scale == 0)
+    {
+        Some((scale, unit)) => format!("{}{unit}", bytes / scale),
+        None => format!("{bytes}B"),
+    }
+}
+
+/// A bandwidth in the canonical spelling: a size per second (`"200MB/s"`).
+pub fn format_bandwidth(bytes_per_second: u64) -> String {
+    format!("{}/s", format_size(bytes_per_second))
+}
+
 /// A duration in a scenario file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
@@ -164,13 +207,13 @@ string_value!(
     Dur,
     "a duration with a unit, like \"60s\", \"1.5ms\" or \"250us\"",
     |s: &str| parse_duration(s).map(Dur),
-    |d: &Dur| d.0.to_string()
+    |d: &Dur| format_duration(d.0)
 );
 string_value!(
     Size,
     "a size with a unit, like \"64GiB\" or \"4KiB\"",
     |s: &str| parse_size(s).map(Size),
-    |d: &Size| format!("{}B", d.0)
+    |d: &Size| format_size(d.0)
 );
 string_value!(
     Bandwidth,
@@ -184,7 +227,7 @@ string_value!(
             b => Ok(Bandwidth(b)),
         }
     },
-    |d: &Bandwidth| format!("{}B/s", d.0)
+    |d: &Bandwidth| format_bandwidth(d.0)
 );
 
 #[cfg(test)]
@@ -205,6 +248,41 @@ mod tests {
         assert!(parse_duration("0.5us").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("x s").is_err());
+    }
+
+    #[test]
+    fn canonical_spellings_parse_back() {
+        for us in [
+            0,
+            1,
+            999,
+            1_000,
+            1_500,
+            60_000_000,
+            90_000_000,
+            3_600_000_000,
+            7_200_000_001,
+        ] {
+            let d = Duration::from_us(us);
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d, "{us} us");
+        }
+        assert_eq!(format_duration(Duration::from_secs(600)), "10min");
+        assert_eq!(format_duration(Duration::from_us(1_500)), "1500us");
+        for b in [
+            0,
+            1,
+            1_000,
+            1_024,
+            4_096,
+            500_000_000,
+            64 << 30,
+            (1 << 40) + 1,
+        ] {
+            assert_eq!(parse_size(&format_size(b)).unwrap(), b, "{b} bytes");
+        }
+        assert_eq!(format_size(64 << 30), "64GiB");
+        assert_eq!(format_size(200_000_000), "200MB");
+        assert_eq!(format_bandwidth(200_000_000), "200MB/s");
     }
 
     #[test]

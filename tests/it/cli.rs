@@ -462,3 +462,57 @@ fn oracles_lists_every_oracle_as_name_tab_description() {
     accepted.sort_unstable();
     assert_eq!(accepted, want);
 }
+
+#[test]
+fn scenario_fmt_prints_text_that_runs_to_the_same_trace() {
+    let file = "scenarios/writer/freeze_fails_nonretryable.toml";
+    let out = vss_sim(&["scenario", "fmt", file]);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "stderr:\n{}", stderr(&out));
+    let text = stdout(&out);
+    // Saved under the same file name elsewhere, it runs to the same trace.
+    let dir = TempDir::new("scenario-fmt");
+    let copy = dir.path().join("freeze_fails_nonretryable.toml");
+    std::fs::write(&copy, &text).expect("write the fmt output");
+    let (a_out, a) = run_json(&[file]);
+    let (b_out, b) = run_json(&[copy.to_str().unwrap()]);
+    assert_eq!(a_out.status.code(), Some(0));
+    assert_eq!(b_out.status.code(), Some(0), "stderr:\n{}", stderr(&b_out));
+    assert_eq!(str_field(&a, "trace_digest"), str_field(&b, "trace_digest"));
+    // And formats to the same bytes again.
+    let again = vss_sim(&["scenario", "fmt", copy.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(stdout(&again), text);
+}
+
+#[test]
+fn scenario_fmt_of_a_bad_file_exits_2_with_file_line_and_key() {
+    let file = "tests/inputs/malformed/duration_without_unit.toml";
+    let out = vss_sim(&["scenario", "fmt", file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing on stdout: {}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{file}:10: key `")) && err.contains("freeze_timeout"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scenario_fmt_of_a_missing_file_or_without_file_exits_2() {
+    let out = vss_sim(&["scenario", "fmt", "no/such/file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no/such/file.toml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = vss_sim(&["scenario", "fmt"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = vss_sim(&["scenario", "lint", "scenarios/happy/default.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}

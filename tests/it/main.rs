@@ -1,17 +1,21 @@
 //! The single integration-test binary (matklad, "Delete Cargo Integration Tests").
 //!
+//! - `canonical`: `scenario fmt` output parses back, runs the same and is stable;
+//! - `roundtrip`: generated scenarios parse back from their canonical text (proptest);
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test.
 
+mod canonical;
 mod cli;
 mod coverage;
 mod determinism;
 mod malformed;
 mod protocol;
 mod regression;
+mod roundtrip;
 mod rules;
 mod scenarios;
 mod tidy;

@@ -216,6 +216,24 @@ const CASES: &[Case] = &[
         says: &["unknown writer event `OnSnooze`", "OnFreeze"],
     },
     Case {
+        file: "restore_event_fault.toml",
+        lines: line(11),
+        key: Key::Is("writer[0].fault[0].event"),
+        says: &[
+            "`PostRestore` is a restore event",
+            "restore is not simulated yet",
+        ],
+    },
+    Case {
+        file: "restore_event_latency.toml",
+        lines: line(10),
+        key: Key::Is("writer[0].latency.OnPreRestore"),
+        says: &[
+            "`OnPreRestore` is a restore event",
+            "restore is not simulated yet",
+        ],
+    },
+    Case {
         file: "unknown_violation.toml",
         lines: line(13),
         key: Key::Is("expect.violations"),
@@ -375,6 +393,21 @@ fn context_all_is_refused() {
 #[test]
 fn unknown_event_in_writer_latency() {
     check(case("unknown_latency_event.toml"));
+}
+
+#[test]
+fn restore_event_in_writer_fault() {
+    check(case("restore_event_fault.toml"));
+}
+
+#[test]
+fn restore_event_in_writer_latency() {
+    check(case("restore_event_latency.toml"));
+}
+
+#[test]
+fn cli_exits_2_on_restore_event() {
+    check_cli("restore_event_fault.toml");
 }
 
 #[test]

@@ -366,3 +366,29 @@ script = [
         "Cancel came after the wait"
     );
 }
+
+/// `writer_failure = "continue"` was documented as VShadow's behaviour, but VShadow stops at a
+/// failed selected writer: after the GatherWriterStatus that shows it, no read, no
+/// BackupComplete, no AbortBackup; only the release (and so BackupShutdown).
+#[test]
+fn writer_failure_stop_makes_no_call_after_the_status_but_release() {
+    let path = vss_sim_tests::root().join("scenarios/writer/vshadow_stops_at_failed_writer.toml");
+    let s = vss_sim_tests::load(&path);
+    let o = run(
+        &s,
+        s.seed,
+        RunOptions {
+            keep_trace_bytes: false,
+            keep_records: true,
+        },
+    );
+    let calls: Vec<&str> = o.report.calls.iter().map(|c| c.call).collect();
+    let status = calls
+        .iter()
+        .rposition(|c| *c == "GatherWriterStatus")
+        .expect("a GatherWriterStatus");
+    assert_eq!(&calls[status + 1..], ["Release"], "calls: {calls:?}");
+    assert!(calls.contains(&"DoSnapshotSet"));
+    assert!(!calls.contains(&"AbortBackup") && !calls.contains(&"BackupComplete"));
+    assert!(events_of(&o, "MailWriter").contains(&"OnBackupShutdown"));
+}

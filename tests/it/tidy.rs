@@ -182,17 +182,9 @@ const EXTERNAL_NOTES: [&str; 7] = [
     concat!("..", "/shared"),
 ];
 
-/// References to those notes still to go, as (file, a fragment of the offending line):
-/// removed when world.rs/scenario.rs are split (issue 6).
-const PENDING_EXTERNAL_REFS: &[(&str, &str)] = &[(
-    "sim/src/scenario.rs",
-    "so only a provider that lists it can shadow it",
-)];
-
 #[test]
 fn no_tracked_file_refers_to_notes_outside_the_repository() {
     let mut bad = Vec::new();
-    let mut used = vec![false; PENDING_EXTERNAL_REFS.len()];
     for rel in tracked_files() {
         // Binary files (none today) are not text to read.
         let Ok(text) = std::fs::read_to_string(root().join(&rel)) else {
@@ -203,13 +195,7 @@ fn no_tracked_file_refers_to_notes_outside_the_repository() {
                 if !line.contains(needle) {
                     continue;
                 }
-                let pending = PENDING_EXTERNAL_REFS
-                    .iter()
-                    .position(|(f, frag)| *f == rel && line.contains(frag));
-                match pending {
-                    Some(i) => used[i] = true,
-                    None => bad.push(format!("{rel}:{}: `{needle}` in: {}", n + 1, line.trim())),
-                }
+                bad.push(format!("{rel}:{}: `{needle}` in: {}", n + 1, line.trim()));
             }
         }
     }
@@ -218,16 +204,5 @@ fn no_tracked_file_refers_to_notes_outside_the_repository() {
         "tracked files refer to notes outside the repository (cite a rule of docs/rules.md or \
          the Microsoft page instead):\n{}",
         bad.join("\n")
-    );
-    let stale: Vec<String> = PENDING_EXTERNAL_REFS
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| !**u)
-        .map(|((f, frag), _)| format!("{f}: {frag}"))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "PENDING_EXTERNAL_REFS lists references that are gone; remove these entries:\n{}",
-        stale.join("\n")
     );
 }

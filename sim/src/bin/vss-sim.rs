@@ -3,6 +3,8 @@
 //! Exit codes of `run`: 0 the run matched its `[expect]`; 1 it did not (standard error ends
 //! with the seed and the command that replays the run); 2 bad input.
 //!
+//! `scenario fmt FILE` prints the file's canonical form: 0, or 2 on a bad file.
+//!
 //! Exit codes of `vssadmin` are vssadmin's (rule 29b): 0 something is listed, 1
 //! `No items found that satisfy the query.`, 2 bad input. It does not check `[expect]`.
 
@@ -76,10 +78,25 @@ enum Command {
     /// List the oracles every run is judged by: `name<TAB>description`, one per line (names
     /// as `violations` prints them).
     Oracles,
+    /// Work with scenario files.
+    Scenario {
+        #[command(subcommand)]
+        action: ScenarioCommand,
+    },
     /// Print a state graph as Graphviz DOT.
     Graph {
         /// Which graph: `writer`.
         which: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// Print FILE in canonical form: the same scenario (same run, same trace), keys in the
+    /// README's order, defaults left out, values in VSS spellings and units.
+    Fmt {
+        /// Scenario file (TOML).
+        file: PathBuf,
     },
 }
 
@@ -114,6 +131,18 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Scenario {
+            action: ScenarioCommand::Fmt { file },
+        } => match load(&Some(file)) {
+            Ok((scenario, _)) => {
+                print!("{}", scenario.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("vss-sim scenario fmt: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Graph { which } => {
             if which != "writer" {
                 eprintln!(

@@ -1,0 +1,85 @@
+//! The top of the file: `[machine]`, `[profile]` and `[run]`.
+
+use model::profile::Profile;
+use model::time::Duration;
+
+use super::super::ScenarioError;
+use super::super::ctx::Ctx;
+use super::super::raw::{RawMachine, RawProfile, RawRun};
+
+/// The machine name printed by the vssadmin view when `[machine] name` is absent.
+pub(crate) const DEFAULT_MACHINE_NAME: &str = "vss-sim.local";
+/// The wall-clock date of virtual time 0 when `[machine] epoch` is absent.
+pub(crate) const DEFAULT_EPOCH: &str = "2024-01-01T00:00:00Z";
+/// `[run] max_virtual_time` when absent: one hour.
+pub(crate) const DEFAULT_MAX_VIRTUAL_TIME: Duration = Duration::from_secs(3600);
+/// `[run] max_steps` when absent.
+pub(crate) const DEFAULT_MAX_STEPS: u64 = 200_000_000;
+
+/// `[machine]`: the machine name and an epoch the vssadmin view can print.
+pub(super) fn machine(cx: &Ctx<'_>, raw: &RawMachine) -> Result<(String, String), ScenarioError> {
+    if let Some(epoch) = &raw.epoch {
+        if let Err(e) = crate::vssadmin::epoch_secs(epoch) {
+            return Err(cx.near(
+                epoch,
+                "machine.epoch",
+                format!("{e}; write it like \"2024-01-01T00:00:00Z\""),
+            ));
+        }
+    }
+    Ok((
+        raw.name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MACHINE_NAME.into()),
+        raw.epoch.clone().unwrap_or_else(|| DEFAULT_EPOCH.into()),
+    ))
+}
+
+/// `[profile]`: Windows' profile with each key given overriding its field.
+pub(super) fn profile(p: &RawProfile) -> Profile {
+    let mut profile = Profile::windows();
+    if let Some(v) = p.freeze_timeout_default {
+        profile.freeze_timeout_default = v.0;
+    }
+    if let Some(v) = p.flush_and_hold_timeout {
+        profile.flush_and_hold_timeout = v.0;
+    }
+    if let Some(v) = p.writer_response_timeout {
+        profile.writer_response_timeout = v.0;
+    }
+    if let Some(v) = p.kb915331_race {
+        profile.kb915331_race = v;
+    }
+    if let Some(v) = p.checks_volume_set {
+        profile.checks_volume_set = v;
+    }
+    if let Some(v) = p.protection_level {
+        profile.protection_level = v;
+    }
+    if let Some(v) = p.shadows_per_volume_max {
+        profile.shadows_per_volume_max = v;
+    }
+    if let Some(v) = p.client_accessible_shadows_max {
+        profile.client_accessible_shadows_max = v;
+    }
+    if let Some(v) = p.volumes_per_set_max {
+        profile.volumes_per_set_max = v;
+    }
+    if let Some(v) = p.api_call_latency {
+        profile.api_call_latency = v.0;
+    }
+    if let Some(v) = p.flush_latency {
+        profile.flush_latency = v.0;
+    }
+    profile
+}
+
+/// `[run]`: the virtual-time limit and the step budget.
+pub(super) fn run(raw: &RawRun) -> (Duration, u64) {
+    (
+        raw.max_virtual_time
+            .map(|d| d.0)
+            .unwrap_or(DEFAULT_MAX_VIRTUAL_TIME),
+        raw.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
+    )
+}

@@ -1,0 +1,130 @@
+//! `[system_provider]` and `[[provider]]`: kinds, ids, supported volumes, latencies, faults.
+
+use std::collections::BTreeMap;
+
+use model::ids::Guid;
+use model::provider::ProviderFault;
+use model::time::Duration;
+use model::vss::{ProviderCall, ProviderType};
+
+use super::super::ctx::Ctx;
+use super::super::raw::{RawProvider, RawProviderFault, RawSystemProvider};
+use super::super::{ProviderSpec, ScenarioError, VolumeSpec};
+use super::latency_table;
+use super::volumes::vol_ref;
+use crate::units::Dur;
+
+/// A provider's `latency` table, keyed by provider call names.
+fn provider_latency(
+    cx: &Ctx<'_>,
+    table: &BTreeMap<String, Dur>,
+    at: &str,
+) -> Result<Vec<(ProviderCall, Duration)>, ScenarioError> {
+    latency_table(
+        cx,
+        table,
+        at,
+        "provider call",
+        ProviderCall::from_name,
+        ProviderCall::NAMES,
+    )
+}
+
+/// A provider's `[[…fault]]` list: each names a call and does exactly one thing.
+pub(super) fn provider_faults(
+    cx: &Ctx<'_>,
+    list: &[RawProviderFault],
+    at: &str,
+) -> Result<Vec<ProviderFault>, ScenarioError> {
+    let mut out = Vec::new();
+    for (j, f) in list.iter().enumerate() {
+        let key = format!("{at}.fault[{j}]");
+        let call = ProviderCall::from_name(f.call.get_ref()).ok_or_else(|| {
+            cx.at(
+                f.call.span(),
+                &format!("{key}.call"),
+                format!(
+                    "unknown provider call `{}`; use one of {}",
+                    f.call.get_ref(),
+                    ProviderCall::NAMES.join(", ")
+                ),
+            )
+        })?;
+        let action = match (f.fail, f.hang, f.delay) {
+            (Some(code), None, None) => model::writer::FaultAction::Fail(code),
+            (None, Some(true), None) => model::writer::FaultAction::Hang,
+            (None, None, Some(d)) => model::writer::FaultAction::Delay(d.0),
+            _ => {
+                return Err(cx.at(f.call.span(), &key, "a provider fault needs exactly one of fail = \"VSS_E_...\", hang = true or delay = \"12s\"".into()));
+            }
+        };
+        out.push(ProviderFault {
+            call,
+            action,
+            times: f.times,
+        });
+    }
+    Ok(out)
+}
+
+/// A provider's latency overrides and faults.
+type LatencyAndFaults = (Vec<(ProviderCall, Duration)>, Vec<ProviderFault>);
+
+/// The system provider's latency overrides and faults.
+pub(super) fn system_provider(
+    cx: &Ctx<'_>,
+    raw: &RawSystemProvider,
+) -> Result<LatencyAndFaults, ScenarioError> {
+    let latency = provider_latency(cx, &raw.latency, "system_provider")?;
+    let faults = provider_faults(cx, &raw.fault, "system_provider")?;
+    Ok((latency, faults))
+}
+
+/// The extra providers: software or hardware, a GUID if given, declared volumes.
+pub(super) fn providers(
+    cx: &Ctx<'_>,
+    raw: &[RawProvider],
+    volumes: &[VolumeSpec],
+) -> Result<Vec<ProviderSpec>, ScenarioError> {
+    let mut providers = Vec::new();
+    for (i, p) in raw.iter().enumerate() {
+        let kind = *p.kind.get_ref();
+        if kind == ProviderType::System || kind == ProviderType::Unknown {
+            return Err(cx.at(
+                p.kind.span(),
+                &format!("provider[{i}].type"),
+                "the system provider is always registered; extra providers are VSS_PROV_SOFTWARE or VSS_PROV_HARDWARE".into(),
+            ));
+        }
+        let id = match &p.id {
+            None => None,
+            Some(s) => Some(Guid::parse(s.get_ref()).ok_or_else(|| {
+                cx.at(
+                    s.span(),
+                    &format!("provider[{i}].id"),
+                    "not a GUID like {b5946137-7b9f-4925-af80-51abd60b20d5}".into(),
+                )
+            })?),
+        };
+        let vols = match &p.volumes {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|s| vol_ref(cx, volumes, s, &format!("provider[{i}].volumes")))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        };
+        let latency = provider_latency(cx, &p.latency, &format!("provider[{i}]"))?;
+        let faults = provider_faults(cx, &p.fault, &format!("provider[{i}]"))?;
+        providers.push(ProviderSpec {
+            name: p.name.clone(),
+            kind,
+            id,
+            version: p.version.clone().unwrap_or_else(|| "1.0".into()),
+            volumes: vols,
+            latency,
+            faults,
+        });
+    }
+    Ok(providers)
+}

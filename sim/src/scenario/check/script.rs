@@ -1,0 +1,232 @@
+//! A scripted requester's steps: one call with its arguments, a sleep, a read or a go-away.
+
+use model::ids::Guid;
+use model::vss::BackupType;
+use toml::Spanned;
+
+use super::super::ctx::Ctx;
+use super::super::raw::RawStep;
+use super::super::{
+    CALL_NAMES, ProviderSpec, ScenarioError, StepNames, VolumeSpec, WriterSpec, canonical_volume,
+};
+
+/// Validates one script step. Unknown volumes, providers and components are allowed: a script
+/// may name them on purpose to show `VSS_E_OBJECT_NOT_FOUND` or `VSS_E_PROVIDER_NOT_REGISTERED`.
+pub(super) fn script_step(
+    cx: &Ctx<'_>,
+    key: &str,
+    st: &Spanned<RawStep>,
+    volumes: &[VolumeSpec],
+    providers: &[ProviderSpec],
+    writers: &[WriterSpec],
+) -> Result<(model::requester::ScriptStep, StepNames), ScenarioError> {
+    use model::api::{ApiCall, ComponentRef, ProviderArg};
+    use model::ids::{ProviderId, VolumeId, WriterId};
+    use model::requester::ScriptStep;
+    let span = st.span();
+    let s = st.get_ref();
+    let vol = |name: &Spanned<String>| -> Option<VolumeId> {
+        let n = canonical_volume(name.get_ref());
+        volumes
+            .iter()
+            .position(|v| v.name == n)
+            .map(|i| VolumeId(i as u16))
+    };
+    let kinds = [
+        s.call.is_some(),
+        s.sleep.is_some(),
+        s.read.is_some(),
+        s.go_away == Some(true),
+    ];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(cx.at(span, key, "a script step is exactly one of { call = \"...\" }, { sleep = \"5s\" }, { read = \"C:\" } or { go_away = true }".into()));
+    }
+    let given = [
+        ("volume", s.volume.is_some()),
+        ("provider", s.provider.is_some()),
+        ("writer", s.writer.is_some()),
+        ("component", s.component.is_some()),
+        ("context", s.context.is_some()),
+        ("select_components", s.select_components.is_some()),
+        ("backup_type", s.backup_type.is_some()),
+        ("succeeded", s.succeeded.is_some()),
+        ("wait", s.wait.is_some()),
+        ("go_away", s.go_away.is_some() && s.go_away != Some(true)),
+    ];
+    let refuse = |what: &str, allowed: &[&str]| -> Result<(), ScenarioError> {
+        match given.iter().find(|(a, g)| *g && !allowed.contains(a)) {
+            None => Ok(()),
+            Some((arg, _)) => Err(cx.at(
+                span.clone(),
+                &format!("{key}.{arg}"),
+                format!(
+                    "{what} takes no `{arg}`; it takes {}",
+                    if allowed.is_empty() {
+                        "no argument".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            )),
+        }
+    };
+    if s.call.is_none() {
+        refuse("a sleep, read or go_away step", &[])?;
+    }
+    if let Some(d) = s.sleep {
+        return Ok((ScriptStep::Sleep(d.0), StepNames::default()));
+    }
+    if let Some(r) = &s.read {
+        return match vol(r) {
+            Some(v) => Ok((ScriptStep::Read(v), StepNames::default())),
+            None => Err(cx.at(
+                r.span(),
+                &format!("{key}.read"),
+                format!("no volume named {}", canonical_volume(r.get_ref())),
+            )),
+        };
+    }
+    if s.go_away == Some(true) {
+        return Ok((ScriptStep::GoAway, StepNames::default()));
+    }
+    let call_name = s.call.as_ref().expect("checked above");
+    if !CALL_NAMES[..CALL_NAMES.len() - 1].contains(&call_name.get_ref().as_str()) {
+        return Err(cx.at(
+            call_name.span(),
+            &format!("{key}.call"),
+            format!(
+                "unknown call `{}`; use one of {}",
+                call_name.get_ref(),
+                CALL_NAMES[..CALL_NAMES.len() - 1].join(", ")
+            ),
+        ));
+    }
+    let allowed: &[&str] = match call_name.get_ref().as_str() {
+        "SetContext" => &["context"],
+        "SetBackupState" => &["select_components", "backup_type"],
+        "AddComponent" => &["writer", "component"],
+        "SetBackupSucceeded" => &["writer", "component", "succeeded"],
+        "AddToSnapshotSet" => &["volume", "provider"],
+        "GatherWriterMetadata"
+        | "PrepareForBackup"
+        | "DoSnapshotSet"
+        | "GatherWriterStatus"
+        | "BackupComplete" => &["wait"],
+        _ => &[],
+    };
+    refuse(call_name.get_ref(), allowed)?;
+    let need = |what: &str| {
+        cx.at(
+            call_name.span(),
+            key,
+            format!("{} needs `{what}`", call_name.get_ref()),
+        )
+    };
+    // Names of objects the machine does not have, kept as written so the step prints back.
+    let mut names = StepNames::default();
+    let call = match call_name.get_ref().as_str() {
+        "InitializeForBackup" => ApiCall::InitializeForBackup,
+        "SetContext" => ApiCall::SetContext(s.context.ok_or_else(|| need("context"))?),
+        "SetBackupState" => ApiCall::SetBackupState {
+            select_components: s.select_components.unwrap_or(true),
+            backup_type: s.backup_type.unwrap_or(BackupType::Full),
+        },
+        "GatherWriterMetadata" => ApiCall::GatherWriterMetadata,
+        "GatherWriterStatus" => ApiCall::GatherWriterStatus,
+        "AddComponent" | "SetBackupSucceeded" => {
+            let w = s.writer.as_ref().ok_or_else(|| need("writer"))?;
+            let c = s.component.as_ref().ok_or_else(|| need("component"))?;
+            let found = writers
+                .iter()
+                .position(|x| &x.name == w.get_ref())
+                .and_then(|wi| {
+                    writers[wi]
+                        .components
+                        .iter()
+                        .position(|x| &x.name == c.get_ref())
+                        .map(|ci| ComponentRef {
+                            writer: WriterId(wi as u16),
+                            idx: ci as u16,
+                        })
+                });
+            if call_name.get_ref() == "AddComponent" {
+                if found.is_none() {
+                    names.writer = Some(w.get_ref().clone());
+                    names.component = Some(c.get_ref().clone());
+                }
+                ApiCall::AddComponent(found)
+            } else {
+                let component = found.ok_or_else(|| {
+                    cx.at(
+                        c.span(),
+                        &format!("{key}.component"),
+                        format!(
+                            "writer `{}` declares no component `{}`",
+                            w.get_ref(),
+                            c.get_ref()
+                        ),
+                    )
+                })?;
+                ApiCall::SetBackupSucceeded {
+                    component,
+                    succeeded: s.succeeded.unwrap_or(true),
+                }
+            }
+        }
+        "StartSnapshotSet" => ApiCall::StartSnapshotSet { new_id: Guid::NULL },
+        "AddToSnapshotSet" => {
+            let v = s.volume.as_ref().ok_or_else(|| need("volume"))?;
+            let provider = match s.provider.as_ref().map(|p| p.get_ref().as_str()) {
+                None | Some("GUID_NULL") => ProviderArg::Any,
+                Some(p) => {
+                    let system = model::machine::ProviderInfo::system();
+                    if p == system.name || Guid::parse(p) == Some(system.id) {
+                        ProviderArg::Registered(ProviderId(0))
+                    } else if let Some(i) = providers
+                        .iter()
+                        .position(|x| x.name == p || (x.id.is_some() && x.id == Guid::parse(p)))
+                    {
+                        ProviderArg::Registered(ProviderId(i as u16 + 1))
+                    } else if let Some(g) = Guid::parse(p) {
+                        ProviderArg::Unregistered(g)
+                    } else {
+                        let span = s.provider.as_ref().expect("some").span();
+                        return Err(cx.at(span, &format!("{key}.provider"), format!("`{p}` is neither a registered provider's name nor a GUID; write \"GUID_NULL\", a provider name or {{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}}")));
+                    }
+                }
+            };
+            let volume = vol(v);
+            if volume.is_none() {
+                names.volume = Some(v.get_ref().clone());
+            }
+            ApiCall::AddToSnapshotSet {
+                volume,
+                provider,
+                new_id: Guid::NULL,
+            }
+        }
+        "PrepareForBackup" => ApiCall::PrepareForBackup,
+        "DoSnapshotSet" => ApiCall::DoSnapshotSet,
+        "BackupComplete" => ApiCall::BackupComplete,
+        "AbortBackup" => ApiCall::AbortBackup,
+        "Cancel" => ApiCall::Cancel,
+        "Release" => ApiCall::Release,
+        other => {
+            return Err(cx.at(
+                call_name.span(),
+                &format!("{key}.call"),
+                format!(
+                    "unknown call `{other}`; use one of {}",
+                    CALL_NAMES[..CALL_NAMES.len() - 1].join(", ")
+                ),
+            ));
+        }
+    };
+    Ok((
+        ScriptStep::Call {
+            call,
+            wait: s.wait.unwrap_or(true),
+        },
+        names,
+    ))
+}

@@ -1,0 +1,88 @@
+//! Where an error is: the file as the user named it, and the line of a span or of the first
+//! line that mentions a value.
+
+use super::ScenarioError;
+
+/// The file being checked: its name for errors and its text for line numbers.
+pub(crate) struct Ctx<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) src: &'a str,
+}
+
+impl Ctx<'_> {
+    /// The 1-based line of byte `offset`.
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        self.src[..offset.min(self.src.len())].matches('\n').count() + 1
+    }
+
+    /// An error at the line of `span`.
+    pub(crate) fn at(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: String,
+    ) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            line: self.line_of(span.start),
+            key: key.into(),
+            message,
+        }
+    }
+
+    /// An error located at the first line after byte `offset` that mentions `needle` outside a
+    /// comment.
+    pub(crate) fn near_after(
+        &self,
+        offset: usize,
+        needle: &str,
+        key: &str,
+        message: String,
+    ) -> ScenarioError {
+        let start = self.line_of(offset);
+        let line = self
+            .src
+            .lines()
+            .enumerate()
+            .skip(start.saturating_sub(1))
+            .find(|(_, l)| !l.trim_start().starts_with('#') && l.contains(needle))
+            .map(|(i, _)| i + 1)
+            .unwrap_or(start);
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            key: key.into(),
+            message,
+        }
+    }
+
+    /// An error located at the first line that mentions `needle` outside a comment.
+    pub(crate) fn near(&self, needle: &str, key: &str, message: String) -> ScenarioError {
+        let line = self
+            .src
+            .lines()
+            .position(|l| !l.trim_start().starts_with('#') && l.contains(needle))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            key: key.into(),
+            message,
+        }
+    }
+}
+
+/// The key written on the line of `offset` (text before `=`), or the table header.
+pub(crate) fn key_on_line(src: &str, offset: usize) -> String {
+    let start = src[..offset.min(src.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let line = src[start..].lines().next().unwrap_or("");
+    let t = line.trim();
+    if let Some((k, _)) = t.split_once('=') {
+        return k.trim().to_string();
+    }
+    t.trim_matches(|c| c == '[' || c == ']').to_string()
+}
