@@ -281,16 +281,18 @@ pub struct Scenario {
 /// The embedded default scenario (`scenarios/happy/default.toml`).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../../scenarios/happy/default.toml");
 
-/// Known invariant names a scenario may list in `expect.violations`.
-pub const VIOLATION_NAMES: &[&str] = &[
-    "shadow_point_in_time",
-    "held_writes_preserved",
-    "hold_within_limit",
-    "freeze_window",
-    "writer_state_graph",
-    "failed_set_shadow_left",
-    "stalled",
-];
+/// The names a scenario may list in `expect.violations`: every oracle's, in the order of
+/// [`crate::oracle::ALL`] (`vss-sim oracles` prints them).
+pub const VIOLATION_NAMES: &[&str] = &{
+    let all = crate::oracle::ALL;
+    let mut names = [""; crate::oracle::ALL.len()];
+    let mut i = 0;
+    while i < all.len() {
+        names[i] = all[i].info.name;
+        i += 1;
+    }
+    names
+};
 
 /// Call names a scenario may name in `expect.calls`.
 pub const CALL_NAMES: &[&str] = &[
