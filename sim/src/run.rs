@@ -50,6 +50,10 @@ pub struct CallJson {
     /// `SetBackupSucceeded`: the value the requester passed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub succeeded: Option<bool>,
+    /// `GatherWriterStatus`: what it returned for each writer (`name`, `state`, `last_error`),
+    /// once the operation finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writers: Option<Vec<crate::trace::WriterStatusRecord>>,
 }
 
 /// One entry of `writers`.
@@ -288,6 +292,7 @@ fn report(scenario: &Scenario, seed: u64, world: &World, trace_digest: String) -
             last_block: c.read.as_ref().map(|r| r.2),
             blocks: c.read.as_ref().map(|r| r.3),
             succeeded: c.succeeded,
+            writers: c.writers.clone(),
         })
         .collect();
     let writers = machine
@@ -442,6 +447,35 @@ pub fn check_expect(scenario: &Scenario, report: &Report) -> ExpectJson {
                 failures.push(format!(
                     "call {} #{} by {requester}: expected async_result {want}, got {got}",
                     c.call, c.nth
+                ));
+            }
+        }
+        for (name, state, last_error) in &c.writers {
+            let got = found
+                .writers
+                .as_ref()
+                .and_then(|ws| ws.iter().find(|w| &w.name == name));
+            let Some(got) = got else {
+                failures.push(format!(
+                    "call {} #{} by {requester}: returned no status for writer {name}",
+                    c.call, c.nth
+                ));
+                continue;
+            };
+            if let Some(s) = state
+                && got.state != s.name()
+            {
+                failures.push(format!(
+                    "call {} #{} by {requester}: writer {name}: expected state {s}, got {}",
+                    c.call, c.nth, got.state
+                ));
+            }
+            if let Some(x) = last_error
+                && got.last_error != x.name()
+            {
+                failures.push(format!(
+                    "call {} #{} by {requester}: writer {name}: expected last error {x}, got {}",
+                    c.call, c.nth, got.last_error
                 ));
             }
         }

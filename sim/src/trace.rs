@@ -1,16 +1,36 @@
-//! The run's structured trace: one record per call, reply, writer event and answer, state
-//! change, provider call, hold, release, shadow and read. It is streamed as JSON lines into a
-//! SHA-256 digest (`trace_digest`) and, when asked, into a file (`--trace-out`) and the text
-//! timeline. Every view is a pure function of these records.
+//! The run's structured trace, schema 2: a header, then one record per call, reply, writer
+//! event and answer, state change, provider call, DoSnapshotSet stage, hold, freeze window,
+//! shadow, read and counter sample. It is streamed as JSON lines into a SHA-256 digest
+//! (`trace_digest`) and, when asked, into a file (`--trace-out`) and the text timeline. The
+//! trace records no file path: a scenario moved or reformatted gives the same bytes.
 //!
-//! JSONL schema (one object per line, keys in this order, absent keys omitted):
-//! `t_us` (virtual µs), `kind`, `role`, `name`, `result`, `prev`, `next`, `last_error`, `rule`,
-//! `set_id`, `snapshot_id`, `volume`, `n`, `us`, `detail`. See README.md "Trace format".
+//! The first line is the header, `{"kind":"header","schema_version":2,"scenario":NAME,
+//! "seed":N,"role":"sim","instance":"sim"}`. Every other record has, in this order (absent keys
+//! omitted): `t_us` (virtual µs), `kind`, `role` (`requester`, `writer`, `provider`,
+//! `coordinator`, `volume`, `sim`), `instance` (its name), `role_seq` (a small integer unique per
+//! instance in the run), for spans `span` (`begin` or `end`), `span_id` (unique in the run) and
+//! `parent_id` (the enclosing span or `null`), then `name`, `result`, `prev`, `next`,
+//! `last_error`, `rule`, `set_id`, `snapshot_id`, `instance_id`, `volume`, `n`, `us`, `detail`,
+//! `writers`. See README.md "Trace format".
 
 use std::io::Write;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+/// The trace schema this module writes.
+pub const TRACE_SCHEMA_VERSION: u32 = 2;
+
+/// What one writer's status was in a `GatherWriterStatus` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WriterStatusRecord {
+    /// Writer name.
+    pub name: String,
+    /// `VSS_WS_*`.
+    pub state: &'static str,
+    /// HRESULT name.
+    pub last_error: &'static str,
+}
 
 /// One trace record.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -18,12 +38,25 @@ pub struct Record {
     /// Virtual time in microseconds.
     pub t_us: u64,
     /// What happened: `call`, `reply`, `async_done`, `event`, `answer`, `state`,
-    /// `provider_call`, `provider_answer`, `hold`, `flushed`, `release`, `shadow_created`,
-    /// `shadow_deleted`, `read`, `phase`, `late_answer`, `violation`, `end`.
+    /// `provider_call`, `provider_answer`, `stage`, `hold`, `flushed`, `release`,
+    /// `freeze_window`, `shadow_created`, `shadow_deleted`, `read_shadow`, `read`, `phase`,
+    /// `late_answer`, `counter`, `violation`, `end`, …
     pub kind: &'static str,
-    /// The role instance: `requester:NAME`, `writer:NAME`, `provider:NAME`, `coordinator`,
-    /// `volume:NAME`.
-    pub role: String,
+    /// The role kind: `requester`, `writer`, `provider`, `coordinator`, `volume`, `sim`.
+    pub role: &'static str,
+    /// The role instance's name (`SqlServerWriter`, `C:\`, `backup`; `coordinator`, `sim`).
+    pub instance: String,
+    /// A small integer unique per role instance in the run.
+    pub role_seq: u32,
+    /// `begin` or `end` for a span's two records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<&'static str>,
+    /// The span's id, unique in the run, on both its records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<u64>,
+    /// The enclosing span (`null` at the top).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Option<u64>>,
     /// The VSS name of the call, event or provider method (`DoSnapshotSet`, `OnFreeze`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<&'static str>,
@@ -39,8 +72,7 @@ pub struct Record {
     /// Writer last error after a state change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<&'static str>,
-    /// The rule behind the step: the id of a `docs/rules.md` heading. Every `state` record has
-    /// one.
+    /// The rule behind the step: a heading of docs/rules.md.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<&'static str>,
     /// Snapshot set id.
@@ -49,18 +81,45 @@ pub struct Record {
     /// Shadow copy id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<String>,
+    /// The VSS writer instance GUID, on a writer's records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// Volume name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume: Option<String>,
-    /// A count (writes held, blocks read, ...).
+    /// A count (writes held, blocks read, a counter's value, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<u64>,
-    /// A duration in µs (hold length, largest added latency, ...).
+    /// A duration in µs (hold length, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub us: Option<u64>,
     /// Free text for people (a violation's explanation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// `GatherWriterStatus`: the status of each writer it returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writers: Option<Vec<WriterStatusRecord>>,
+}
+
+impl Record {
+    /// The label the timeline prints for the record's role instance.
+    pub fn who(&self) -> String {
+        match self.role {
+            "sim" | "coordinator" => self.role.to_string(),
+            role => format!("{role}:{}", self.instance),
+        }
+    }
+}
+
+/// The header line.
+#[derive(Serialize)]
+struct Header<'a> {
+    kind: &'static str,
+    schema_version: u32,
+    scenario: &'a str,
+    seed: u64,
+    role: &'static str,
+    instance: &'static str,
 }
 
 /// Where trace records go.
@@ -105,6 +164,29 @@ impl Trace {
     #[inline]
     pub fn enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Writes the header line: the first line of every trace.
+    pub fn header(&mut self, scenario: &str, seed: u64) {
+        if !self.enabled {
+            return;
+        }
+        let h = Header {
+            kind: "header",
+            schema_version: TRACE_SCHEMA_VERSION,
+            scenario,
+            seed,
+            role: "sim",
+            instance: "sim",
+        };
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &h).expect("the header always serialises");
+        self.line.push(b'\n');
+        self.hasher.update(&self.line);
+        if let Some(k) = self.keep.as_mut() {
+            k.write_all(&self.line)
+                .expect("writing to a Vec cannot fail");
+        }
     }
 
     /// Appends one record.
@@ -239,9 +321,26 @@ pub fn timeline(records: &[Record]) -> String {
                 r.detail.as_deref().unwrap_or("")
             ),
             "end" => format!("run ends: {}", r.detail.as_deref().unwrap_or("")),
+            "stage" if r.span == Some("begin") => {
+                format!("DoSnapshotSet stage {}", r.name.unwrap_or(""))
+            }
+            "read_shadow" if r.span == Some("begin") => format!(
+                "ReadShadow: reading the shadow of {} ({} blocks)",
+                r.volume.as_deref().unwrap_or(""),
+                r.n.unwrap_or(0)
+            ),
+            "read_shadow" => format!("ReadShadow done: {}", r.result.unwrap_or("")),
+            "freeze_window" if r.span == Some("begin") => "freeze window opens".to_string(),
+            "freeze_window" => format!(
+                "freeze window closes after {}us ({})",
+                r.us.unwrap_or(0),
+                r.detail.as_deref().unwrap_or("")
+            ),
+            // Span ends that repeat what the lines around them say, and counter samples.
+            "stage" | "counter" | "span_end" => continue,
             other => other.to_string(),
         };
-        s.push_str(&format!("{}  {:<36} {}\n", fmt_t(r.t_us), r.role, line));
+        s.push_str(&format!("{}  {:<36} {}\n", fmt_t(r.t_us), r.who(), line));
     }
     s
 }

@@ -254,9 +254,15 @@ fn trace_out_file_hashes_to_trace_digest() {
 
     let text = String::from_utf8(bytes).expect("the trace is UTF-8");
     assert!(text.ends_with('\n'), "the trace ends with a newline");
+    // Schema 2: the header first, naming the scenario and the seed, no file path.
+    let header = text.lines().next().expect("a first line");
+    assert_eq!(
+        header,
+        r#"{"kind":"header","schema_version":2,"scenario":"default","seed":0,"role":"sim","instance":"sim"}"#
+    );
     let mut last_t = 0;
     let mut kinds = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in text.lines().enumerate().skip(1) {
         let r: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("trace line {} is not JSON ({e}): {line}", i + 1));
         let t = u64_field(&r, "t_us");

@@ -6,7 +6,8 @@
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
-//! - `tidy`: determinism and layout rules as a test.
+//! - `tidy`: determinism and layout rules as a test;
+//! - `trace`: trace schema 2 (header, role instances, paired spans) over the catalog.
 
 mod canonical;
 mod cli;
@@ -19,4 +20,5 @@ mod roundtrip;
 mod rules;
 mod scenarios;
 mod tidy;
+mod trace;
 mod vssadmin;

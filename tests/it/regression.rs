@@ -17,12 +17,11 @@ fn run_toml(src: &str) -> Outcome {
 
 /// Events delivered to writer `name`, in order.
 fn events_of(o: &Outcome, name: &str) -> Vec<&'static str> {
-    let role = format!("writer:{name}");
     o.records
         .as_ref()
         .unwrap()
         .iter()
-        .filter(|r| r.kind == "event" && r.role == role)
+        .filter(|r| r.kind == "event" && r.role == "writer" && r.instance == name)
         .filter_map(|r| r.name)
         .collect()
 }

@@ -600,6 +600,8 @@ fn expect(requesters: Vec<String>, writers: Vec<String>) -> impl Strategy<Value 
                 let mut snapshots: Vec<(String, u32)> =
                     st.into_iter().map(String::from).zip(counts).collect();
                 snapshots.sort();
+                // A GatherWriterStatus expectation may name writers too (the same table).
+                let call_writers = writers.clone();
                 Expect {
                     result,
                     requesters,
@@ -612,6 +614,11 @@ fn expect(requesters: Vec<String>, writers: Vec<String>) -> impl Strategy<Value 
                             nth,
                             result,
                             async_result,
+                            writers: if call == "GatherWriterStatus" {
+                                call_writers.clone()
+                            } else {
+                                Vec::new()
+                            },
                         })
                         .collect(),
                     violations: violations.into_iter().map(String::from).collect(),

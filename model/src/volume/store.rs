@@ -91,6 +91,8 @@ struct Disk {
     live_digest: u64,
     /// Marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (protection level SNAPSHOT, rule 17).
     faulted: bool,
+    /// Writes applied to this volume.
+    accepted: u64,
     /// A hardware provider's plex, synced at EndPrepareSnapshots and following every accepted
     /// write until the split at CommitSnapshots.
     plex: Option<BlockMap>,
@@ -241,6 +243,7 @@ impl ShadowStore {
                     next_key: 0,
                     live_digest: 0,
                     faulted: false,
+                    accepted: 0,
                     plex: None,
                 })
                 .collect(),
@@ -275,6 +278,16 @@ impl ShadowStore {
     /// Whether volume `v` is marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL`.
     pub fn is_faulted(&self, v: VolumeId) -> bool {
         self.disks[v.idx()].faulted
+    }
+
+    /// Writes held on volume `v` now.
+    pub fn held_on(&self, v: VolumeId) -> u64 {
+        self.disks[v.idx()].held_writes.len() as u64
+    }
+
+    /// Writes applied to volume `v` so far.
+    pub fn accepted_on(&self, v: VolumeId) -> u64 {
+        self.disks[v.idx()].accepted
     }
 
     /// Writes held on every volume now (the sum of the queues).
@@ -349,6 +362,7 @@ impl ShadowStore {
         }
         self.next_seq += 1;
         d.max_seq = seq;
+        d.accepted += 1;
         if complete > d.last_complete {
             d.last_complete = complete;
         }

@@ -35,9 +35,9 @@ impl Oracle for ShadowPointInTime {
                     name(*volume)
                 ),
             )),
-            Fact::ReadBack {
+            Fact::ReadEnded {
                 volume,
-                matches: false,
+                matches: Some(false),
                 ..
             } => out.push(found(
                 now,
@@ -85,10 +85,12 @@ mod tests {
                 device: 1,
             },
         };
-        let read = Fact::ReadBack {
+        let read = Fact::ReadEnded {
+            requester: model::ids::RequesterId(0),
             volume: C,
             snapshot: Guid(2),
-            matches: false,
+            result: model::vss::Hresult::Ok,
+            matches: Some(false),
         };
         let shadow = ShadowInfo {
             id: Guid(2),
@@ -103,10 +105,12 @@ mod tests {
             vec![(1, created), (2, read), (3, end)],
         );
         assert_eq!(v.len(), 3, "{v:?}");
-        let fine = Fact::ReadBack {
+        let fine = Fact::ReadEnded {
+            requester: model::ids::RequesterId(0),
             volume: C,
             snapshot: Guid(2),
-            matches: true,
+            result: model::vss::Hresult::Ok,
+            matches: Some(true),
         };
         assert!(judge("shadow_point_in_time", vec![(1, fine)]).is_empty());
     }

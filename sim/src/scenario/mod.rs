@@ -222,6 +222,9 @@ pub struct CallExpect {
     pub result: Option<Hresult>,
     /// `QueryStatus`'s answer.
     pub async_result: Option<Hresult>,
+    /// For `GatherWriterStatus`: the status it must have returned for these writers (name,
+    /// state, last error).
+    pub writers: Vec<(String, Option<WriterState>, Option<Hresult>)>,
 }
 
 /// The `[expect]` table.

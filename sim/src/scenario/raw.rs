@@ -359,4 +359,6 @@ pub(crate) struct RawCallExpect {
     pub(crate) result: Option<Hresult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) async_result: Option<Hresult>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub(crate) writers: BTreeMap<String, RawWriterExpect>,
 }

@@ -461,6 +461,19 @@ fn expect(s: &Scenario) -> RawExpect {
                 nth: changed(c.nth, 1),
                 result: c.result,
                 async_result: c.async_result,
+                writers: c
+                    .writers
+                    .iter()
+                    .map(|(name, state, last_error)| {
+                        (
+                            name.clone(),
+                            RawWriterExpect {
+                                state: *state,
+                                last_error: *last_error,
+                            },
+                        )
+                    })
+                    .collect(),
             })
             .collect(),
         violations: e.violations.clone(),

@@ -123,8 +123,14 @@ impl World {
             max_steps: scenario.max_steps,
             max_time,
         });
-        let n_writers = machine.writers.len();
         let requester_names = scenario.requesters.iter().map(|r| r.name.clone()).collect();
+        let rec = Recorder::new(
+            trace,
+            (&scenario.name, seed),
+            &machine,
+            requester_names,
+            oracles,
+        );
         let coord = Coordinator::new(profile.clone(), machine, scenario.requesters.len());
         let mut world = World {
             profile,
@@ -139,7 +145,7 @@ impl World {
             running: true,
             outbox: Vec::with_capacity(32),
             notes: Vec::new(),
-            rec: Recorder::new(trace, n_writers, requester_names, oracles),
+            rec,
             end: None,
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");

@@ -207,6 +207,21 @@ impl World {
         self.rec.note(self.coord.machine(), self.kernel.now(), fact);
     }
 
+    /// Samples volume `v`'s counters for the trace (a no-op with the trace off).
+    #[inline]
+    fn sample(&mut self, v: VolumeId) {
+        if self.rec.trace.enabled() {
+            let vol = self.store.volume(v);
+            let values = [
+                self.store.held_on(v),
+                vol.diff_area_used_bytes(),
+                self.store.accepted_on(v),
+            ];
+            self.rec
+                .sample(self.coord.machine(), self.kernel.now(), v, values);
+        }
+    }
+
     fn schedule(&mut self, at: Instant, p: Payload) {
         self.kernel.schedule(at, p);
     }
@@ -368,10 +383,14 @@ impl World {
                 call,
                 result: *result,
             },
-            Feedback::AsyncDone { call, result, .. } => Fact::AsyncDone {
+            Feedback::AsyncDone { call, result, data } => Fact::AsyncDone {
                 requester,
                 call,
                 result: *result,
+                writers: match data {
+                    model::api::ReplyData::WriterStatus(list) => list.clone(),
+                    _ => Vec::new(),
+                },
             },
             Feedback::Deadline => Fact::Deadline { requester },
             Feedback::ReadDone { .. } | Feedback::Woke => return,

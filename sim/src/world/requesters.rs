@@ -103,6 +103,12 @@ impl World {
         } else {
             Vec::new()
         };
+        self.note(Fact::ReadStarted {
+            requester: r,
+            volume,
+            snapshot,
+            n: total as u64,
+        });
         self.reqs[r.idx()].read = Some(ReadJob {
             volume,
             snapshot,
@@ -205,14 +211,14 @@ impl World {
             self.schedule_next_range(r);
             return;
         }
-        if ok {
-            let matches = self.store.expected_digest(job.snapshot) == Some(job.digest);
-            self.note(Fact::ReadBack {
-                volume: job.volume,
-                snapshot: job.snapshot,
-                matches,
-            });
-        }
+        let matches = ok.then(|| self.store.expected_digest(job.snapshot) == Some(job.digest));
+        self.note(Fact::ReadEnded {
+            requester: r,
+            volume: job.volume,
+            snapshot: job.snapshot,
+            result,
+            matches,
+        });
         let fb = Feedback::ReadDone {
             volume: job.volume,
             complete: ok,

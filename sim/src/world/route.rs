@@ -39,7 +39,15 @@ impl World {
                 result,
                 data,
             } => {
-                self.note(Fact::AsyncAnswered { requester, result });
+                let writers = match &data {
+                    model::api::ReplyData::WriterStatus(list) => list.clone(),
+                    _ => Vec::new(),
+                };
+                self.note(Fact::AsyncAnswered {
+                    requester,
+                    result,
+                    writers,
+                });
                 let at = now + self.profile.api_call_latency;
                 self.schedule(
                     at,
@@ -127,6 +135,9 @@ impl World {
                 let (counts, queued) = (self.store.counts(), self.store.held_now());
                 // What the release's writes did to the diff areas comes first, as it happened.
                 self.store_notes();
+                for &v in &volumes {
+                    self.sample(v);
+                }
                 self.note(Fact::Release {
                     volumes,
                     released,

@@ -117,6 +117,7 @@ impl World {
         self.store
             .write(now, vid(v), block, latency, &mut self.notes);
         self.store_notes();
+        self.sample(vid(v));
         self.kernel.arm_slot(w, next);
     }
 }

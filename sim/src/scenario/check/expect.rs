@@ -91,12 +91,35 @@ pub(super) fn expect(
                 "nth counts from 1".into(),
             ));
         }
+        if !c.writers.is_empty() && c.call.get_ref() != "GatherWriterStatus" {
+            return Err(cx.at(
+                c.call.span(),
+                &format!("expect.calls[{i}].writers"),
+                "only a GatherWriterStatus call returns writer statuses; remove `writers` or \
+                 name that call"
+                    .into(),
+            ));
+        }
+        for name in c.writers.keys() {
+            if !writers.iter().any(|w| &w.name == name) {
+                return Err(cx.near(
+                    name,
+                    &format!("expect.calls[{i}].writers.{name}"),
+                    format!("no writer named `{name}`"),
+                ));
+            }
+        }
         calls.push(CallExpect {
             requester: c.requester.clone(),
             call: c.call.get_ref().clone(),
             nth: c.nth.unwrap_or(1),
             result: c.result,
             async_result: c.async_result,
+            writers: c
+                .writers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.state, v.last_error))
+                .collect(),
         });
     }
     let expect = Expect {

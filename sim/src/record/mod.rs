@@ -4,7 +4,9 @@
 //! window use). So the trace, the violations and the report can never disagree about what
 //! happened.
 
-use model::api::{ApiCall, ProviderArg, ShadowStatus};
+mod spans;
+
+use model::api::{ApiCall, ShadowStatus, WriterStatus};
 use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::machine::Machine;
 use model::time::{Duration, Instant};
@@ -12,7 +14,9 @@ use model::volume::store::{Created, Released, ShadowInfo, WriteCounts};
 use model::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
 
 use crate::oracle::{Oracles, Violation};
-use crate::trace::{Record, Trace};
+use crate::trace::{Record, Trace, WriterStatusRecord};
+
+use spans::{Names, Tracer};
 
 /// Why the run stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +65,8 @@ pub enum Fact {
         requester: RequesterId,
         /// What `QueryStatus` gives.
         result: Hresult,
+        /// `GatherWriterStatus`: the status it returned for each writer (else empty).
+        writers: Vec<WriterStatus>,
     },
     /// A reply reached the requester.
     Reply {
@@ -79,6 +85,8 @@ pub enum Fact {
         call: &'static str,
         /// What `QueryStatus` gives.
         result: Hresult,
+        /// `GatherWriterStatus`: the status it returned for each writer (else empty).
+        writers: Vec<WriterStatus>,
     },
     /// The requester's own deadline passed.
     Deadline {
@@ -205,14 +213,29 @@ pub enum Fact {
         /// `S_OK`, or `VSS_E_OBJECT_NOT_FOUND` for a shadow deleted under the reader.
         result: Hresult,
     },
-    /// A requester finished reading a whole shadow.
-    ReadBack {
+    /// A requester began reading a whole shadow.
+    ReadStarted {
+        /// The reader.
+        requester: RequesterId,
         /// The original volume.
         volume: VolumeId,
         /// The shadow.
         snapshot: SnapshotId,
-        /// Whether what it read is the image of the shadow's instant.
-        matches: bool,
+        /// Blocks to read.
+        n: u64,
+    },
+    /// A requester finished reading a shadow, or stopped because it was deleted.
+    ReadEnded {
+        /// The reader.
+        requester: RequesterId,
+        /// The original volume.
+        volume: VolumeId,
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// `S_OK`, or `VSS_E_OBJECT_NOT_FOUND`.
+        result: Hresult,
+        /// For a read to the end: whether what it read is the image of the shadow's instant.
+        matches: Option<bool>,
     },
     /// A `DoSnapshotSet` phase: the hold began or ended, or the set finished or failed.
     Phase {
@@ -254,6 +277,8 @@ pub struct CallRecord {
     pub read: Option<(String, u64, u64, u64)>,
     /// For `SetBackupSucceeded`: the value passed.
     pub succeeded: Option<bool>,
+    /// For `GatherWriterStatus`: the status it returned for each writer.
+    pub writers: Option<Vec<WriterStatusRecord>>,
 }
 
 /// Figures about flush-and-hold, for the summary.
@@ -276,67 +301,6 @@ pub struct FreezeUse {
     pub longest: Duration,
 }
 
-/// The names people see, by role instance: the machine's (writers, volumes, providers) and the
-/// requesters'.
-struct Names<'a> {
-    machine: &'a Machine,
-    requesters: &'a [String],
-}
-
-impl Names<'_> {
-    fn requester(&self, r: RequesterId) -> String {
-        format!("requester:{}", self.requesters[r.idx()])
-    }
-    fn writer(&self, w: WriterId) -> String {
-        format!("writer:{}", self.machine.writers[w.idx()].name)
-    }
-    fn provider(&self, p: ProviderId) -> String {
-        format!("provider:{}", self.machine.providers[p.idx()].name)
-    }
-    fn volume(&self, v: VolumeId) -> String {
-        self.machine.volumes[v.idx()].name.clone()
-    }
-    fn volume_list(&self, volumes: &[VolumeId]) -> String {
-        volumes
-            .iter()
-            .map(|v| self.machine.volumes[v.idx()].name.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// The arguments of a call worth showing a person, in VSS terms.
-    fn describe_args(&self, call: &ApiCall) -> Option<String> {
-        let m = self.machine;
-        match call {
-            ApiCall::SetContext(c) => Some(c.name().to_string()),
-            ApiCall::AddComponent(Some(c)) | ApiCall::SetBackupSucceeded { component: c, .. } => {
-                let w = &m.writers[c.writer.idx()];
-                let comp = &w.components[c.idx as usize];
-                let mut d = format!("{}: {}", w.name, comp.name);
-                if let ApiCall::SetBackupSucceeded { succeeded, .. } = call {
-                    d.push_str(if *succeeded { ", true" } else { ", false" });
-                }
-                Some(d)
-            }
-            ApiCall::AddComponent(None) => Some("(unknown component)".into()),
-            ApiCall::AddToSnapshotSet {
-                volume, provider, ..
-            } => {
-                let v = volume
-                    .map(|v| m.volumes[v.idx()].name.clone())
-                    .unwrap_or("(unknown volume)".into());
-                let p = match provider {
-                    ProviderArg::Any => "GUID_NULL".to_string(),
-                    ProviderArg::Registered(p) => m.providers[p.idx()].name.clone(),
-                    ProviderArg::Unregistered(g) => g.to_string(),
-                };
-                Some(format!("{v}, {p}"))
-            }
-            _ => None,
-        }
-    }
-}
-
 /// The per-requester bookkeeping of the `calls` list.
 #[derive(Clone, Copy, Debug, Default)]
 struct Pending {
@@ -350,6 +314,8 @@ struct Pending {
 pub struct Recorder {
     /// The trace sink.
     pub trace: Trace,
+    tracer: Tracer,
+    records: Vec<Record>,
     requesters: Vec<String>,
     oracles: Oracles,
     violations: Vec<Violation>,
@@ -362,16 +328,22 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for a machine of `n_writers` writers and these requesters.
+    /// A recorder for `machine` and these requesters; the trace begins with its header, naming
+    /// the scenario and the seed.
     pub fn new(
-        trace: Trace,
-        n_writers: usize,
+        mut trace: Trace,
+        header: (&str, u64),
+        machine: &Machine,
         requesters: Vec<String>,
         oracles: Oracles,
     ) -> Recorder {
+        let n_writers = machine.writers.len();
         let n_requesters = requesters.len();
+        trace.header(header.0, header.1);
         Recorder {
             trace,
+            tracer: Tracer::new(machine, n_requesters),
+            records: Vec::new(),
             requesters,
             oracles,
             violations: Vec::new(),
@@ -413,26 +385,41 @@ impl Recorder {
                 machine,
                 requesters: &self.requesters,
             };
-            if let Some(rec) = record(&names, now, &fact) {
-                self.trace.push(rec);
+            let mut records = std::mem::take(&mut self.records);
+            self.tracer.records(&names, now, &fact, &mut records);
+            for r in records.drain(..) {
+                self.trace.push(r);
             }
+            self.records = records;
         }
         self.oracles.observe(machine, now, &fact, &mut self.found);
         if !self.found.is_empty() {
             for v in std::mem::take(&mut self.found) {
                 if self.trace.enabled() {
-                    self.trace.push(Record {
-                        t_us: v.at.as_us(),
-                        kind: "violation",
-                        role: "sim".into(),
-                        name: Some(v.name),
-                        detail: Some(v.detail.clone()),
-                        ..Default::default()
-                    });
+                    self.trace.push(Tracer::violation(v.at, v.name, &v.detail));
                 }
                 self.violations.push(v);
             }
         }
+    }
+
+    /// Samples volume `v`'s counters (held writes, diff-area bytes, writes accepted) for the
+    /// trace; a no-op when the trace is off.
+    #[inline]
+    pub fn sample(&mut self, machine: &Machine, now: Instant, v: VolumeId, values: [u64; 3]) {
+        if !self.trace.enabled() {
+            return;
+        }
+        let names = Names {
+            machine,
+            requesters: &self.requesters,
+        };
+        let mut records = std::mem::take(&mut self.records);
+        self.tracer.sample(&names, now, v, values, &mut records);
+        for r in records.drain(..) {
+            self.trace.push(r);
+        }
+        self.records = records;
     }
 
     /// The run's accounting, kept from the facts.
@@ -451,6 +438,7 @@ impl Recorder {
                     at: now,
                     read: None,
                     succeeded,
+                    writers: None,
                 });
                 self.pending[requester.idx()].outstanding = Some(self.calls.len() - 1);
             }
@@ -468,9 +456,25 @@ impl Recorder {
                     }
                 }
             }
-            Fact::AsyncAnswered { requester, result } => {
+            Fact::AsyncAnswered {
+                requester,
+                result,
+                writers,
+            } => {
                 if let Some(i) = self.pending[requester.idx()].async_call.take() {
                     self.calls[i].async_result = Some(*result);
+                    if !writers.is_empty() {
+                        self.calls[i].writers = Some(
+                            writers
+                                .iter()
+                                .map(|s| WriterStatusRecord {
+                                    name: machine.writers[s.writer.idx()].name.clone(),
+                                    state: s.state.name(),
+                                    last_error: s.last_error.name(),
+                                })
+                                .collect(),
+                        );
+                    }
                 }
             }
             Fact::GoAway { requester } => self.pending[requester.idx()].outstanding = None,
@@ -495,6 +499,7 @@ impl Recorder {
                     *n,
                 )),
                 succeeded: None,
+                writers: None,
             }),
             Fact::WriterEvent { writer, event } => match event {
                 WriterEvent::Freeze => self.freeze_at[writer.idx()] = Some(now),
@@ -515,251 +520,4 @@ impl Recorder {
             _ => {}
         }
     }
-}
-
-/// The trace record of a fact, if it has one.
-fn record(n: &Names<'_>, now: Instant, fact: &Fact) -> Option<Record> {
-    let t_us = now.as_us();
-    let rec = match fact {
-        Fact::Call { requester, call } => Record {
-            t_us,
-            kind: "call",
-            role: n.requester(*requester),
-            name: Some(call.name()),
-            detail: n.describe_args(call),
-            ..Default::default()
-        },
-        Fact::Reply {
-            requester,
-            call,
-            result,
-        } => Record {
-            t_us,
-            kind: "reply",
-            role: n.requester(*requester),
-            name: Some(call),
-            result: Some(result.name()),
-            ..Default::default()
-        },
-        Fact::AsyncDone {
-            requester,
-            call,
-            result,
-        } => Record {
-            t_us,
-            kind: "async_done",
-            role: n.requester(*requester),
-            name: Some(call),
-            result: Some(result.name()),
-            ..Default::default()
-        },
-        Fact::Deadline { requester } => Record {
-            t_us,
-            kind: "deadline",
-            role: n.requester(*requester),
-            detail: Some("the requester's deadline passed".into()),
-            ..Default::default()
-        },
-        Fact::NewObject { requester } => Record {
-            t_us,
-            kind: "new_object",
-            role: n.requester(*requester),
-            name: Some("CreateVssBackupComponents"),
-            ..Default::default()
-        },
-        Fact::GoAway { requester } => Record {
-            t_us,
-            kind: "go_away",
-            role: n.requester(*requester),
-            rule: Some("27"),
-            ..Default::default()
-        },
-        Fact::WriterEvent { writer, event } => Record {
-            t_us,
-            kind: "event",
-            role: n.writer(*writer),
-            name: Some(event.name()),
-            ..Default::default()
-        },
-        Fact::WriterAnswer { of, result } => Record {
-            t_us,
-            kind: "answer",
-            role: of.map_or("writer:?".to_string(), |(w, _)| n.writer(w)),
-            name: of.map(|(_, e)| e.name()),
-            result: Some(result.name()),
-            ..Default::default()
-        },
-        Fact::StateChanged {
-            writer,
-            event,
-            prev,
-            next,
-            last_error,
-            rule,
-        } => Record {
-            t_us,
-            kind: "state",
-            role: n.writer(*writer),
-            name: Some(event.name()),
-            prev: Some(prev.name()),
-            next: Some(next.name()),
-            last_error: Some(last_error.name()),
-            rule: (!rule.is_empty()).then_some(*rule),
-            ..Default::default()
-        },
-        Fact::LateAnswer => Record {
-            t_us,
-            kind: "late_answer",
-            role: "coordinator".into(),
-            rule: Some("11"),
-            ..Default::default()
-        },
-        Fact::ProviderCall {
-            provider,
-            call,
-            set_id,
-            volumes,
-        } => Record {
-            t_us,
-            kind: "provider_call",
-            role: n.provider(*provider),
-            name: Some(call.name()),
-            set_id: Some(set_id.to_string()),
-            volume: Some(n.volume_list(volumes)),
-            ..Default::default()
-        },
-        Fact::ProviderAnswer { of, result } => Record {
-            t_us,
-            kind: "provider_answer",
-            role: of.map_or("provider:?".to_string(), |(p, _)| n.provider(p)),
-            name: of.map(|(_, c)| c.name()),
-            result: Some(result.name()),
-            ..Default::default()
-        },
-        Fact::Hold { volumes } => Record {
-            t_us,
-            kind: "hold",
-            role: "coordinator".into(),
-            name: Some("FlushAndHoldWrites"),
-            volume: Some(n.volume_list(volumes)),
-            rule: Some("13"),
-            ..Default::default()
-        },
-        Fact::Flushed => Record {
-            t_us,
-            kind: "flushed",
-            role: "coordinator".into(),
-            ..Default::default()
-        },
-        Fact::Release {
-            volumes, released, ..
-        } => Record {
-            t_us,
-            kind: "release",
-            role: "coordinator".into(),
-            name: Some("ReleaseWrites"),
-            volume: Some(n.volume_list(volumes)),
-            n: Some(released.n),
-            us: Some(released.longest.as_us()),
-            detail: Some(released.max_added.as_us().to_string()),
-            rule: Some("14"),
-            ..Default::default()
-        },
-        Fact::ProtectionFault { volume } => {
-            let vol = n.volume(*volume);
-            Record {
-                t_us,
-                kind: "protection_fault",
-                role: format!("volume:{vol}"),
-                name: Some("VSS_PROTECTION_FAULT_DIFF_AREA_FULL"),
-                volume: Some(vol),
-                rule: Some("17"),
-                ..Default::default()
-            }
-        }
-        Fact::ShadowCreated {
-            set_id,
-            snapshot,
-            volume,
-            created,
-        } => {
-            let vol = n.volume(*volume);
-            Record {
-                t_us,
-                kind: "shadow_created",
-                role: format!("volume:{vol}"),
-                set_id: Some(set_id.to_string()),
-                snapshot_id: Some(snapshot.to_string()),
-                volume: Some(vol),
-                n: Some(created.n_written),
-                detail: Some(created.method.name().to_string()),
-                ..Default::default()
-            }
-        }
-        Fact::ShadowDeleted {
-            snapshot,
-            volume,
-            by,
-        } => {
-            let vol = n.volume(*volume);
-            let (rule, detail) = match by {
-                DeletedBy::Service(status) => (None, status.name().to_string()),
-                DeletedBy::DiffAreaFull => (Some("17"), "diff area full, oldest first".to_string()),
-            };
-            Record {
-                t_us,
-                kind: "shadow_deleted",
-                role: format!("volume:{vol}"),
-                snapshot_id: Some(snapshot.to_string()),
-                volume: Some(vol),
-                rule,
-                detail: Some(detail),
-                ..Default::default()
-            }
-        }
-        Fact::Read {
-            requester,
-            volume,
-            snapshot,
-            n: blocks,
-            result,
-            ..
-        } => Record {
-            t_us,
-            kind: "read",
-            role: n.requester(*requester),
-            name: Some("ReadShadow"),
-            result: Some(result.name()),
-            volume: Some(n.volume(*volume)),
-            snapshot_id: Some(snapshot.to_string()),
-            n: Some(*blocks),
-            ..Default::default()
-        },
-        Fact::Phase {
-            set_id,
-            phase,
-            rule,
-        } => Record {
-            t_us,
-            kind: "phase",
-            role: "coordinator".into(),
-            set_id: Some(set_id.to_string()),
-            detail: Some(phase.to_string()),
-            rule: Some(rule),
-            ..Default::default()
-        },
-        Fact::End { reason } => Record {
-            t_us,
-            kind: "end",
-            role: "sim".into(),
-            detail: Some(format!("{reason:?}")),
-            ..Default::default()
-        },
-        Fact::Answered { .. }
-        | Fact::AsyncAnswered { .. }
-        | Fact::ReadBack { .. }
-        | Fact::ShadowsVerified(_)
-        | Fact::Ending { .. } => return None,
-    };
-    Some(rec)
 }
