@@ -391,3 +391,50 @@ fn writer_failure_stop_makes_no_call_after_the_status_but_release() {
     assert!(!calls.contains(&"AbortBackup") && !calls.contains(&"BackupComplete"));
     assert!(events_of(&o, "MailWriter").contains(&"OnBackupShutdown"));
 }
+
+/// A shadow read cost virtual time for every block written on the volume, also those first
+/// written after the shadow's instant, which the shadow holds as zeros (nothing to read).
+#[test]
+fn a_shadow_read_costs_only_the_blocks_the_shadow_holds() {
+    let o = run_toml(
+        r#"
+[[volume]]
+name = "C:"
+size = "4GiB"
+
+[[workload]]
+name = "spread"
+volumes = ["C:"]
+rate = 5000
+pattern = "uniform"
+
+[[requester]]
+name = "backup"
+context = "VSS_CTX_FILE_SHARE_BACKUP"
+read_bandwidth = "100MB/s"
+"#,
+    );
+    assert_eq!(o.report.result, "S_OK", "{:?}", o.report.expect);
+    let records = o.records.as_ref().unwrap();
+    let held = records
+        .iter()
+        .find(|r| r.kind == "shadow_created")
+        .and_then(|r| r.n)
+        .expect("a shadow");
+    let begin = records
+        .iter()
+        .find(|r| r.kind == "read_shadow" && r.span == Some("begin"))
+        .expect("the shadow is read");
+    let end = records
+        .iter()
+        .find(|r| r.kind == "read_shadow" && r.span == Some("end"))
+        .expect("the read ends");
+    let total = begin.n.unwrap();
+    assert!(
+        total > held,
+        "blocks were first written after the instant: {total} > {held}"
+    );
+    // 4 KiB blocks at 100 MB/s: the held blocks' bytes, rounded up to a microsecond.
+    let want = (held * 4096 * 1_000_000).div_ceil(100_000_000);
+    assert_eq!(end.us, Some(want), "{held} held of {total} written");
+}

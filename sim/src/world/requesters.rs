@@ -126,8 +126,8 @@ impl World {
         (READ_RANGE_BYTES / bs).max(1) as usize
     }
 
-    /// Starts reading the next range: it takes the time its bytes need at the requester's
-    /// bandwidth.
+    /// Starts reading the next range: it takes the time the bytes the shadow holds need at the
+    /// requester's bandwidth.
     fn schedule_next_range(&mut self, r: RequesterId) {
         let job = self.reqs[r.idx()].read.as_ref().expect("read in progress");
         let range = if job.blocks.is_empty() {
@@ -166,7 +166,10 @@ impl World {
                 read: self.store.read(job.snapshot, blocks).ok(),
             }
         };
-        let bytes = range.n as u64 * u64::from(self.store.volume(job.volume).block_size());
+        // A read costs time for the blocks the shadow holds (written before its instant);
+        // blocks first written on the live volume after it read as zeros, at no cost.
+        let held = range.read.map_or(range.n as u64, |r| r.held_blocks);
+        let bytes = held * u64::from(self.store.volume(job.volume).block_size());
         let bw = self.reqs[r.idx()].bandwidth;
         let us = (u128::from(bytes) * 1_000_000).div_ceil(u128::from(bw)) as u64;
         self.reqs[r.idx()]
