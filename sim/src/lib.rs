@@ -20,12 +20,14 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod calendar;
+pub mod fact;
 pub mod kernel;
 pub mod oracle;
 pub mod record;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod trace;
 pub mod units;
-pub mod vssadmin;
 pub mod world;

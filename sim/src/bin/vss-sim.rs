@@ -16,9 +16,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use sim::report::timeline::timeline;
 use sim::run::{RunOptions, run, summary_text};
 use sim::scenario::{DEFAULT_SCENARIO, Scenario, parse};
-use sim::trace::timeline;
 
 #[global_allocator]
 static ALLOC: sim::alloc::CountingAlloc = sim::alloc::CountingAlloc;
@@ -213,7 +213,7 @@ fn parse_seed(cmd: &str, seed: Option<&str>, scenario_seed: u64) -> Result<u64, 
 }
 
 /// `vss-sim vssadmin list OBJECT [FILE] [--at D] [--seed N] [--lf]`: standard output gets exactly
-/// the bytes of [`sim::vssadmin`]; for `list writers` the console-only "Waiting for responses."
+/// the bytes of [`sim::report::vssadmin`]; for `list writers` the console-only "Waiting for responses."
 /// lines go to standard error, between the banner and the blocks (rule 29b).
 fn cmd_vssadmin(
     verb: &str,
@@ -223,7 +223,8 @@ fn cmd_vssadmin(
     seed: Option<String>,
     lf: bool,
 ) -> ExitCode {
-    use sim::vssadmin::{Object, WAITING, banner_len, eol, epoch_secs, render, world_at};
+    use sim::calendar::epoch_secs;
+    use sim::report::vssadmin::{Object, WAITING, banner_len, eol, render, world_at};
     const OBJECTS: &str = "writers, shadows, providers or shadowstorage";
     if !verb.eq_ignore_ascii_case("list") {
         eprintln!(

@@ -6,7 +6,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::record::Fact;
+use crate::fact::Fact;
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -49,7 +49,7 @@ impl Oracle for FailedSetShadowLeft {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{C, judge};
-    use crate::record::Fact;
+    use crate::fact::Fact;
     use model::ids::Guid;
     use model::volume::store::{CopyMethod, ShadowInfo};
 

@@ -7,7 +7,7 @@ use model::time::{Duration, Instant};
 use model::vss::{Hresult, WriterEvent, WriterState};
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::record::Fact;
+use crate::fact::Fact;
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -102,7 +102,7 @@ impl Oracle for FreezeWindow {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{W, judge};
-    use crate::record::{EndReason, Fact};
+    use crate::fact::{EndReason, Fact};
     use model::vss::{Hresult, WriterEvent, WriterState};
 
     const WINDOW: u64 = 60_000_000;

@@ -5,7 +5,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::record::Fact;
+use crate::fact::Fact;
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -52,7 +52,7 @@ impl Oracle for HeldWritesPreserved {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{C, judge};
-    use crate::record::Fact;
+    use crate::fact::Fact;
     use model::volume::store::{Released, WriteCounts};
 
     fn release(out_of_order: bool, lost: bool) -> Fact {

@@ -7,7 +7,7 @@ use model::time::{Duration, Instant};
 use model::vss::Hresult;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::record::Fact;
+use crate::fact::Fact;
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -63,7 +63,7 @@ impl Oracle for HoldWithinLimit {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{C, judge};
-    use crate::record::Fact;
+    use crate::fact::Fact;
     use model::ids::Guid;
     use model::time::Duration;
     use model::volume::store::{Released, WriteCounts};

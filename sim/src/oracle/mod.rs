@@ -1,5 +1,5 @@
 //! The oracles: every protocol invariant a run is judged by, each an observer in a file of its
-//! own, fed the same facts the trace records ([`crate::record::Fact`]) and owning its own state.
+//! own, fed the same facts the trace records ([`crate::fact::Fact`]) and owning its own state.
 //! A run's `violations` come only from here.
 //!
 //! Adding an oracle is adding a file and a line in [`ALL`]: an [`Entry`] with its name (as
@@ -11,7 +11,7 @@ use model::machine::Machine;
 use model::profile::Profile;
 use model::time::Instant;
 
-use crate::record::Fact;
+use crate::fact::Fact;
 
 mod failed_set_shadow_left;
 mod freeze_window;

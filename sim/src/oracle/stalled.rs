@@ -5,7 +5,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::record::{EndReason, Fact};
+use crate::fact::{EndReason, Fact};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -51,7 +51,7 @@ impl Oracle for Stalled {
 #[cfg(test)]
 mod tests {
     use super::super::testing::judge;
-    use crate::record::{EndReason, Fact};
+    use crate::fact::{EndReason, Fact};
 
     #[test]
     fn a_run_cut_by_a_limit_is_stalled() {

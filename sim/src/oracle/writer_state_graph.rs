@@ -6,7 +6,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::record::Fact;
+use crate::fact::Fact;
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -55,7 +55,7 @@ impl Oracle for WriterStateGraphOracle {
 #[cfg(test)]
 mod tests {
     use super::super::testing::{W, judge};
-    use crate::record::Fact;
+    use crate::fact::Fact;
     use model::vss::{Hresult, WriterEvent, WriterState};
 
     #[test]

@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_MAX_STEPS: u64 = 200_000_000;
 /// `[machine]`: the machine name and an epoch the vssadmin view can print.
 pub(super) fn machine(cx: &Ctx<'_>, raw: &RawMachine) -> Result<(String, String), ScenarioError> {
     if let Some(epoch) = &raw.epoch {
-        if let Err(e) = crate::vssadmin::epoch_secs(epoch) {
+        if let Err(e) = crate::calendar::epoch_secs(epoch) {
             return Err(cx.near(
                 epoch,
                 "machine.epoch",

@@ -1,0 +1,251 @@
+//! The facts of a run: what happened, typed, in order (a call, a writer event and its answer, a
+//! state change, a hold, a shadow, …). The world notes each fact once; the recorder
+//! ([`crate::record`]) turns it into trace records and the accounting, and the oracles
+//! ([`crate::oracle`]) judge it. This module depends on the model only, so both can read it.
+
+use model::api::{ApiCall, ShadowStatus, WriterStatus};
+use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
+use model::volume::store::{Created, Released, ShadowInfo, WriteCounts};
+use model::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
+
+/// Why the run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Every requester released and the service is idle.
+    Finished,
+    /// `[run] max_virtual_time` reached.
+    TimeLimit,
+    /// The step budget ran out.
+    StepLimit,
+    /// Nothing left to do but requesters did not finish.
+    QueueEmpty,
+}
+
+/// Why a shadow copy went away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletedBy {
+    /// The coordinator deleted it, with this status.
+    Service(ShadowStatus),
+    /// The diff area filled (rule 17).
+    DiffAreaFull,
+}
+
+/// One thing that happened in a run.
+#[derive(Clone, Debug)]
+pub enum Fact {
+    /// A requester called the API.
+    Call {
+        /// The caller.
+        requester: RequesterId,
+        /// The call, with its arguments.
+        call: ApiCall,
+    },
+    /// The coordinator answered a call (the requester sees it one API latency later).
+    Answered {
+        /// The caller.
+        requester: RequesterId,
+        /// The call's name.
+        call: &'static str,
+        /// Its return.
+        result: Hresult,
+    },
+    /// The coordinator finished an asynchronous operation.
+    AsyncAnswered {
+        /// The caller.
+        requester: RequesterId,
+        /// What `QueryStatus` gives.
+        result: Hresult,
+        /// `GatherWriterStatus`: the status it returned for each writer (else empty).
+        writers: Vec<WriterStatus>,
+    },
+    /// A reply reached the requester.
+    Reply {
+        /// The caller.
+        requester: RequesterId,
+        /// The call's name.
+        call: &'static str,
+        /// Its return.
+        result: Hresult,
+    },
+    /// The end of an asynchronous operation reached the requester.
+    AsyncDone {
+        /// The caller.
+        requester: RequesterId,
+        /// The call's name.
+        call: &'static str,
+        /// What `QueryStatus` gives.
+        result: Hresult,
+        /// `GatherWriterStatus`: the status it returned for each writer (else empty).
+        writers: Vec<WriterStatus>,
+    },
+    /// The requester's own deadline passed.
+    Deadline {
+        /// The requester.
+        requester: RequesterId,
+    },
+    /// `CreateVssBackupComponents`.
+    NewObject {
+        /// The requester.
+        requester: RequesterId,
+    },
+    /// The requester process went away (rule 27).
+    GoAway {
+        /// The requester.
+        requester: RequesterId,
+    },
+    /// An event was delivered to a writer.
+    WriterEvent {
+        /// The writer.
+        writer: WriterId,
+        /// The event.
+        event: WriterEvent,
+    },
+    /// A writer's handler answered (`None`: an answer to an event the service no longer waits
+    /// for).
+    WriterAnswer {
+        /// The writer and event answered.
+        of: Option<(WriterId, WriterEvent)>,
+        /// The answer.
+        result: Hresult,
+    },
+    /// A writer's state or last error changed.
+    StateChanged {
+        /// The writer.
+        writer: WriterId,
+        /// The event that caused it.
+        event: WriterEvent,
+        /// Previous state.
+        prev: WriterState,
+        /// New state.
+        next: WriterState,
+        /// Last error after the change.
+        last_error: Hresult,
+        /// The rule applied.
+        rule: &'static str,
+    },
+    /// A writer answered too late; ignored.
+    LateAnswer,
+    /// A provider was called.
+    ProviderCall {
+        /// The provider.
+        provider: ProviderId,
+        /// The call.
+        call: ProviderCall,
+        /// The set.
+        set_id: SnapshotSetId,
+        /// The volumes it handles.
+        volumes: Vec<VolumeId>,
+    },
+    /// A provider call returned.
+    ProviderAnswer {
+        /// The provider and call answered.
+        of: Option<(ProviderId, ProviderCall)>,
+        /// The answer.
+        result: Hresult,
+    },
+    /// Flush-and-hold began: the snapshot instant (rule 13).
+    Hold {
+        /// The volumes held.
+        volumes: Vec<VolumeId>,
+    },
+    /// The writes in flight at the hold drained.
+    Flushed,
+    /// Held writes were released (rule 14).
+    Release {
+        /// The volumes released.
+        volumes: Vec<VolumeId>,
+        /// What the release did.
+        released: Released,
+        /// The write accounting after it.
+        counts: WriteCounts,
+        /// Writes still queued on any volume after it.
+        queued: u64,
+    },
+    /// A volume was marked `VSS_PROTECTION_FAULT_DIFF_AREA_FULL` (rule 17).
+    ProtectionFault {
+        /// The volume.
+        volume: VolumeId,
+    },
+    /// A shadow copy was created.
+    ShadowCreated {
+        /// Its set.
+        set_id: SnapshotSetId,
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// The original volume.
+        volume: VolumeId,
+        /// What the store did.
+        created: Created,
+    },
+    /// A shadow copy was deleted.
+    ShadowDeleted {
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// The original volume.
+        volume: VolumeId,
+        /// Why.
+        by: DeletedBy,
+    },
+    /// A requester read one range of a shadow.
+    Read {
+        /// The reader.
+        requester: RequesterId,
+        /// The original volume.
+        volume: VolumeId,
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// First and last block of the range.
+        first: u64,
+        /// Last block of the range.
+        last: u64,
+        /// Blocks in the range.
+        n: u64,
+        /// `S_OK`, or `VSS_E_OBJECT_NOT_FOUND` for a shadow deleted under the reader.
+        result: Hresult,
+    },
+    /// A requester began reading a whole shadow.
+    ReadStarted {
+        /// The reader.
+        requester: RequesterId,
+        /// The original volume.
+        volume: VolumeId,
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// Blocks to read.
+        n: u64,
+    },
+    /// A requester finished reading a shadow, or stopped because it was deleted.
+    ReadEnded {
+        /// The reader.
+        requester: RequesterId,
+        /// The original volume.
+        volume: VolumeId,
+        /// The shadow.
+        snapshot: SnapshotId,
+        /// `S_OK`, or `VSS_E_OBJECT_NOT_FOUND`.
+        result: Hresult,
+        /// For a read to the end: whether what it read is the image of the shadow's instant.
+        matches: Option<bool>,
+    },
+    /// A `DoSnapshotSet` phase: the hold began or ended, or the set finished or failed.
+    Phase {
+        /// The set.
+        set_id: SnapshotSetId,
+        /// The phase name.
+        phase: &'static str,
+        /// The rule applied.
+        rule: &'static str,
+    },
+    /// At the end of the run: every live shadow, and whether it reads back its instant.
+    ShadowsVerified(Vec<(ShadowInfo, bool)>),
+    /// The run is ending (oracles judge what is still open).
+    Ending {
+        /// Why.
+        reason: EndReason,
+    },
+    /// The run ended.
+    End {
+        /// Why.
+        reason: EndReason,
+    },
+}
