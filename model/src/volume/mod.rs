@@ -662,6 +662,39 @@ impl Volume {
         out
     }
 
+    /// The digest of one copy-on-write shadow's image, as [`Volume::shadow_digests`] gives it
+    /// for that shadow: shadow `i` holds exactly the versions `(b, s)` of its own and newer
+    /// levels (diff entries of shadows `i..`, and the live content) with `s` at most its epoch
+    /// (at most one per block, by the argument of [`Volume::shadow_digests`]). Cost O(B + V_i)
+    /// for V_i the diff entries of shadow `i` and newer: reading the newest shadow costs one
+    /// pass over the live map. Panics if the shadow does not exist.
+    pub fn shadow_digest(&self, key: ShadowKey, term: impl Fn(u64, WriteSeq) -> u64) -> ImageSum {
+        let i = self.position(key);
+        let epoch = self.shadows[i].epoch;
+        let mut sum = ImageSum::default();
+        for shadow in &self.shadows[i..] {
+            for (block, s) in shadow.diff.iter() {
+                if s <= epoch {
+                    sum.add(term(block, s));
+                }
+            }
+        }
+        if self.redirects.is_empty() {
+            for (block, live) in self.live.iter() {
+                if live <= epoch {
+                    sum.add(term(block, live));
+                }
+            }
+        } else {
+            for block in self.written_blocks_sorted() {
+                if let Some(live) = self.live_get(block).filter(|&l| l <= epoch) {
+                    sum.add(term(block, live));
+                }
+            }
+        }
+        sum
+    }
+
     /// The digest of every redirect-on-write shadow's image at once, oldest first, as
     /// [`Volume::read_redirect_blocks`] over every written block would sum it: base entry
     /// `(b, s)` of layer `j` is read by shadows `j..k`, `k` the next newer layer holding `b`.
