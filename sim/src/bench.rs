@@ -45,7 +45,7 @@ pub const SHADOWS_BOUND: f64 = 8.0;
 /// Required: one run with 256 writers takes at most this many times one with 64.
 pub const WRITERS_BOUND: f64 = 4.5;
 /// Each scaling run is timed this many times; the fastest counts.
-const SCALING_REPEATS: u32 = 3;
+const SCALING_REPEATS: u32 = 5;
 /// Minimum wall time of each timed loop, in seconds.
 const MIN_SECS: f64 = 1.0;
 /// The simulator and the bare heap are timed in alternating slices, so that a noisy moment of
