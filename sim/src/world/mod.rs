@@ -211,15 +211,19 @@ impl World {
     #[inline]
     fn sample(&mut self, v: VolumeId) {
         if self.rec.trace.enabled() {
-            let vol = self.store.volume(v);
-            let values = [
-                self.store.held_on(v),
-                vol.diff_area_used_bytes(),
-                self.store.accepted_on(v),
-            ];
-            self.rec
-                .sample(self.coord.machine(), self.kernel.now(), v, values);
+            self.sample_traced(v);
         }
+    }
+
+    fn sample_traced(&mut self, v: VolumeId) {
+        let vol = self.store.volume(v);
+        let values = [
+            self.store.held_on(v),
+            vol.diff_area_used_bytes(),
+            self.store.accepted_on(v),
+        ];
+        self.rec
+            .sample(self.coord.machine(), self.kernel.now(), v, values);
     }
 
     fn schedule(&mut self, at: Instant, p: Payload) {
