@@ -11,7 +11,8 @@
 //! `fail_creation` is rule 14's clean-up.
 
 use crate::api::{
-    ApiCall, ComponentRef, Input, Output, ProviderArg, ReplyData, ShadowStatus, Timer, WriterStatus,
+    ApiCall, ApiCallKind, ComponentRef, Input, Output, ProviderArg, ReplyData, ShadowStatus, Timer,
+    WriterStatus,
 };
 use crate::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use crate::machine::Machine;
@@ -101,7 +102,7 @@ struct SnapshotSet {
 /// The requester's outstanding (or last) asynchronous operation.
 #[derive(Clone, Debug)]
 struct AsyncOp {
-    call: &'static str,
+    call: ApiCallKind,
     token: u64,
     /// `None` while pending.
     result: Option<Hresult>,
@@ -379,7 +380,7 @@ impl Coordinator {
     // ---------------------------------------------------------------------------------------
 
     fn on_call(&mut self, now: Instant, r: RequesterId, call: ApiCall, out: &mut Vec<Output>) {
-        let name = call.name();
+        let name = call.kind();
         let s = &self.sessions[r.idx()];
         // Every call on a released object, and every call but Initialize on an uninitialised one,
         // is out of sequence (rule 21); AbortBackup on an uninitialised object too
@@ -478,7 +479,7 @@ impl Coordinator {
 
     /// Starts requester `r`'s asynchronous operation `call` (its `IVssAsync`) and returns its
     /// token. The caller replies to the call.
-    fn start_op(&mut self, r: RequesterId, call: &'static str) -> u64 {
+    fn start_op(&mut self, r: RequesterId, call: ApiCallKind) -> u64 {
         let token = self.token();
         self.sessions[r.idx()].op = Some(AsyncOp {
             call,
@@ -505,7 +506,7 @@ impl Coordinator {
     }
 
     fn call_gather_metadata(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
-        let name = "GatherWriterMetadata";
+        let name = ApiCallKind::GatherWriterMetadata;
         let s = &self.sessions[r.idx()];
         if s.metadata_called || s.aborted {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
@@ -526,7 +527,7 @@ impl Coordinator {
         c: Option<ComponentRef>,
         out: &mut Vec<Output>,
     ) {
-        let name = "AddComponent";
+        let name = ApiCallKind::AddComponent;
         let s = &self.sessions[r.idx()];
         // Rule 21: accepted until PrepareForBackup; rule 24: never in writer-less contexts.
         let result = if !s.metadata_done || s.prepared || s.aborted || !s.context.has_writers() {
@@ -552,7 +553,7 @@ impl Coordinator {
     }
 
     fn call_start_set(&mut self, r: RequesterId, new_id: SnapshotSetId, out: &mut Vec<Output>) {
-        let name = "StartSnapshotSet";
+        let name = ApiCallKind::StartSnapshotSet;
         let s = &self.sessions[r.idx()];
         if s.set.is_some() || s.aborted {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
@@ -589,7 +590,7 @@ impl Coordinator {
         new_id: SnapshotId,
         out: &mut Vec<Output>,
     ) {
-        let name = "AddToSnapshotSet";
+        let name = ApiCallKind::AddToSnapshotSet;
         let s = &self.sessions[r.idx()];
         let Some(set) = s.set.as_ref() else {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
@@ -695,7 +696,7 @@ impl Coordinator {
     }
 
     fn call_prepare_for_backup(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
-        let name = "PrepareForBackup";
+        let name = ApiCallKind::PrepareForBackup;
         let s = &self.sessions[r.idx()];
         // SetBackupState is mandatory before PrepareForBackup; StartSnapshotSet precedes it
         // (rule S1); never in writer-less contexts (rule 24).
@@ -727,7 +728,7 @@ impl Coordinator {
     }
 
     fn call_do_snapshot_set(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
-        let name = "DoSnapshotSet";
+        let name = ApiCallKind::DoSnapshotSet;
         let s = &self.sessions[r.idx()];
         let with_writers = s.context.has_writers();
         let bad = match &s.set {
@@ -766,7 +767,7 @@ impl Coordinator {
     }
 
     fn call_backup_complete(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
-        let name = "BackupComplete";
+        let name = ApiCallKind::BackupComplete;
         let s = &self.sessions[r.idx()];
         // Rule S1: not after a failed DoSnapshotSet; rule 24: not writer-less.
         if s.do_result != Some(Hresult::AsyncFinished)
@@ -784,7 +785,7 @@ impl Coordinator {
     }
 
     fn call_abort_backup(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
-        let name = "AbortBackup";
+        let name = ApiCallKind::AbortBackup;
         let s = &self.sessions[r.idx()];
         // Rule 22: legal from StartSnapshotSet until BackupComplete; a no-op elsewhere.
         if s.set.is_none() || s.complete_called || s.aborted {
@@ -814,7 +815,7 @@ impl Coordinator {
     }
 
     fn call_cancel(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
-        let name = "Cancel";
+        let name = ApiCallKind::Cancel;
         let Some(op) = self.sessions[r.idx()].op.clone() else {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         };
@@ -827,7 +828,7 @@ impl Coordinator {
             };
             return reply(out, r, name, answer, ReplyData::None);
         }
-        if op.call == "DoSnapshotSet" {
+        if op.call == ApiCallKind::DoSnapshotSet {
             // Rule 25: before the release the creation is aborted; after it, nothing changes.
             if self
                 .creation
@@ -871,7 +872,7 @@ impl Coordinator {
         if self.sessions[r.idx()].context.is_auto_release() {
             self.delete_set_shadows(r, ShadowStatus::Released, out);
         }
-        reply(out, r, "Release", Hresult::Ok, ReplyData::None)
+        reply(out, r, ApiCallKind::Release, Hresult::Ok, ReplyData::None)
     }
 
     /// Writers of a session that still take part: participants not left out.
@@ -1184,7 +1185,7 @@ impl Coordinator {
             return;
         }
         let data = match op.call {
-            "GatherWriterMetadata" => {
+            ApiCallKind::GatherWriterMetadata => {
                 let mut ids = s.identified.clone();
                 ids.sort();
                 self.sessions[r.idx()].identified = ids.clone();
@@ -1213,7 +1214,7 @@ impl Coordinator {
         op.result = Some(result);
         op.waiting.clear();
         let call = op.call;
-        if call == "DoSnapshotSet" {
+        if call == ApiCallKind::DoSnapshotSet {
             s.do_result = Some(result);
         }
         if s.released {
@@ -1373,12 +1374,12 @@ impl Coordinator {
                 reply(
                     out,
                     r,
-                    "AddToSnapshotSet",
+                    ApiCallKind::AddToSnapshotSet,
                     Hresult::Ok,
                     ReplyData::Snapshot(snapshot),
                 );
             } else {
-                reply(out, r, "AddToSnapshotSet", code, ReplyData::None);
+                reply(out, r, ApiCallKind::AddToSnapshotSet, code, ReplyData::None);
             }
             return;
         }
@@ -1781,7 +1782,7 @@ impl Coordinator {
 fn reply(
     out: &mut Vec<Output>,
     requester: RequesterId,
-    call: &'static str,
+    call: ApiCallKind,
     result: Hresult,
     data: ReplyData,
 ) {

@@ -4,7 +4,7 @@
 //! window use). So the trace, the violations and the report can never disagree about what
 //! happened.
 
-use model::api::{ApiCall, ProviderArg, ShadowStatus};
+use model::api::{ApiCall, ApiCallKind, ProviderArg, ShadowStatus};
 use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::machine::Machine;
 use model::time::{Duration, Instant};
@@ -50,8 +50,8 @@ pub enum Fact {
     Answered {
         /// The caller.
         requester: RequesterId,
-        /// The call's name.
-        call: &'static str,
+        /// The call (printed by its name).
+        call: ApiCallKind,
         /// Its return.
         result: Hresult,
     },
@@ -66,8 +66,8 @@ pub enum Fact {
     Reply {
         /// The caller.
         requester: RequesterId,
-        /// The call's name.
-        call: &'static str,
+        /// The call (printed by its name).
+        call: ApiCallKind,
         /// Its return.
         result: Hresult,
     },
@@ -75,8 +75,8 @@ pub enum Fact {
     AsyncDone {
         /// The caller.
         requester: RequesterId,
-        /// The call's name.
-        call: &'static str,
+        /// The call (printed by its name).
+        call: ApiCallKind,
         /// What `QueryStatus` gives.
         result: Hresult,
     },
@@ -462,7 +462,7 @@ impl Recorder {
                 let p = &mut self.pending[requester.idx()];
                 if let Some(i) = p.outstanding.take() {
                     self.calls[i].result = Some(*result);
-                    if result.is_success() && ApiCall::is_async_name(call) {
+                    if result.is_success() && call.is_async() {
                         // This call's IVssAsync: its QueryStatus result goes to this entry.
                         p.async_call = Some(i);
                     }
@@ -537,7 +537,7 @@ fn record(n: &Names<'_>, now: Instant, fact: &Fact) -> Option<Record> {
             t_us,
             kind: "reply",
             role: n.requester(*requester),
-            name: Some(call),
+            name: Some(call.name()),
             result: Some(result.name()),
             ..Default::default()
         },
@@ -549,7 +549,7 @@ fn record(n: &Names<'_>, now: Instant, fact: &Fact) -> Option<Record> {
             t_us,
             kind: "async_done",
             role: n.requester(*requester),
-            name: Some(call),
+            name: Some(call.name()),
             result: Some(result.name()),
             ..Default::default()
         },

@@ -365,12 +365,12 @@ impl World {
         let fact = match fb {
             Feedback::Reply { call, result, .. } => Fact::Reply {
                 requester,
-                call,
+                call: *call,
                 result: *result,
             },
             Feedback::AsyncDone { call, result, .. } => Fact::AsyncDone {
                 requester,
-                call,
+                call: *call,
                 result: *result,
             },
             Feedback::Deadline => Fact::Deadline { requester },
