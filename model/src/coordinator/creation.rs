@@ -7,6 +7,7 @@ use crate::time::Instant;
 use crate::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
 
 use super::providers::PendingCall;
+use super::session::Phase;
 use super::{Coordinator, reply};
 
 /// Number of freeze ranks (`ApplicationLevel::freeze_rank` is below this).
@@ -65,9 +66,8 @@ impl Coordinator {
         let bad = match &s.set {
             None => true,
             Some(set) => set.adds_pending > 0,
-        } || s.do_called
-            || s.aborted
-            || (with_writers && (!s.metadata_done || !s.prepared));
+        } || !matches!(s.phase, Phase::Initialized | Phase::Prepared)
+            || (with_writers && (!s.metadata_done() || s.phase != Phase::Prepared));
         if bad {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
@@ -81,7 +81,7 @@ impl Coordinator {
             }
         }
         providers.sort_by_key(|(p, _)| *p);
-        self.sessions[r.idx()].do_called = true;
+        self.sessions[r.idx()].phase = Phase::Snapshotting { result: None };
         self.start_op(r, name);
         self.creation = Some(Creation {
             requester: r,

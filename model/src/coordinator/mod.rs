@@ -153,7 +153,7 @@ impl Coordinator {
 
     /// Whether a requester has released its object.
     pub fn is_released(&self, requester: RequesterId) -> bool {
-        self.sessions[requester.idx()].released
+        self.sessions[requester.idx()].released()
     }
 
     /// Whether a flush-and-hold is in force (between the hold request and the release).
@@ -179,7 +179,7 @@ impl Coordinator {
     }
 
     fn new_object(&mut self, now: Instant, r: RequesterId, out: &mut Vec<Output>) {
-        if !self.sessions[r.idx()].released {
+        if !self.sessions[r.idx()].released() {
             self.call_release(now, r, out);
         }
         let generation = self.sessions[r.idx()].generation + 1;

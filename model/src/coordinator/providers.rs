@@ -6,7 +6,7 @@ use crate::ids::{ProviderId, RequesterId, SnapshotId, VolumeId};
 use crate::time::Instant;
 use crate::vss::{Hresult, ProviderCall, ProviderType, SnapshotContext};
 
-use super::session::SetVolume;
+use super::session::{Phase, SetVolume};
 use super::{Coordinator, reply};
 
 /// A provider call not yet answered.
@@ -35,7 +35,7 @@ impl Coordinator {
         let Some(set) = s.set.as_ref() else {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         };
-        if s.do_called || s.aborted {
+        if !matches!(s.phase, Phase::Initialized | Phase::Prepared) {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
         let Some(volume) = volume else {
@@ -156,9 +156,10 @@ impl Coordinator {
             let r = p.requester;
             let (volume, snapshot) = p.add.expect("BeginPrepareSnapshot carries its volume");
             let s = &mut self.sessions[r.idx()];
+            let gone = s.released() || s.aborted();
             let Some(set) = s.set.as_mut() else { return };
             set.adds_pending = set.adds_pending.saturating_sub(1);
-            if s.released || s.aborted {
+            if gone {
                 return;
             }
             if code.is_success() {

@@ -54,15 +54,54 @@ pub(super) struct AsyncOp {
     pub(super) waiting: Vec<u64>,
 }
 
+/// Where a session's object is in rule S1's sequence. Each step is reached by one call and
+/// never left except forwards; `Aborted` and `Released` end the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Created; only `InitializeForBackup` is accepted.
+    Uninitialized,
+    /// `InitializeForBackup` returned: the set and the components are being chosen.
+    Initialized,
+    /// `PrepareForBackup` was called (writer contexts only, rule 24).
+    Prepared,
+    /// `DoSnapshotSet` was called; `result` is its outcome once it has ended.
+    Snapshotting {
+        /// What `QueryStatus` gives for `DoSnapshotSet`, once over.
+        result: Option<Hresult>,
+    },
+    /// `BackupComplete` was called.
+    Completed,
+    /// `AbortBackup` did its work (rule 22): nothing of the backup goes on.
+    Aborted,
+    /// The object was released (or its process went away, rule 27): every call is refused.
+    Released,
+}
+
+/// Where the session's `GatherWriterMetadata` is. Kept apart from [`Phase`]: in a writer-less
+/// context (rule 24) it may come before or after the set is made, so it is no step of the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Metadata {
+    /// Not asked for.
+    NotAsked,
+    /// Asked for; the operation has not finished (or was cancelled, which leaves it here).
+    Gathering,
+    /// The writers' metadata is in.
+    Gathered,
+}
+
 /// One requester's `IVssBackupComponents` object.
 #[derive(Clone, Debug)]
 pub(super) struct Session {
-    pub(super) initialized: bool,
+    /// Where the object is in rule S1's sequence.
+    pub(super) phase: Phase,
+    /// The context (`VSS_CTX_BACKUP` until SetContext).
     pub(super) context: SnapshotContext,
+    /// SetContext was called (it may be called once).
     pub(super) context_set: bool,
+    /// SetBackupState's `bSelectComponents`, once called.
     pub(super) select_components: Option<bool>,
-    pub(super) metadata_called: bool,
-    pub(super) metadata_done: bool,
+    /// Where GatherWriterMetadata is.
+    pub(super) metadata: Metadata,
     /// Writers that answered this session's Identify.
     pub(super) identified: Vec<WriterId>,
     pub(super) components: Vec<ComponentRef>,
@@ -72,40 +111,60 @@ pub(super) struct Session {
     pub(super) seats: Vec<Seat>,
     pub(super) generation: u32,
     pub(super) set: Option<SnapshotSet>,
-    pub(super) prepared: bool,
-    pub(super) do_called: bool,
-    pub(super) do_result: Option<Hresult>,
-    pub(super) succeeded_marked: bool,
-    pub(super) complete_called: bool,
-    pub(super) aborted: bool,
-    pub(super) released: bool,
     pub(super) op: Option<AsyncOp>,
 }
 
 impl Session {
     pub(super) fn new(n_writers: usize, generation: u32) -> Session {
         Session {
-            initialized: false,
+            phase: Phase::Uninitialized,
             context: SnapshotContext::Backup,
             context_set: false,
             select_components: None,
-            metadata_called: false,
-            metadata_done: false,
+            metadata: Metadata::NotAsked,
             identified: Vec::new(),
             components: Vec::new(),
             participants: Vec::new(),
             seats: vec![Seat::default(); n_writers],
             generation,
             set: None,
-            prepared: false,
-            do_called: false,
-            do_result: None,
-            succeeded_marked: false,
-            complete_called: false,
-            aborted: false,
-            released: false,
             op: None,
         }
+    }
+
+    /// Whether the writers' metadata is in.
+    pub(super) fn metadata_done(&self) -> bool {
+        self.metadata == Metadata::Gathered
+    }
+
+    /// Whether the object is released.
+    pub(super) fn released(&self) -> bool {
+        self.phase == Phase::Released
+    }
+
+    /// Whether AbortBackup ended the backup.
+    pub(super) fn aborted(&self) -> bool {
+        self.phase == Phase::Aborted
+    }
+
+    /// Whether the sequence has gone past PrepareForBackup: in a writer context every step
+    /// after it; in a writer-less one never, as PrepareForBackup is refused there (rule 24)
+    /// and `DoSnapshotSet` follows `Initialized` directly.
+    fn past_prepare(&self) -> bool {
+        match self.phase {
+            Phase::Prepared | Phase::Completed => true,
+            Phase::Snapshotting { .. } => self.context.has_writers(),
+            _ => false,
+        }
+    }
+
+    /// Whether DoSnapshotSet finished successfully and BackupComplete has not been called:
+    /// when SetBackupSucceeded and BackupComplete are accepted (rule S1).
+    fn snapshots_done(&self) -> bool {
+        self.phase
+            == Phase::Snapshotting {
+                result: Some(Hresult::AsyncFinished),
+            }
     }
 }
 
@@ -122,7 +181,8 @@ impl Coordinator {
         // Every call on a released object, and every call but Initialize on an uninitialised one,
         // is out of sequence (rule 21); AbortBackup on an uninitialised object too
         // (rule 22).
-        if s.released || (!s.initialized && call != ApiCall::InitializeForBackup) {
+        if s.released() || (s.phase == Phase::Uninitialized && call != ApiCall::InitializeForBackup)
+        {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
         // An asynchronous call while another is still running is out of sequence.
@@ -133,19 +193,19 @@ impl Coordinator {
         match call {
             ApiCall::InitializeForBackup => {
                 let s = &mut self.sessions[r.idx()];
-                let result = if s.initialized {
-                    Hresult::BadState
-                } else {
+                let result = if s.phase == Phase::Uninitialized {
+                    s.phase = Phase::Initialized;
                     Hresult::Ok
+                } else {
+                    Hresult::BadState
                 };
-                s.initialized = true;
                 reply(out, r, name, result, ReplyData::None)
             }
             ApiCall::SetContext(ctx) => {
                 let s = &mut self.sessions[r.idx()];
                 let result = if ctx == SnapshotContext::All {
                     Hresult::InvalidArg
-                } else if s.context_set || s.metadata_called || s.set.is_some() {
+                } else if s.context_set || s.metadata != Metadata::NotAsked || s.set.is_some() {
                     Hresult::BadState
                 } else {
                     s.context = ctx;
@@ -158,7 +218,7 @@ impl Coordinator {
                 select_components, ..
             } => {
                 let s = &mut self.sessions[r.idx()];
-                let result = if s.prepared || s.aborted {
+                let result = if s.past_prepare() || s.aborted() {
                     Hresult::BadState
                 } else {
                     s.select_components = Some(select_components);
@@ -178,7 +238,7 @@ impl Coordinator {
             ApiCall::DoSnapshotSet => self.call_do_snapshot_set(now, r, out),
             ApiCall::GatherWriterStatus => {
                 let s = &self.sessions[r.idx()];
-                if !s.metadata_done || s.aborted {
+                if !s.metadata_done() || s.aborted() {
                     return reply(out, r, name, Hresult::BadState, ReplyData::None);
                 }
                 let token = self.start_op(r, name);
@@ -194,15 +254,11 @@ impl Coordinator {
             }
             ApiCall::SetBackupSucceeded { component, .. } => {
                 let s = &self.sessions[r.idx()];
-                let result = if s.do_result != Some(Hresult::AsyncFinished)
-                    || s.complete_called
-                    || s.aborted
-                {
+                let result = if !s.snapshots_done() {
                     Hresult::BadState
                 } else if !s.components.contains(&component) {
                     Hresult::ObjectNotFound
                 } else {
-                    self.sessions[r.idx()].succeeded_marked = true;
                     Hresult::Ok
                 };
                 reply(out, r, name, result, ReplyData::None)
@@ -235,10 +291,10 @@ impl Coordinator {
     ) {
         let name = ApiCallKind::GatherWriterMetadata;
         let s = &self.sessions[r.idx()];
-        if s.metadata_called || s.aborted {
+        if s.metadata != Metadata::NotAsked || s.aborted() {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
-        self.sessions[r.idx()].metadata_called = true;
+        self.sessions[r.idx()].metadata = Metadata::Gathering;
         self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
         // Identify goes to every writer subscribed on the machine.
@@ -257,25 +313,26 @@ impl Coordinator {
         let name = ApiCallKind::AddComponent;
         let s = &self.sessions[r.idx()];
         // Rule 21: accepted until PrepareForBackup; rule 24: never in writer-less contexts.
-        let result = if !s.metadata_done || s.prepared || s.aborted || !s.context.has_writers() {
-            Hresult::BadState
-        } else {
-            match c {
-                Some(c)
-                    if s.identified.contains(&c.writer)
-                        && (c.idx as usize)
-                            < self.machine.writers[c.writer.idx()].components.len() =>
-                {
-                    if s.components.contains(&c) {
-                        Hresult::ObjectAlreadyExists
-                    } else {
-                        self.sessions[r.idx()].components.push(c);
-                        Hresult::Ok
+        let result =
+            if !s.metadata_done() || s.past_prepare() || s.aborted() || !s.context.has_writers() {
+                Hresult::BadState
+            } else {
+                match c {
+                    Some(c)
+                        if s.identified.contains(&c.writer)
+                            && (c.idx as usize)
+                                < self.machine.writers[c.writer.idx()].components.len() =>
+                    {
+                        if s.components.contains(&c) {
+                            Hresult::ObjectAlreadyExists
+                        } else {
+                            self.sessions[r.idx()].components.push(c);
+                            Hresult::Ok
+                        }
                     }
+                    _ => Hresult::ObjectNotFound,
                 }
-                _ => Hresult::ObjectNotFound,
-            }
-        };
+            };
         reply(out, r, name, result, ReplyData::None)
     }
 
@@ -287,11 +344,11 @@ impl Coordinator {
     ) {
         let name = ApiCallKind::StartSnapshotSet;
         let s = &self.sessions[r.idx()];
-        if s.set.is_some() || s.aborted {
+        if s.set.is_some() || s.aborted() {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
         // Writer contexts need the writers' metadata first (rule S1).
-        if s.context.has_writers() && !s.metadata_done {
+        if s.context.has_writers() && !s.metadata_done() {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
         // Rule 20: one creation at a time on the whole machine.
@@ -323,12 +380,10 @@ impl Coordinator {
         let s = &self.sessions[r.idx()];
         // SetBackupState is mandatory before PrepareForBackup; StartSnapshotSet precedes it
         // (rule S1); never in writer-less contexts (rule 24).
-        if s.prepared
-            || s.aborted
-            || !s.metadata_done
+        if s.phase != Phase::Initialized
+            || !s.metadata_done()
             || s.select_components.is_none()
             || s.set.is_none()
-            || s.do_called
             || !s.context.has_writers()
         {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
@@ -343,7 +398,7 @@ impl Coordinator {
             .filter(|w| !component_mode || s.components.iter().any(|c| c.writer == *w))
             .collect();
         let s = &mut self.sessions[r.idx()];
-        s.prepared = true;
+        s.phase = Phase::Prepared;
         s.participants = participants.clone();
         self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
@@ -359,15 +414,11 @@ impl Coordinator {
         let name = ApiCallKind::BackupComplete;
         let s = &self.sessions[r.idx()];
         // Rule S1: not after a failed DoSnapshotSet; rule 24: not writer-less.
-        if s.do_result != Some(Hresult::AsyncFinished)
-            || s.complete_called
-            || s.aborted
-            || !s.context.has_writers()
-        {
+        if !s.snapshots_done() || !s.context.has_writers() {
             return reply(out, r, name, Hresult::BadState, ReplyData::None);
         }
         let targets = self.session_targets(r);
-        self.sessions[r.idx()].complete_called = true;
+        self.sessions[r.idx()].phase = Phase::Completed;
         self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
         self.op_broadcast(now, r, WriterEvent::BackupComplete, &targets, out);
@@ -382,10 +433,10 @@ impl Coordinator {
         let name = ApiCallKind::AbortBackup;
         let s = &self.sessions[r.idx()];
         // Rule 22: legal from StartSnapshotSet until BackupComplete; a no-op elsewhere.
-        if s.set.is_none() || s.complete_called || s.aborted {
+        if s.set.is_none() || matches!(s.phase, Phase::Completed | Phase::Aborted) {
             return reply(out, r, name, Hresult::Ok, ReplyData::None);
         }
-        self.sessions[r.idx()].aborted = true;
+        self.sessions[r.idx()].phase = Phase::Aborted;
         if self.creation.as_ref().is_some_and(|c| c.requester == r) {
             // Rules 20 and 22: AbortBackup ends the creation (rule 14's clean-up).
             self.fail_creation(now, Hresult::AsyncCancelled, "22", out);
@@ -441,7 +492,7 @@ impl Coordinator {
         // Rule 27: BackupShutdown to every writer of the session, abort a creation in
         // progress, delete the auto-release shadows. The object is gone first: nothing it
         // started reports back to it any more.
-        self.sessions[r.idx()].released = true;
+        self.sessions[r.idx()].phase = Phase::Released;
         if self.creation.as_ref().is_some_and(|c| c.requester == r) {
             self.fail_creation(now, Hresult::AsyncCancelled, "27", out);
         }
@@ -488,7 +539,7 @@ impl Coordinator {
     pub(super) fn op_maybe_finish(&mut self, _now: Instant, r: RequesterId, out: &mut Vec<Output>) {
         let s = &self.sessions[r.idx()];
         let Some(op) = s.op.as_ref() else { return };
-        if op.result.is_some() || !op.waiting.is_empty() || s.released {
+        if op.result.is_some() || !op.waiting.is_empty() || s.released() {
             return;
         }
         let data = match op.call {
@@ -496,7 +547,7 @@ impl Coordinator {
                 let mut ids = s.identified.clone();
                 ids.sort();
                 self.sessions[r.idx()].identified = ids.clone();
-                self.sessions[r.idx()].metadata_done = true;
+                self.sessions[r.idx()].metadata = Metadata::Gathered;
                 ReplyData::WriterMetadata(ids)
             }
             _ => ReplyData::None,
@@ -521,10 +572,12 @@ impl Coordinator {
         op.result = Some(result);
         op.waiting.clear();
         let call = op.call;
-        if call == ApiCallKind::DoSnapshotSet {
-            s.do_result = Some(result);
+        if let (ApiCallKind::DoSnapshotSet, Phase::Snapshotting { result: r }) =
+            (call, &mut s.phase)
+        {
+            *r = Some(result);
         }
-        if s.released {
+        if s.released() {
             return;
         }
         out.push(Output::AsyncDone {

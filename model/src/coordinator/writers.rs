@@ -216,7 +216,7 @@ impl Coordinator {
             let next = match p.event {
                 WriterEvent::Identify => {
                     let s = &mut self.sessions[p.requester.idx()];
-                    if !s.metadata_done && !s.identified.contains(&w) {
+                    if !s.metadata_done() && !s.identified.contains(&w) {
                         s.identified.push(w);
                     }
                     None
