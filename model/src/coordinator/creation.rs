@@ -6,8 +6,8 @@ use crate::ids::{ProviderId, RequesterId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
 use crate::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
 
-use super::providers::PendingCall;
 use super::session::Phase;
+use super::tokens::TokenSet;
 use super::{Coordinator, reply};
 
 /// Number of freeze ranks (`ApplicationLevel::freeze_rank` is below this).
@@ -45,7 +45,7 @@ pub(super) struct Creation {
     pub(super) set_id: SnapshotSetId,
     pub(super) stage: Stage,
     /// Writer-event and provider-call tokens the current stage waits for.
-    pub(super) waiting: Vec<u64>,
+    pub(super) waiting: TokenSet,
     pub(super) hold: Option<Hold>,
     pub(super) released: bool,
     /// Providers of the set with the volumes each handles, in provider order.
@@ -87,7 +87,7 @@ impl Coordinator {
             requester: r,
             set_id,
             stage: Stage::Start,
-            waiting: Vec::new(),
+            waiting: TokenSet::new(),
             hold: None,
             released: false,
             providers,
@@ -207,7 +207,7 @@ impl Coordinator {
             };
             let c = self.creation.as_mut().expect("creation in progress");
             c.stage = next;
-            c.waiting = waiting;
+            c.waiting = TokenSet::of(waiting);
         }
     }
 
@@ -301,14 +301,8 @@ impl Coordinator {
         }
         // Providers hear AbortSnapshots only for a set whose DoSnapshotSet was called (rule 14).
         for (provider, volumes) in &c.providers {
+            // AbortSnapshots is not answered: nothing waits for its token.
             let token = self.token();
-            self.pending_calls.push(PendingCall {
-                token,
-                provider: *provider,
-                call: ProviderCall::AbortSnapshots,
-                requester: r,
-                add: None,
-            });
             out.push(Output::ProviderCall {
                 provider: *provider,
                 call: ProviderCall::AbortSnapshots,
@@ -319,10 +313,16 @@ impl Coordinator {
         }
         // Answers still outstanding for this creation are void.
         // A Thaw already delivered still completes: that writer gets no Abort (rule 14).
-        let waiting = c.waiting.clone();
-        self.pending_events
-            .retain(|p| !waiting.contains(&p.token) || p.event == WriterEvent::Thaw);
-        self.pending_calls.retain(|p| !waiting.contains(&p.token));
+        for t in c.waiting.tokens() {
+            if self
+                .pending_events
+                .get(t)
+                .is_some_and(|p| p.event != WriterEvent::Thaw)
+            {
+                self.pending_events.remove(t);
+            }
+            self.pending_calls.remove(t);
+        }
         let mut aborted = Vec::new();
         if c.with_writers {
             let after_post_snapshot = matches!(

@@ -16,6 +16,7 @@ mod creation;
 mod providers;
 mod session;
 mod shadows;
+mod tokens;
 mod writers;
 
 use crate::api::{ApiCallKind, Input, Output, ReplyData, Timer};
@@ -28,6 +29,7 @@ use crate::vss::{Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterStat
 use creation::Creation;
 use providers::PendingCall;
 use session::Session;
+use tokens::TokenMap;
 use writers::{PendingEvent, WriterRec};
 
 pub use shadows::ShadowRecord;
@@ -39,8 +41,10 @@ pub struct Coordinator {
     machine: Machine,
     writers: Vec<WriterRec>,
     sessions: Vec<Session>,
-    pending_events: Vec<PendingEvent>,
-    pending_calls: Vec<PendingCall>,
+    /// Writer events sent and not yet answered or given up on, by token.
+    pending_events: TokenMap<PendingEvent>,
+    /// Provider calls not yet answered, by token (`AbortSnapshots`, never answered, is not kept).
+    pending_calls: TokenMap<PendingCall>,
     /// Who holds the machine's one creation slot (StartSnapshotSet .. DoSnapshotSet's end).
     creation_owner: Option<RequesterId>,
     creation: Option<Creation>,
@@ -85,8 +89,8 @@ impl Coordinator {
             machine,
             writers,
             sessions,
-            pending_events: Vec::new(),
-            pending_calls: Vec::new(),
+            pending_events: TokenMap::new(),
+            pending_calls: TokenMap::new(),
             creation_owner: None,
             creation: None,
             shadows: Vec::new(),
@@ -120,10 +124,7 @@ impl Coordinator {
     pub fn is_idle(&self) -> bool {
         self.creation.is_none()
             && self.pending_events.is_empty()
-            && self
-                .pending_calls
-                .iter()
-                .all(|c| c.call == ProviderCall::AbortSnapshots)
+            && self.pending_calls.is_empty()
             && self
                 .sessions
                 .iter()
@@ -137,18 +138,12 @@ impl Coordinator {
 
     /// The writer and event an outstanding token belongs to.
     pub fn pending_event(&self, token: u64) -> Option<(WriterId, WriterEvent)> {
-        self.pending_events
-            .iter()
-            .find(|p| p.token == token)
-            .map(|p| (p.writer, p.event))
+        self.pending_events.get(token).map(|p| (p.writer, p.event))
     }
 
     /// The provider and call an outstanding token belongs to.
     pub fn pending_call(&self, token: u64) -> Option<(ProviderId, ProviderCall)> {
-        self.pending_calls
-            .iter()
-            .find(|p| p.token == token)
-            .map(|p| (p.provider, p.call))
+        self.pending_calls.get(token).map(|p| (p.provider, p.call))
     }
 
     /// Whether a requester has released its object.

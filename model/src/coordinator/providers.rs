@@ -12,7 +12,6 @@ use super::{Coordinator, reply};
 /// A provider call not yet answered.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct PendingCall {
-    pub(super) token: u64,
     pub(super) provider: ProviderId,
     pub(super) call: ProviderCall,
     pub(super) requester: RequesterId,
@@ -97,13 +96,15 @@ impl Coordinator {
             set.adds_pending += 1;
         }
         let token = self.token();
-        self.pending_calls.push(PendingCall {
+        self.pending_calls.insert(
             token,
-            provider,
-            call: ProviderCall::BeginPrepareSnapshot,
-            requester: r,
-            add: Some((volume, new_id)),
-        });
+            PendingCall {
+                provider,
+                call: ProviderCall::BeginPrepareSnapshot,
+                requester: r,
+                add: Some((volume, new_id)),
+            },
+        );
         let _ = now;
         out.push(Output::ProviderCall {
             provider,
@@ -142,13 +143,9 @@ impl Coordinator {
         result: Hresult,
         out: &mut Vec<Output>,
     ) {
-        let Some(pos) = self.pending_calls.iter().position(|p| p.token == token) else {
+        let Some(p) = self.pending_calls.remove(token) else {
             return;
         };
-        let p = self.pending_calls.remove(pos);
-        if p.call == ProviderCall::AbortSnapshots {
-            return;
-        }
         // Rule 16: codes outside the allowed list reach the requester as
         // VSS_E_UNEXPECTED_PROVIDER_ERROR.
         let code = result.translate_provider();
@@ -183,14 +180,14 @@ impl Coordinator {
         let Some(c) = self.creation.as_mut() else {
             return;
         };
-        let Some(i) = c.waiting.iter().position(|t| *t == token) else {
+        if !c.waiting.contains(token) {
             return;
-        };
+        }
         // Rule 13b: inside the hold, an answer at the timer's instant is late.
         if c.hold.is_some_and(|h| !c.released && now >= h.deadline) {
             return;
         }
-        c.waiting.remove(i);
+        c.waiting.remove(token);
         if !code.is_success() {
             self.fail_creation(now, code, "16", out);
             return;
@@ -230,13 +227,15 @@ impl Coordinator {
         let mut tokens = Vec::with_capacity(providers.len());
         for (provider, volumes) in providers {
             let token = self.token();
-            self.pending_calls.push(PendingCall {
+            self.pending_calls.insert(
                 token,
-                provider,
-                call,
-                requester: r,
-                add: None,
-            });
+                PendingCall {
+                    provider,
+                    call,
+                    requester: r,
+                    add: None,
+                },
+            );
             out.push(Output::ProviderCall {
                 provider,
                 call,

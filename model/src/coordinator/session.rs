@@ -9,6 +9,7 @@ use crate::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, W
 use crate::time::Instant;
 use crate::vss::{Hresult, SnapshotContext, WriterEvent};
 
+use super::tokens::TokenSet;
 use super::{Coordinator, reply};
 
 /// One writer as one session sees it.
@@ -51,7 +52,7 @@ pub(super) struct AsyncOp {
     /// `None` while pending.
     pub(super) result: Option<Hresult>,
     /// Writer event tokens the operation waits for.
-    pub(super) waiting: Vec<u64>,
+    pub(super) waiting: TokenSet,
 }
 
 /// Where a session's object is in rule S1's sequence. Each step is reached by one call and
@@ -278,7 +279,7 @@ impl Coordinator {
             call,
             token,
             result: None,
-            waiting: Vec::new(),
+            waiting: TokenSet::new(),
         });
         token
     }

@@ -34,7 +34,6 @@ pub(super) struct FreezeWindow {
 /// An event delivered to a writer and not yet answered.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct PendingEvent {
-    pub(super) token: u64,
     pub(super) writer: WriterId,
     pub(super) event: WriterEvent,
     pub(super) requester: RequesterId,
@@ -138,13 +137,15 @@ impl Coordinator {
             (Vec::new(), Vec::new())
         };
         let generation = self.sessions[r.idx()].generation;
-        self.pending_events.push(PendingEvent {
+        self.pending_events.insert(
             token,
-            writer: w,
-            event,
-            requester: r,
-            generation,
-        });
+            PendingEvent {
+                writer: w,
+                event,
+                requester: r,
+                generation,
+            },
+        );
         out.push(Output::WriterEvent {
             writer: w,
             event,
@@ -190,11 +191,10 @@ impl Coordinator {
         result: Hresult,
         out: &mut Vec<Output>,
     ) {
-        let Some(pos) = self.pending_events.iter().position(|p| p.token == token) else {
+        let Some(p) = self.pending_events.remove(token) else {
             out.push(Output::LateAnswerIgnored { token });
             return;
         };
-        let p = self.pending_events.remove(pos);
         let w = p.writer;
         // An answer to an object since replaced (a retry's new object) changes nothing.
         if p.generation != self.sessions[p.requester.idx()].generation {
@@ -317,16 +317,14 @@ impl Coordinator {
         out: &mut Vec<Output>,
     ) {
         if let Some(c) = self.creation.as_mut() {
-            if let Some(i) = c.waiting.iter().position(|t| *t == token) {
-                c.waiting.remove(i);
+            if c.waiting.remove(token).is_some() {
                 self.creation_step(now, out);
                 return;
             }
         }
         let s = &mut self.sessions[r.idx()];
         if let Some(op) = s.op.as_mut() {
-            if let Some(i) = op.waiting.iter().position(|t| *t == token) {
-                op.waiting.remove(i);
+            if op.waiting.remove(token).is_some() {
                 self.op_maybe_finish(now, r, out);
             }
         }
@@ -334,10 +332,9 @@ impl Coordinator {
 
     /// Rule 11: the response limit of the event `token` has passed.
     pub(super) fn writer_response_due(&mut self, now: Instant, token: u64, out: &mut Vec<Output>) {
-        let Some(pos) = self.pending_events.iter().position(|p| p.token == token) else {
+        let Some(p) = self.pending_events.remove(token) else {
             return;
         };
-        let p = self.pending_events.remove(pos);
         if p.generation != self.sessions[p.requester.idx()].generation {
             // The object that sent it has been replaced: nobody waits for it.
             return;
@@ -375,12 +372,14 @@ impl Coordinator {
         let stale: Vec<u64> = self
             .pending_events
             .iter()
-            .filter(|p| {
+            .filter(|(_, p)| {
                 p.writer == writer && matches!(p.event, WriterEvent::Freeze | WriterEvent::Thaw)
             })
-            .map(|p| p.token)
+            .map(|(t, _)| t)
             .collect();
-        self.pending_events.retain(|p| !stale.contains(&p.token));
+        for &t in &stale {
+            self.pending_events.remove(t);
+        }
         self.set_writer(
             writer,
             WriterEvent::Freeze,
