@@ -319,7 +319,7 @@ impl Coordinator {
                 .get(t)
                 .is_some_and(|p| p.event != WriterEvent::Thaw)
             {
-                self.pending_events.remove(t);
+                self.void_event(t);
             }
             self.pending_calls.remove(t);
         }

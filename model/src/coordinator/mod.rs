@@ -19,6 +19,8 @@ mod shadows;
 mod tokens;
 mod writers;
 
+use std::collections::VecDeque;
+
 use crate::api::{ApiCallKind, Input, Output, ReplyData, Timer};
 use crate::ids::{ProviderId, RequesterId, WriterId};
 use crate::machine::Machine;
@@ -41,7 +43,8 @@ pub struct Coordinator {
     machine: Machine,
     writers: Vec<WriterRec>,
     sessions: Vec<Session>,
-    /// Writer events sent and not yet answered or given up on, by token.
+    /// Writer events sent and not yet answered or given up on, by token: those waiting in a
+    /// writer's mailbox (rule 30) and those whose handler runs.
     pending_events: TokenMap<PendingEvent>,
     /// Provider calls not yet answered, by token (`AbortSnapshots`, never answered, is not kept).
     pending_calls: TokenMap<PendingCall>,
@@ -78,6 +81,8 @@ impl Coordinator {
                 last_error: Hresult::Ok,
                 freeze: None,
                 owner: None,
+                running: None,
+                mailbox: VecDeque::new(),
             })
             .collect();
         let n_writers = machine.writers.len();
@@ -123,7 +128,7 @@ impl Coordinator {
     /// no pending asynchronous operation.
     pub fn is_idle(&self) -> bool {
         self.creation.is_none()
-            && self.pending_events.is_empty()
+            && self.pending_events.iter().all(|(_, p)| p.void)
             && self.pending_calls.is_empty()
             && self
                 .sessions
@@ -138,7 +143,10 @@ impl Coordinator {
 
     /// The writer and event an outstanding token belongs to.
     pub fn pending_event(&self, token: u64) -> Option<(WriterId, WriterEvent)> {
-        self.pending_events.get(token).map(|p| (p.writer, p.event))
+        self.pending_events
+            .get(token)
+            .filter(|p| p.delivered && !p.void)
+            .map(|p| (p.writer, p.event))
     }
 
     /// The provider and call an outstanding token belongs to.
@@ -198,3 +206,6 @@ impl Coordinator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

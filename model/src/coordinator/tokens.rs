@@ -58,6 +58,12 @@ impl<T> TokenMap<T> {
         self.slots.get(self.idx(token)?)?.as_ref()
     }
 
+    /// The entry of `token`, to change.
+    pub(super) fn get_mut(&mut self, token: u64) -> Option<&mut T> {
+        let idx = self.idx(token)?;
+        self.slots.get_mut(idx)?.as_mut()
+    }
+
     /// Whether `token` has an entry.
     pub(super) fn contains(&self, token: u64) -> bool {
         self.get(token).is_some()
