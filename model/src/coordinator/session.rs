@@ -105,7 +105,8 @@ pub(super) struct Session {
     pub(super) metadata: Metadata,
     /// Writers that answered this session's Identify.
     pub(super) identified: Vec<WriterId>,
-    pub(super) components: Vec<ComponentRef>,
+    /// The components the requester added, per writer, in the order added.
+    pub(super) selected: Vec<Vec<u16>>,
     /// Writers that received PrepareForBackup (or, writer-less, none).
     pub(super) participants: Vec<WriterId>,
     /// Writers left out of later events of this session (failed or not responding).
@@ -124,7 +125,7 @@ impl Session {
             select_components: None,
             metadata: Metadata::NotAsked,
             identified: Vec::new(),
-            components: Vec::new(),
+            selected: vec![Vec::new(); n_writers],
             participants: Vec::new(),
             seats: vec![Seat::default(); n_writers],
             generation,
@@ -257,7 +258,11 @@ impl Coordinator {
                 let s = &self.sessions[r.idx()];
                 let result = if !s.snapshots_done() {
                     Hresult::BadState
-                } else if !s.components.contains(&component) {
+                } else if !s
+                    .selected
+                    .get(component.writer.idx())
+                    .is_some_and(|v| v.contains(&component.idx))
+                {
                     Hresult::ObjectNotFound
                 } else {
                     Hresult::Ok
@@ -324,10 +329,10 @@ impl Coordinator {
                             && (c.idx as usize)
                                 < self.machine.writers[c.writer.idx()].components.len() =>
                     {
-                        if s.components.contains(&c) {
+                        if s.selected[c.writer.idx()].contains(&c.idx) {
                             Hresult::ObjectAlreadyExists
                         } else {
-                            self.sessions[r.idx()].components.push(c);
+                            self.sessions[r.idx()].selected[c.writer.idx()].push(c.idx);
                             Hresult::Ok
                         }
                     }
@@ -396,7 +401,7 @@ impl Coordinator {
             .identified
             .iter()
             .copied()
-            .filter(|w| !component_mode || s.components.iter().any(|c| c.writer == *w))
+            .filter(|w| !component_mode || !s.selected[w.idx()].is_empty())
             .collect();
         let s = &mut self.sessions[r.idx()];
         s.phase = Phase::Prepared;

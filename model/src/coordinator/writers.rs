@@ -120,12 +120,7 @@ impl Coordinator {
                 .set
                 .as_ref()
                 .map(|set| set.volumes.iter().map(|v| v.volume).collect());
-            let sel = s
-                .components
-                .iter()
-                .filter(|c| c.writer == w)
-                .map(|c| c.idx)
-                .collect();
+            let sel = s.selected[w.idx()].clone();
             (vols.unwrap_or_default(), sel)
         } else {
             (Vec::new(), Vec::new())
@@ -350,7 +345,9 @@ impl Coordinator {
             let next = match p.event {
                 WriterEvent::Identify => {
                     let s = &mut self.sessions[p.requester.idx()];
-                    if !s.metadata_done() && !s.identified.contains(&w) {
+                    if !s.metadata_done() {
+                        // One Identify per writer and session: each answers once.
+                        debug_assert!(!s.identified.contains(&w));
                         s.identified.push(w);
                     }
                     None
