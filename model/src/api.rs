@@ -284,7 +284,8 @@ impl ShadowStatus {
 /// token is no longer current is stale and ignored (timers are never cancelled in the queue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    /// A writer's answer to a non-Freeze event is due (rule 11).
+    /// A writer's answer to a non-Freeze event is due (rule 11), counted from the event's
+    /// delivery (rule 30).
     WriterResponse {
         /// The outstanding event's token.
         token: u64,
@@ -380,6 +381,8 @@ pub enum Output {
         data: ReplyData,
     },
     /// Deliver an event to a writer; it answers with [`Input::WriterAnswer`] and `token`.
+    /// Emitted when the writer is handed the event: at once if it is free, else when its
+    /// running handler returns or is given up on (one handler at a time, rule 30).
     WriterEvent {
         /// The writer.
         writer: WriterId,
@@ -461,7 +464,8 @@ pub enum Output {
         /// empty.
         rule: &'static str,
     },
-    /// A writer answered too late, or answered an event it was already failed for; ignored.
+    /// A writer answered too late (its handler was given up on: it frees nothing, rule 30), or
+    /// answered an event whose answer no longer counts; ignored.
     LateAnswerIgnored {
         /// The token answered.
         token: u64,
