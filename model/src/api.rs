@@ -85,41 +85,139 @@ pub enum ApiCall {
 }
 
 impl ApiCall {
+    /// Which call this is, without its arguments.
+    pub fn kind(&self) -> ApiCallKind {
+        match self {
+            ApiCall::InitializeForBackup => ApiCallKind::InitializeForBackup,
+            ApiCall::SetContext(_) => ApiCallKind::SetContext,
+            ApiCall::SetBackupState { .. } => ApiCallKind::SetBackupState,
+            ApiCall::GatherWriterMetadata => ApiCallKind::GatherWriterMetadata,
+            ApiCall::AddComponent(_) => ApiCallKind::AddComponent,
+            ApiCall::StartSnapshotSet { .. } => ApiCallKind::StartSnapshotSet,
+            ApiCall::AddToSnapshotSet { .. } => ApiCallKind::AddToSnapshotSet,
+            ApiCall::PrepareForBackup => ApiCallKind::PrepareForBackup,
+            ApiCall::DoSnapshotSet => ApiCallKind::DoSnapshotSet,
+            ApiCall::GatherWriterStatus => ApiCallKind::GatherWriterStatus,
+            ApiCall::SetBackupSucceeded { .. } => ApiCallKind::SetBackupSucceeded,
+            ApiCall::BackupComplete => ApiCallKind::BackupComplete,
+            ApiCall::AbortBackup => ApiCallKind::AbortBackup,
+            ApiCall::Cancel => ApiCallKind::Cancel,
+            ApiCall::Release => ApiCallKind::Release,
+        }
+    }
+
     /// The call's name as Microsoft spells it.
     pub fn name(&self) -> &'static str {
-        match self {
-            ApiCall::InitializeForBackup => "InitializeForBackup",
-            ApiCall::SetContext(_) => "SetContext",
-            ApiCall::SetBackupState { .. } => "SetBackupState",
-            ApiCall::GatherWriterMetadata => "GatherWriterMetadata",
-            ApiCall::AddComponent(_) => "AddComponent",
-            ApiCall::StartSnapshotSet { .. } => "StartSnapshotSet",
-            ApiCall::AddToSnapshotSet { .. } => "AddToSnapshotSet",
-            ApiCall::PrepareForBackup => "PrepareForBackup",
-            ApiCall::DoSnapshotSet => "DoSnapshotSet",
-            ApiCall::GatherWriterStatus => "GatherWriterStatus",
-            ApiCall::SetBackupSucceeded { .. } => "SetBackupSucceeded",
-            ApiCall::BackupComplete => "BackupComplete",
-            ApiCall::AbortBackup => "AbortBackup",
-            ApiCall::Cancel => "Cancel",
-            ApiCall::Release => "Release",
-        }
+        self.kind().name()
     }
 
     /// Whether the call returns an `IVssAsync` whose result is read with `QueryStatus`.
     pub fn is_async(&self) -> bool {
-        ApiCall::is_async_name(self.name())
+        self.kind().is_async()
     }
 
-    /// Whether the call named `name` is asynchronous.
+    /// Whether the call named `name` (Microsoft's spelling, as a report prints it) is
+    /// asynchronous. For the edges only, where calls are already names; inside, use
+    /// [`ApiCallKind::is_async`].
     pub fn is_async_name(name: &str) -> bool {
+        ApiCallKind::from_name(name).is_some_and(ApiCallKind::is_async)
+    }
+}
+
+/// Which `IVssBackupComponents` (or `IVssAsync`) call, without its arguments: one variant per
+/// [`ApiCall`]. The model matches on this; Microsoft's spelling ([`ApiCallKind::name`]) is
+/// for the edges (trace, report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ApiCallKind {
+    /// `IVssBackupComponents::InitializeForBackup`.
+    InitializeForBackup,
+    /// `IVssBackupComponents::SetContext`.
+    SetContext,
+    /// `IVssBackupComponents::SetBackupState`.
+    SetBackupState,
+    /// `IVssBackupComponents::GatherWriterMetadata` (asynchronous).
+    GatherWriterMetadata,
+    /// `IVssBackupComponents::AddComponent`.
+    AddComponent,
+    /// `IVssBackupComponents::StartSnapshotSet`.
+    StartSnapshotSet,
+    /// `IVssBackupComponents::AddToSnapshotSet`.
+    AddToSnapshotSet,
+    /// `IVssBackupComponents::PrepareForBackup` (asynchronous).
+    PrepareForBackup,
+    /// `IVssBackupComponents::DoSnapshotSet` (asynchronous).
+    DoSnapshotSet,
+    /// `IVssBackupComponents::GatherWriterStatus` (asynchronous).
+    GatherWriterStatus,
+    /// `IVssBackupComponents::SetBackupSucceeded`.
+    SetBackupSucceeded,
+    /// `IVssBackupComponents::BackupComplete` (asynchronous).
+    BackupComplete,
+    /// `IVssBackupComponents::AbortBackup`.
+    AbortBackup,
+    /// `IVssAsync::Cancel` on the outstanding asynchronous operation.
+    #[doc(alias = "IVssAsync_Cancel")]
+    Cancel,
+    /// `IUnknown::Release` of the `IVssBackupComponents` object (or the process going away).
+    #[doc(alias = "IUnknown_Release")]
+    Release,
+}
+
+impl ApiCallKind {
+    /// Every call, in the order of rule S1's sequence (then the clean-up calls).
+    pub const ALL: [ApiCallKind; 15] = [
+        ApiCallKind::InitializeForBackup,
+        ApiCallKind::SetContext,
+        ApiCallKind::SetBackupState,
+        ApiCallKind::GatherWriterMetadata,
+        ApiCallKind::AddComponent,
+        ApiCallKind::StartSnapshotSet,
+        ApiCallKind::AddToSnapshotSet,
+        ApiCallKind::PrepareForBackup,
+        ApiCallKind::DoSnapshotSet,
+        ApiCallKind::GatherWriterStatus,
+        ApiCallKind::SetBackupSucceeded,
+        ApiCallKind::BackupComplete,
+        ApiCallKind::AbortBackup,
+        ApiCallKind::Cancel,
+        ApiCallKind::Release,
+    ];
+
+    /// The call's name as Microsoft spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ApiCallKind::InitializeForBackup => "InitializeForBackup",
+            ApiCallKind::SetContext => "SetContext",
+            ApiCallKind::SetBackupState => "SetBackupState",
+            ApiCallKind::GatherWriterMetadata => "GatherWriterMetadata",
+            ApiCallKind::AddComponent => "AddComponent",
+            ApiCallKind::StartSnapshotSet => "StartSnapshotSet",
+            ApiCallKind::AddToSnapshotSet => "AddToSnapshotSet",
+            ApiCallKind::PrepareForBackup => "PrepareForBackup",
+            ApiCallKind::DoSnapshotSet => "DoSnapshotSet",
+            ApiCallKind::GatherWriterStatus => "GatherWriterStatus",
+            ApiCallKind::SetBackupSucceeded => "SetBackupSucceeded",
+            ApiCallKind::BackupComplete => "BackupComplete",
+            ApiCallKind::AbortBackup => "AbortBackup",
+            ApiCallKind::Cancel => "Cancel",
+            ApiCallKind::Release => "Release",
+        }
+    }
+
+    /// The call Microsoft spells `name`, if any.
+    pub fn from_name(name: &str) -> Option<ApiCallKind> {
+        ApiCallKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether the call returns an `IVssAsync` whose result is read with `QueryStatus`.
+    pub fn is_async(self) -> bool {
         matches!(
-            name,
-            "GatherWriterMetadata"
-                | "PrepareForBackup"
-                | "DoSnapshotSet"
-                | "GatherWriterStatus"
-                | "BackupComplete"
+            self,
+            ApiCallKind::GatherWriterMetadata
+                | ApiCallKind::PrepareForBackup
+                | ApiCallKind::DoSnapshotSet
+                | ApiCallKind::GatherWriterStatus
+                | ApiCallKind::BackupComplete
         )
     }
 }
@@ -186,7 +284,8 @@ impl ShadowStatus {
 /// token is no longer current is stale and ignored (timers are never cancelled in the queue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    /// A writer's answer to a non-Freeze event is due (rule 11).
+    /// A writer's answer to a non-Freeze event is due (rule 11), counted from the event's
+    /// delivery (rule 30).
     WriterResponse {
         /// The outstanding event's token.
         token: u64,
@@ -263,8 +362,8 @@ pub enum Output {
     Reply {
         /// The caller.
         requester: RequesterId,
-        /// The call's name.
-        call: &'static str,
+        /// The call.
+        call: ApiCallKind,
         /// The call's own return value.
         result: Hresult,
         /// Data returned.
@@ -275,13 +374,15 @@ pub enum Output {
         /// The caller.
         requester: RequesterId,
         /// The call that started the operation.
-        call: &'static str,
+        call: ApiCallKind,
         /// `VSS_S_ASYNC_FINISHED`, `VSS_S_ASYNC_CANCELLED` or the failure.
         result: Hresult,
         /// Data returned.
         data: ReplyData,
     },
     /// Deliver an event to a writer; it answers with [`Input::WriterAnswer`] and `token`.
+    /// Emitted when the writer is handed the event: at once if it is free, else when its
+    /// running handler returns or is given up on (one handler at a time, rule 30).
     WriterEvent {
         /// The writer.
         writer: WriterId,
@@ -363,7 +464,8 @@ pub enum Output {
         /// empty.
         rule: &'static str,
     },
-    /// A writer answered too late, or answered an event it was already failed for; ignored.
+    /// A writer answered too late (its handler was given up on: it frees nothing, rule 30), or
+    /// answered an event whose answer no longer counts; ignored.
     LateAnswerIgnored {
         /// The token answered.
         token: u64,

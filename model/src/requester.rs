@@ -14,7 +14,7 @@
 //! and BackupComplete (rule 24). After a failed call it calls AbortBackup once a set
 //! was started (rule S12), skips BackupComplete and releases; a [`Policy`] may then retry.
 
-use crate::api::{ApiCall, ComponentRef, ProviderArg, ReplyData, WriterStatus};
+use crate::api::{ApiCall, ApiCallKind, ComponentRef, ProviderArg, ReplyData, WriterStatus};
 use crate::ids::{Guid, SnapshotId, VolumeId, WriterId};
 use crate::machine::Machine;
 use crate::time::Duration;
@@ -50,7 +50,7 @@ pub enum Feedback {
     /// A call returned.
     Reply {
         /// The call.
-        call: &'static str,
+        call: ApiCallKind,
         /// Its return value.
         result: Hresult,
         /// Data returned.
@@ -59,7 +59,7 @@ pub enum Feedback {
     /// An asynchronous operation finished (`Wait` returned; `QueryStatus` gives `result`).
     AsyncDone {
         /// The call that started it.
-        call: &'static str,
+        call: ApiCallKind,
         /// `QueryStatus`'s answer.
         result: Hresult,
         /// Data returned.
@@ -363,7 +363,7 @@ impl StandardRequester {
                 };
             }
             Feedback::Reply { call, result, data } => {
-                if call == "Cancel" {
+                if call == ApiCallKind::Cancel {
                     self.cancel_pending = false;
                     // Wait for the operation to end (a Cancel after the release changes nothing,
                     // rule 25); if it already has, abandon now.
@@ -377,7 +377,7 @@ impl StandardRequester {
                     self.waiting = false;
                     return self.fail(result);
                 }
-                if ApiCall::is_async_name(call) {
+                if call.is_async() {
                     // Wait(), then QueryStatus().
                     self.async_pending = true;
                     if self.deadline_passed {
@@ -634,7 +634,7 @@ pub struct ScriptedRequester {
     pos: usize,
     waiting: bool,
     /// The asynchronous call the script waits for (`Wait` + `QueryStatus`).
-    awaited: Option<&'static str>,
+    awaited: Option<ApiCallKind>,
     snapshots: Vec<(VolumeId, SnapshotId)>,
     released: bool,
     done: bool,
@@ -676,7 +676,7 @@ impl ScriptedRequester {
                     self.released = true;
                 }
                 if call.is_async() && wait {
-                    self.awaited = Some(call.name());
+                    self.awaited = Some(call.kind());
                 }
                 self.waiting = true;
                 Action::Call(call)
@@ -717,10 +717,7 @@ impl ScriptedRequester {
                     }
                 }
                 // An asynchronous call that failed at once has nothing to wait for.
-                if ApiCall::is_async_name(call)
-                    && !result.is_success()
-                    && self.awaited == Some(call)
-                {
+                if call.is_async() && !result.is_success() && self.awaited == Some(call) {
                     self.awaited = None;
                 }
             }
@@ -847,8 +844,8 @@ mod tests {
         for _ in 0..100 {
             match r.next_action() {
                 Action::Call(call) => {
-                    let name = call.name();
-                    calls.push(name);
+                    let name = call.kind();
+                    calls.push(name.name());
                     let data = match &call {
                         ApiCall::StartSnapshotSet { .. } => ReplyData::SnapshotSet(Guid(3)),
                         ApiCall::AddToSnapshotSet { .. } => ReplyData::Snapshot(Guid(4)),

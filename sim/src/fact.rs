@@ -3,7 +3,7 @@
 //! ([`crate::record`]) turns it into trace records and the accounting, and the oracles
 //! ([`crate::oracle`]) judge it. This module depends on the model only, so both can read it.
 
-use model::api::{ApiCall, ShadowStatus, WriterStatus};
+use model::api::{ApiCall, ApiCallKind, ShadowStatus, WriterStatus};
 use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::volume::store::{Created, Released, ShadowInfo, WriteCounts};
 use model::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
@@ -44,8 +44,8 @@ pub enum Fact {
     Answered {
         /// The caller.
         requester: RequesterId,
-        /// The call's name.
-        call: &'static str,
+        /// The call (printed by its name).
+        call: ApiCallKind,
         /// Its return.
         result: Hresult,
     },
@@ -62,8 +62,8 @@ pub enum Fact {
     Reply {
         /// The caller.
         requester: RequesterId,
-        /// The call's name.
-        call: &'static str,
+        /// The call (printed by its name).
+        call: ApiCallKind,
         /// Its return.
         result: Hresult,
     },
@@ -71,8 +71,8 @@ pub enum Fact {
     AsyncDone {
         /// The caller.
         requester: RequesterId,
-        /// The call's name.
-        call: &'static str,
+        /// The call (printed by its name).
+        call: ApiCallKind,
         /// What `QueryStatus` gives.
         result: Hresult,
         /// `GatherWriterStatus`: the status it returned for each writer (else empty).

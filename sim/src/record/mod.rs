@@ -209,7 +209,7 @@ impl Recorder {
                 let p = &mut self.pending[requester.idx()];
                 if let Some(i) = p.outstanding.take() {
                     self.calls[i].result = Some(*result);
-                    if result.is_success() && ApiCall::is_async_name(call) {
+                    if result.is_success() && call.is_async() {
                         // This call's IVssAsync: its QueryStatus result goes to this entry.
                         p.async_call = Some(i);
                     }

@@ -360,11 +360,11 @@ impl Tracer {
                 let Some((id, _)) = self.calls[requester.idx()] else {
                     return;
                 };
-                if ApiCall::is_async_name(call) && result.is_success() {
+                if call.is_async() && result.is_success() {
                     // The IVssAsync: the call's span goes on until the operation ends.
                     let mut r = Tracer::rec(now, "reply", &self.requester(n, *requester));
                     r.parent_id = Some(Some(id));
-                    r.name = Some(call);
+                    r.name = Some(call.name());
                     r.result = Some(result.name());
                     out.push(r);
                     return;

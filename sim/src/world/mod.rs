@@ -384,12 +384,12 @@ impl World {
         let fact = match fb {
             Feedback::Reply { call, result, .. } => Fact::Reply {
                 requester,
-                call,
+                call: *call,
                 result: *result,
             },
             Feedback::AsyncDone { call, result, data } => Fact::AsyncDone {
                 requester,
-                call,
+                call: *call,
                 result: *result,
                 writers: match data {
                     model::api::ReplyData::WriterStatus(list) => list.clone(),

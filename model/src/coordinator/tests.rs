@@ -1,0 +1,188 @@
+//! The coordinator driven through `handle` alone: inputs in, outputs checked.
+
+use super::Coordinator;
+use crate::api::{ApiCall, ApiCallKind, Input, Output, Timer};
+use crate::ids::{Guid, RequesterId, VolumeId, WriterId};
+use crate::machine::{ComponentInfo, Machine, ProviderInfo, VolumeInfo, WriterInfo};
+use crate::profile::Profile;
+use crate::time::{Duration, Instant};
+use crate::vss::{ApplicationLevel, BackupType, Hresult, UsageType, WriterEvent};
+
+const R: RequesterId = RequesterId(0);
+const W: WriterId = WriterId(0);
+
+/// One writer with one component on the one volume, the system provider, one requester.
+fn service() -> Coordinator {
+    let machine = Machine {
+        writers: vec![WriterInfo {
+            name: "MailWriter".into(),
+            class_id: Guid(1),
+            instance_id: Guid(2),
+            usage: UsageType::UserData,
+            level: ApplicationLevel::BackEnd,
+            freeze_timeout: Duration::from_secs(60),
+            components: vec![ComponentInfo {
+                name: "store".into(),
+                logical_path: String::new(),
+                volumes: vec![VolumeId(0)],
+            }],
+        }],
+        providers: vec![ProviderInfo::system()],
+        volumes: vec![VolumeInfo {
+            name: "C:\\".into(),
+            bytes: 1 << 30,
+        }],
+    };
+    Coordinator::new(Profile::windows(), machine, 1)
+}
+
+fn feed(c: &mut Coordinator, at_ms: u64, input: Input) -> Vec<Output> {
+    let mut out = Vec::new();
+    c.handle(Instant::from_us(at_ms * 1000), input, &mut out);
+    out
+}
+
+fn call(c: &mut Coordinator, at_ms: u64, call: ApiCall) -> Vec<Output> {
+    feed(c, at_ms, Input::Call { requester: R, call })
+}
+
+fn answer(c: &mut Coordinator, at_ms: u64, token: u64) -> Vec<Output> {
+    feed(
+        c,
+        at_ms,
+        Input::WriterAnswer {
+            token,
+            result: Hresult::Ok,
+        },
+    )
+}
+
+/// The events handed to writer `W` in `out`, with their tokens.
+fn delivered(out: &[Output]) -> Vec<(WriterEvent, u64)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::WriterEvent {
+                writer,
+                event,
+                token,
+                ..
+            } if *writer == W => Some((*event, *token)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The response-limit timers set in `out`: (token, when).
+fn response_timers(out: &[Output]) -> Vec<(u64, Instant)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::SetTimer {
+                at,
+                timer: Timer::WriterResponse { token },
+            } => Some((*token, *at)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Initialise, gather metadata, start a set and prepare for backup; then AbortBackup, whose
+/// OnAbort the writer has not answered yet. Returns the service and the Abort's token.
+fn aborted_with_abort_running() -> (Coordinator, u64) {
+    let mut c = service();
+    call(&mut c, 0, ApiCall::InitializeForBackup);
+    call(
+        &mut c,
+        1,
+        ApiCall::SetBackupState {
+            select_components: false,
+            backup_type: BackupType::Full,
+        },
+    );
+    let out = call(&mut c, 2, ApiCall::GatherWriterMetadata);
+    let [(WriterEvent::Identify, t)] = delivered(&out)[..] else {
+        panic!("Identify is delivered: {out:?}");
+    };
+    answer(&mut c, 3, t);
+    call(&mut c, 4, ApiCall::StartSnapshotSet { new_id: Guid(10) });
+    let out = call(&mut c, 5, ApiCall::PrepareForBackup);
+    let [(WriterEvent::PrepareForBackup, t)] = delivered(&out)[..] else {
+        panic!("PrepareForBackup is delivered: {out:?}");
+    };
+    answer(&mut c, 6, t);
+    let out = call(&mut c, 7, ApiCall::AbortBackup);
+    let [(WriterEvent::Abort, abort)] = delivered(&out)[..] else {
+        panic!("Abort is delivered: {out:?}");
+    };
+    (c, abort)
+}
+
+#[test]
+fn backup_shutdown_waits_for_the_running_abort_handler() {
+    let (mut c, abort) = aborted_with_abort_running();
+    // Rule 27: releasing sends BackupShutdown, but the writer is still in OnAbort (rule 30).
+    let out = call(&mut c, 10, ApiCall::Release);
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Reply {
+                call: ApiCallKind::Release,
+                result: Hresult::Ok,
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+    assert_eq!(delivered(&out), vec![], "nothing reaches a busy writer");
+    assert!(!c.is_idle(), "BackupShutdown is still to be delivered");
+    // OnAbort returns at 500 ms: BackupShutdown is handed over then, and its response limit
+    // (rule 11) counts from then.
+    let out = answer(&mut c, 500, abort);
+    let [(WriterEvent::BackupShutdown, shutdown)] = delivered(&out)[..] else {
+        panic!("BackupShutdown is delivered when OnAbort returns: {out:?}");
+    };
+    let limit = Profile::windows().writer_response_timeout;
+    assert_eq!(
+        response_timers(&out),
+        vec![(shutdown, Instant::from_us(500_000).deadline_after(limit))]
+    );
+    answer(&mut c, 501, shutdown);
+    assert!(c.is_idle());
+}
+
+#[test]
+fn backup_shutdown_follows_an_abort_given_up_on_and_its_late_answer_frees_nothing() {
+    let (mut c, abort) = aborted_with_abort_running();
+    let out = call(&mut c, 10, ApiCall::Release);
+    assert_eq!(delivered(&out), vec![]);
+    // OnAbort never returns: at its response limit (rule 11) it is given up on and the
+    // writer takes BackupShutdown (rule 30).
+    let at = Instant::from_us(7_000).deadline_after(Profile::windows().writer_response_timeout);
+    let mut out = Vec::new();
+    c.handle(
+        at,
+        Input::Timer(Timer::WriterResponse { token: abort }),
+        &mut out,
+    );
+    let [(WriterEvent::BackupShutdown, shutdown)] = delivered(&out)[..] else {
+        panic!("BackupShutdown is delivered once OnAbort is given up on: {out:?}");
+    };
+    // OnAbort's answer, after all: noted, ignored, and BackupShutdown still runs.
+    let later = at.as_us() / 1000 + 1;
+    let out = answer(&mut c, later, abort);
+    assert_eq!(out, vec![Output::LateAnswerIgnored { token: abort }]);
+    // A new object's Identify waits for the running BackupShutdown: the late answer did not
+    // release the writer's mailbox a second time.
+    feed(&mut c, later + 1, Input::NewObject { requester: R });
+    call(&mut c, later + 2, ApiCall::InitializeForBackup);
+    let out = call(&mut c, later + 3, ApiCall::GatherWriterMetadata);
+    assert_eq!(
+        delivered(&out),
+        vec![],
+        "the writer is still in OnBackupShutdown"
+    );
+    let out = answer(&mut c, later + 4, shutdown);
+    assert!(
+        matches!(delivered(&out)[..], [(WriterEvent::Identify, _)]),
+        "{out:?}"
+    );
+}
