@@ -4,7 +4,7 @@
 //! [`crate::volume`]; this module is the provider's answer to each call of
 //! `IVssProviderCreateSnapshotSet` (rule S19).
 
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::vss::{Hresult, ProviderCall};
 use crate::writer::FaultAction;
 
@@ -68,8 +68,10 @@ impl ProviderLogic {
         self.latency[call_idx(call)] = latency;
     }
 
-    /// The provider's answer to `call`.
-    pub fn on_call(&mut self, call: ProviderCall) -> ProviderResponse {
+    /// The provider's answer to `call`, made at virtual time `now` (the scripted provider answers
+    /// by its latency table; a provider run by outside code needs the time). The answer reaches
+    /// the coordinator later, as `Input::ProviderAnswer` with the call's token.
+    pub fn on_call(&mut self, _now: Instant, call: ProviderCall) -> ProviderResponse {
         let i = call_idx(call);
         self.seen[i] += 1;
         let n = self.seen[i];

@@ -17,7 +17,7 @@
 use crate::api::{ApiCall, ApiCallKind, ComponentRef, ProviderArg, ReplyData, WriterStatus};
 use crate::ids::{Guid, SnapshotId, VolumeId, WriterId};
 use crate::machine::Machine;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::vss::{BackupType, Hresult, SnapshotContext};
 
 /// What the requester does next.
@@ -744,16 +744,18 @@ pub enum RequesterLogic {
 }
 
 impl RequesterLogic {
-    /// The next action.
-    pub fn next_action(&mut self) -> Action {
+    /// The next action, asked at virtual time `now` (every input on a role's edge carries it;
+    /// the scripted requesters count in steps and answers and do not need it, a requester run
+    /// by outside code does).
+    pub fn next_action(&mut self, _now: Instant) -> Action {
         match self {
             RequesterLogic::Standard(r) => r.next_action(),
             RequesterLogic::Scripted(r) => r.next_action(),
         }
     }
 
-    /// Feeds back what happened.
-    pub fn feed(&mut self, feedback: Feedback) {
+    /// Feeds back what happened at virtual time `now`.
+    pub fn feed(&mut self, _now: Instant, feedback: Feedback) {
         match self {
             RequesterLogic::Standard(r) => r.feed(feedback),
             RequesterLogic::Scripted(r) => r.feed(feedback),
@@ -842,7 +844,7 @@ mod tests {
         let mut calls = Vec::new();
         let mut frozen_failed = false;
         for _ in 0..100 {
-            match r.next_action() {
+            match r.next_action(Instant::ZERO) {
                 Action::Call(call) => {
                     let name = call.kind();
                     calls.push(name.name());
@@ -851,11 +853,14 @@ mod tests {
                         ApiCall::AddToSnapshotSet { .. } => ReplyData::Snapshot(Guid(4)),
                         _ => ReplyData::None,
                     };
-                    r.feed(Feedback::Reply {
-                        call: name,
-                        result: Hresult::Ok,
-                        data,
-                    });
+                    r.feed(
+                        Instant::ZERO,
+                        Feedback::Reply {
+                            call: name,
+                            result: Hresult::Ok,
+                            data,
+                        },
+                    );
                     if call.is_async() {
                         if call == ApiCall::DoSnapshotSet {
                             frozen_failed = true;
@@ -881,19 +886,25 @@ mod tests {
                             }
                             _ => ReplyData::None,
                         };
-                        r.feed(Feedback::AsyncDone {
-                            call: name,
-                            result: Hresult::AsyncFinished,
-                            data,
-                        });
+                        r.feed(
+                            Instant::ZERO,
+                            Feedback::AsyncDone {
+                                call: name,
+                                result: Hresult::AsyncFinished,
+                                data,
+                            },
+                        );
                     }
                 }
                 Action::ReadShadow { volume, .. } => {
                     calls.push("ReadShadow");
-                    r.feed(Feedback::ReadDone {
-                        volume,
-                        complete: true,
-                    });
+                    r.feed(
+                        Instant::ZERO,
+                        Feedback::ReadDone {
+                            volume,
+                            complete: true,
+                        },
+                    );
                 }
                 Action::Done => return (calls, r.verdict()),
                 other => panic!("unexpected action {other:?}"),

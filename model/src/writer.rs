@@ -7,7 +7,7 @@
 
 use crate::ids::VolumeId;
 use crate::machine::WriterInfo;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::vss::{Hresult, WriterEvent};
 
 /// What a writer does at one event, for the first `sessions` times it sees that event.
@@ -146,10 +146,14 @@ pub enum WriterLogic {
 }
 
 impl WriterLogic {
-    /// The writer's answer to `event`. `set_volumes` and `selected` are given with
-    /// PrepareForSnapshot so the writer can check the set (rule 5b).
+    /// The writer's answer to `event`, delivered at virtual time `now` (the scripted writer
+    /// answers by its latency table and does not need it; a writer run by outside code does).
+    /// `set_volumes` and `selected` are given with PrepareForSnapshot so the writer can check
+    /// the set (rule 5b). The answer reaches the coordinator later, as
+    /// `Input::WriterAnswer` with the event's token.
     pub fn on_event(
         &mut self,
+        _now: Instant,
         info: &WriterInfo,
         event: WriterEvent,
         set_volumes: &[VolumeId],

@@ -314,7 +314,7 @@ impl World {
                     return;
                 }
                 self.note_feed(r, &fb);
-                self.reqs[r.idx()].logic.feed(fb);
+                self.reqs[r.idx()].logic.feed(self.kernel.now(), fb);
                 self.requester_act(r);
             }
             Payload::Step(r) => self.requester_act(r),

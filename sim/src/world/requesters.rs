@@ -48,7 +48,7 @@ pub(super) struct Req {
 
 impl World {
     pub(super) fn requester_act(&mut self, r: RequesterId) {
-        let action = self.reqs[r.idx()].logic.next_action();
+        let action = self.reqs[r.idx()].logic.next_action(self.kernel.now());
         match action {
             Action::Call(mut call) => {
                 match &mut call {
@@ -226,7 +226,7 @@ impl World {
             volume: job.volume,
             complete: ok,
         };
-        self.reqs[r.idx()].logic.feed(fb);
+        self.reqs[r.idx()].logic.feed(self.kernel.now(), fb);
         self.requester_act(r);
     }
 }

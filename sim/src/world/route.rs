@@ -66,7 +66,8 @@ impl World {
             } => {
                 self.note(Fact::WriterEvent { writer, event });
                 let info = &self.coord.machine().writers[writer.idx()];
-                match self.writers[writer.idx()].on_event(info, event, &set_volumes, &selected) {
+                match self.writers[writer.idx()].on_event(now, info, event, &set_volumes, &selected)
+                {
                     Response::Answer { after, result } => self.schedule(
                         now + after,
                         Payload::Coord(Input::WriterAnswer { token, result }),
@@ -88,7 +89,7 @@ impl World {
                     volumes: volumes.clone(),
                 });
                 let kind = self.coord.machine().providers[provider.idx()].kind;
-                let response = self.providers[provider.idx()].on_call(call);
+                let response = self.providers[provider.idx()].on_call(now, call);
                 self.store.provider_called(kind, call, &volumes);
                 if call == ProviderCall::AbortSnapshots {
                     // AbortSnapshots is not answered.
