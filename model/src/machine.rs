@@ -94,3 +94,31 @@ pub struct Machine {
     /// Volumes in declaration order.
     pub volumes: Vec<VolumeInfo>,
 }
+
+impl Machine {
+    /// A small machine for examples and tests: one writer, `MailWriter` (`VSS_APP_BACK_END`,
+    /// 60 s freeze window), with one component `store` on the one volume `C:\` (1 GiB), and the
+    /// system provider.
+    pub fn one_writer_one_volume() -> Machine {
+        Machine {
+            writers: vec![WriterInfo {
+                name: "MailWriter".into(),
+                class_id: Guid(1),
+                instance_id: Guid(2),
+                usage: UsageType::UserData,
+                level: ApplicationLevel::BackEnd,
+                freeze_timeout: Duration::from_secs(60),
+                components: vec![ComponentInfo {
+                    name: "store".into(),
+                    logical_path: String::new(),
+                    volumes: vec![VolumeId(0)],
+                }],
+            }],
+            providers: vec![ProviderInfo::system()],
+            volumes: vec![VolumeInfo {
+                name: "C:\\".into(),
+                bytes: 1 << 30,
+            }],
+        }
+    }
+}

@@ -799,31 +799,12 @@ impl RequesterLogic {
 mod tests {
     use super::*;
     use crate::api::WriterStatus;
-    use crate::machine::{ComponentInfo, ProviderInfo, VolumeInfo, WriterInfo};
-    use crate::vss::{ApplicationLevel, UsageType, WriterState};
+    use crate::machine::VolumeInfo;
+    use crate::vss::WriterState;
 
     /// One writer with one component on the one volume.
     fn machine() -> Machine {
-        Machine {
-            writers: vec![WriterInfo {
-                name: "MailWriter".into(),
-                class_id: Guid(1),
-                instance_id: Guid(2),
-                usage: UsageType::UserData,
-                level: ApplicationLevel::BackEnd,
-                freeze_timeout: Duration::from_secs(60),
-                components: vec![ComponentInfo {
-                    name: "store".into(),
-                    logical_path: String::new(),
-                    volumes: vec![VolumeId(0)],
-                }],
-            }],
-            providers: vec![ProviderInfo::system()],
-            volumes: vec![VolumeInfo {
-                name: "C:\\".into(),
-                bytes: 1 << 30,
-            }],
-        }
+        Machine::one_writer_one_volume()
     }
 
     /// Runs the standard requester against a service where every call succeeds and the writer

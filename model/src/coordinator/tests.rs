@@ -2,37 +2,18 @@
 
 use super::Coordinator;
 use crate::api::{ApiCall, ApiCallKind, Input, Output, Timer};
-use crate::ids::{Guid, RequesterId, VolumeId, WriterId};
-use crate::machine::{ComponentInfo, Machine, ProviderInfo, VolumeInfo, WriterInfo};
+use crate::ids::{Guid, RequesterId, WriterId};
+use crate::machine::Machine;
 use crate::profile::Profile;
-use crate::time::{Duration, Instant};
-use crate::vss::{ApplicationLevel, BackupType, Hresult, UsageType, WriterEvent};
+use crate::time::Instant;
+use crate::vss::{BackupType, Hresult, WriterEvent};
 
 const R: RequesterId = RequesterId(0);
 const W: WriterId = WriterId(0);
 
 /// One writer with one component on the one volume, the system provider, one requester.
 fn service() -> Coordinator {
-    let machine = Machine {
-        writers: vec![WriterInfo {
-            name: "MailWriter".into(),
-            class_id: Guid(1),
-            instance_id: Guid(2),
-            usage: UsageType::UserData,
-            level: ApplicationLevel::BackEnd,
-            freeze_timeout: Duration::from_secs(60),
-            components: vec![ComponentInfo {
-                name: "store".into(),
-                logical_path: String::new(),
-                volumes: vec![VolumeId(0)],
-            }],
-        }],
-        providers: vec![ProviderInfo::system()],
-        volumes: vec![VolumeInfo {
-            name: "C:\\".into(),
-            bytes: 1 << 30,
-        }],
-    };
+    let machine = Machine::one_writer_one_volume();
     Coordinator::new(Profile::windows(), machine, 1)
 }
 

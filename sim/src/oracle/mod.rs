@@ -139,33 +139,11 @@ pub(crate) mod testing {
     //! Feeding an oracle facts by hand.
 
     use super::*;
-    use model::ids::{Guid, VolumeId, WriterId};
-    use model::machine::{ComponentInfo, ProviderInfo, VolumeInfo, WriterInfo};
-    use model::time::Duration;
-    use model::vss::{ApplicationLevel, UsageType};
+    use model::ids::{VolumeId, WriterId};
 
     /// A machine with one writer (60 s freeze window) and one volume `C:\`.
     pub(crate) fn machine() -> Machine {
-        Machine {
-            writers: vec![WriterInfo {
-                name: "SqlServerWriter".into(),
-                class_id: Guid(1),
-                instance_id: Guid(2),
-                usage: UsageType::UserData,
-                level: ApplicationLevel::BackEnd,
-                freeze_timeout: Duration::from_secs(60),
-                components: vec![ComponentInfo {
-                    name: "db".into(),
-                    logical_path: String::new(),
-                    volumes: vec![VolumeId(0)],
-                }],
-            }],
-            providers: vec![ProviderInfo::system()],
-            volumes: vec![VolumeInfo {
-                name: "C:\\".into(),
-                bytes: 1 << 30,
-            }],
-        }
+        Machine::one_writer_one_volume()
     }
 
     /// Runs the oracle `name` over `facts` (each at its instant); returns the violations.

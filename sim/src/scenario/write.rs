@@ -24,7 +24,7 @@ use model::api::{ApiCall, ProviderArg};
 use model::profile::Profile;
 use model::requester::{Policy, ScriptStep, WriterFailurePolicy};
 use model::time::Duration;
-use model::vss::{ApplicationLevel, BackupType, SnapshotContext, UsageType};
+use model::vss::{ApplicationLevel, BackupType, Hresult, SnapshotContext, UsageType, WriterState};
 use model::writer::FaultAction;
 use serde::{Serialize, Serializer};
 use toml::Spanned;
@@ -224,7 +224,7 @@ fn volume(v: &VolumeSpec) -> RawVolume {
 }
 
 /// `(fail, hang, delay)` of a fault's action: exactly one is given.
-fn action(a: FaultAction) -> (Option<model::vss::Hresult>, Option<bool>, Option<Dur>) {
+fn action(a: FaultAction) -> (Option<Hresult>, Option<bool>, Option<Dur>) {
     match a {
         FaultAction::Fail(code) => (Some(code), None, None),
         FaultAction::Hang => (None, Some(true), None),
@@ -439,19 +439,7 @@ fn expect(s: &Scenario) -> RawExpect {
     RawExpect {
         result: e.result,
         requesters: e.requesters.iter().cloned().collect(),
-        writers: e
-            .writers
-            .iter()
-            .map(|(name, state, last_error)| {
-                (
-                    name.clone(),
-                    RawWriterExpect {
-                        state: *state,
-                        last_error: *last_error,
-                    },
-                )
-            })
-            .collect(),
+        writers: writer_expects(&e.writers),
         calls: e
             .calls
             .iter()
@@ -461,19 +449,7 @@ fn expect(s: &Scenario) -> RawExpect {
                 nth: changed(c.nth, 1),
                 result: c.result,
                 async_result: c.async_result,
-                writers: c
-                    .writers
-                    .iter()
-                    .map(|(name, state, last_error)| {
-                        (
-                            name.clone(),
-                            RawWriterExpect {
-                                state: *state,
-                                last_error: *last_error,
-                            },
-                        )
-                    })
-                    .collect(),
+                writers: writer_expects(&c.writers),
             })
             .collect(),
         violations: e.violations.clone(),
@@ -612,6 +588,24 @@ fn inline(v: &toml::Value) -> String {
             format!("{{ {} }}", items.join(", "))
         }
     }
+}
+
+/// `[expect] writers` (or a call's `writers`) as the file's table.
+fn writer_expects(
+    writers: &[(String, Option<WriterState>, Option<Hresult>)],
+) -> BTreeMap<String, RawWriterExpect> {
+    writers
+        .iter()
+        .map(|(name, state, last_error)| {
+            (
+                name.clone(),
+                RawWriterExpect {
+                    state: *state,
+                    last_error: *last_error,
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

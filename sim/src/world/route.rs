@@ -3,6 +3,8 @@
 //! answer through their logic, the store applies the storage rules, the coordinator the rest.
 
 use model::api::{Input, Output};
+use model::ids::RequesterId;
+use model::requester::Feedback;
 use model::vss::{Hresult, ProviderCall, ProviderType};
 use model::writer::Response;
 
@@ -10,6 +12,12 @@ use super::{Payload, World};
 use crate::record::{DeletedBy, Fact};
 
 impl World {
+    /// The requester sees a reply one API call latency after the service gave it.
+    fn feed_later(&mut self, requester: RequesterId, feedback: Feedback) {
+        let at = self.kernel.now() + self.profile.api_call_latency;
+        self.schedule(at, Payload::Feed(requester, feedback));
+    }
+
     pub(super) fn execute(&mut self, o: Output) {
         let now = self.kernel.now();
         match o {
@@ -24,14 +32,7 @@ impl World {
                     call,
                     result,
                 });
-                let at = now + self.profile.api_call_latency;
-                self.schedule(
-                    at,
-                    Payload::Feed(
-                        requester,
-                        model::requester::Feedback::Reply { call, result, data },
-                    ),
-                );
+                self.feed_later(requester, Feedback::Reply { call, result, data });
             }
             Output::AsyncDone {
                 requester,
@@ -48,14 +49,7 @@ impl World {
                     result,
                     writers,
                 });
-                let at = now + self.profile.api_call_latency;
-                self.schedule(
-                    at,
-                    Payload::Feed(
-                        requester,
-                        model::requester::Feedback::AsyncDone { call, result, data },
-                    ),
-                );
+                self.feed_later(requester, Feedback::AsyncDone { call, result, data });
             }
             Output::WriterEvent {
                 writer,
