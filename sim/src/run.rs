@@ -15,7 +15,7 @@ pub struct RunOptions {
 }
 
 pub use crate::report::json::{
-    CallJson, ExpectJson, FreezeJson, Report, RequesterJson, SCHEMA_VERSION, SnapshotJson,
+    Builder, CallJson, ExpectJson, FreezeJson, Report, RequesterJson, SCHEMA_VERSION, SnapshotJson,
     SummaryJson, WriterJson,
 };
 pub use crate::report::timeline::summary_text;
@@ -34,11 +34,19 @@ pub struct Outcome {
 
 /// Runs `scenario` with `seed`.
 pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
-    let trace = Trace::on(opts.keep_trace_bytes, opts.keep_records);
+    // The report is a fold of the trace records, taken from the recorder as it makes them.
+    let trace = Trace::on(opts.keep_trace_bytes, true);
     let mut world = World::new(scenario, seed, trace);
-    let end = world.run();
-    let (digest, bytes, records) = world.rec.trace.finish();
-    let mut report = crate::report::json::build(scenario, seed, &world, digest.unwrap_or_default());
+    let mut builder = Builder::new(&scenario.name, seed);
+    let mut records = opts.keep_records.then(Vec::new);
+    let end = world.run_with(|r| {
+        builder.observe(&r);
+        if let Some(kept) = records.as_mut() {
+            kept.push(r);
+        }
+    });
+    let (digest, bytes, _) = world.rec.trace.finish();
+    let mut report = builder.finish(digest.unwrap_or_default());
     report.expect = check_expect(scenario, &report);
     Outcome {
         report,

@@ -11,7 +11,15 @@
 //! instance in the run), for spans `span` (`begin` or `end`), `span_id` (unique in the run) and
 //! `parent_id` (the enclosing span or `null`), then `name`, `result`, `prev`, `next`,
 //! `last_error`, `rule`, `set_id`, `snapshot_id`, `instance_id`, `volume`, `n`, `us`, `detail`,
-//! `writers`. See README.md "Trace format".
+//! `writers`, `class_id`, `provider`, `context`, `status`, `first_block`, `last_block`,
+//! `succeeded`, `events`, `writes_issued`, `writes_failed`.
+//!
+//! Right after the header, one `instance` record per role instance (sim, coordinator, then
+//! requesters, writers with `instance_id`, `class_id` and their freeze window in `us`,
+//! providers, volumes) declares each `role_seq`. Before `end`, one `result` record per requester
+//! gives its result; `end` carries `events`, `writes_issued` and `writes_failed`. So the
+//! `run --json` report is a fold of the records (`report::json::Builder`). See README.md
+//! "Trace format".
 
 use std::io::Write;
 
@@ -40,7 +48,8 @@ pub struct Record {
     /// What happened: `call`, `reply`, `async_done`, `event`, `answer`, `state`,
     /// `provider_call`, `provider_answer`, `stage`, `hold`, `flushed`, `release`,
     /// `freeze_window`, `shadow_created`, `shadow_deleted`, `read_shadow`, `read`, `phase`,
-    /// `late_answer`, `counter`, `violation`, `end`, …
+    /// `late_answer`, `counter`, `violation`, `instance`, `returned`, `async_status`, `result`,
+    /// `end`, …
     pub kind: &'static str,
     /// The role kind: `requester`, `writer`, `provider`, `coordinator`, `volume`, `sim`.
     pub role: &'static str,
@@ -99,6 +108,37 @@ pub struct Record {
     /// `GatherWriterStatus`: the status of each writer it returned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writers: Option<Vec<WriterStatusRecord>>,
+    /// A writer's class GUID, on its `instance` declaration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_id: Option<String>,
+    /// The provider's name, on `shadow_created`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The shadow's context `VSS_CTX_*`, on `shadow_created`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<&'static str>,
+    /// The shadow's status after the record (`exists`, `released`, `deleted`, `aborted`,
+    /// `diff_area_full`, `recycled`), on `shadow_created` and `shadow_deleted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    /// First block of a `read` range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_block: Option<u64>,
+    /// Last block of a `read` range.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_block: Option<u64>,
+    /// `SetBackupSucceeded`'s value, on its `call`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<bool>,
+    /// Events the loop dispatched, on `end`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// Writes the workloads issued, on `end`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes_issued: Option<u64>,
+    /// Writes that failed (rule 17), on `end`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes_failed: Option<u64>,
 }
 
 impl Record {
@@ -130,7 +170,7 @@ pub struct Trace {
     line: Vec<u8>,
     /// The JSONL bytes, kept when the caller wants the file or the timeline.
     keep: Option<Vec<u8>>,
-    /// The records, kept for the timeline.
+    /// The records, kept until taken ([`Trace::take_records`]) or the end.
     records: Option<Vec<Record>>,
     n_records: u64,
 }
@@ -206,6 +246,16 @@ impl Trace {
             r.push(rec);
         }
         self.n_records += 1;
+    }
+
+    /// Hands the records kept since the last call to `f`, in order, and forgets them: a
+    /// caller that takes them after every step keeps only a step's worth in memory.
+    pub fn take_records(&mut self, mut f: impl FnMut(Record)) {
+        if let Some(r) = self.records.as_mut() {
+            for rec in r.drain(..) {
+                f(rec);
+            }
+        }
     }
 
     /// Number of records.

@@ -4,6 +4,7 @@
 //! window use). So the trace, the violations and the report can never disagree about what
 //! happened.
 
+mod names;
 mod spans;
 
 pub use crate::fact::{DeletedBy, EndReason, Fact};
@@ -17,7 +18,8 @@ use model::vss::{Hresult, WriterEvent};
 use crate::oracle::{Oracles, Violation};
 use crate::trace::{Record, Trace, WriterStatusRecord};
 
-use spans::{Names, Tracer};
+use names::Names;
+use spans::Tracer;
 
 /// One entry of the run's `calls` list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,9 +101,21 @@ impl Recorder {
         let n_writers = machine.writers.len();
         let n_requesters = requesters.len();
         trace.header(header.0, header.1);
+        let tracer = Tracer::new(machine, n_requesters);
+        if trace.enabled() {
+            let names = Names {
+                machine,
+                requesters: &requesters,
+            };
+            let mut records = Vec::new();
+            tracer.declare(&names, &mut records);
+            for r in records {
+                trace.push(r);
+            }
+        }
         Recorder {
             trace,
-            tracer: Tracer::new(machine, n_requesters),
+            tracer,
             records: Vec::new(),
             requesters,
             oracles,
