@@ -23,25 +23,35 @@
 
 use std::io::Write;
 
-use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The trace schema this module writes.
 pub const TRACE_SCHEMA_VERSION: u32 = 2;
 
+/// A word of the trace's vocabulary (a kind, a role, a VSS name, a rule): a `&'static str`,
+/// named so that reading a trace back interns it rather than borrowing from the input.
+pub type Word = &'static str;
+
 /// What one writer's status was in a `GatherWriterStatus` answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriterStatusRecord {
     /// Writer name.
     pub name: String,
     /// `VSS_WS_*`.
-    pub state: &'static str,
+    #[serde(deserialize_with = "vocabulary")]
+    pub state: Word,
     /// HRESULT name.
-    pub last_error: &'static str,
+    #[serde(deserialize_with = "vocabulary")]
+    pub last_error: Word,
 }
 
 /// One trace record.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Record {
     /// Virtual time in microseconds.
     pub t_us: u64,
@@ -50,40 +60,63 @@ pub struct Record {
     /// `freeze_window`, `shadow_created`, `shadow_deleted`, `read_shadow`, `read`, `phase`,
     /// `late_answer`, `counter`, `violation`, `instance`, `returned`, `async_status`, `result`,
     /// `end`, …
-    pub kind: &'static str,
+    #[serde(deserialize_with = "vocabulary")]
+    pub kind: Word,
     /// The role kind: `requester`, `writer`, `provider`, `coordinator`, `volume`, `sim`.
-    pub role: &'static str,
+    #[serde(deserialize_with = "vocabulary")]
+    pub role: Word,
     /// The role instance's name (`SqlServerWriter`, `C:\`, `backup`; `coordinator`, `sim`).
     pub instance: String,
     /// A small integer unique per role instance in the run.
     pub role_seq: u32,
     /// `begin` or `end` for a span's two records.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub span: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub span: Option<Word>,
     /// The span's id, unique in the run, on both its records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub span_id: Option<u64>,
     /// The enclosing span (`null` at the top).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub parent_id: Option<Option<u64>>,
     /// The VSS name of the call, event or provider method (`DoSnapshotSet`, `OnFreeze`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub name: Option<Word>,
     /// An HRESULT name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub result: Option<Word>,
     /// Previous writer state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prev: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub prev: Option<Word>,
     /// New writer state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub next: Option<Word>,
     /// Writer last error after a state change.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub last_error: Option<Word>,
     /// The rule behind the step: a heading of docs/rules.md.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub rule: Option<Word>,
     /// Snapshot set id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub set_id: Option<String>,
@@ -115,12 +148,18 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// The shadow's context `VSS_CTX_*`, on `shadow_created`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub context: Option<Word>,
     /// The shadow's status after the record (`exists`, `released`, `deleted`, `aborted`,
     /// `diff_area_full`, `recycled`), on `shadow_created` and `shadow_deleted`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "vocabulary_opt"
+    )]
+    pub status: Option<Word>,
     /// First block of a `read` range.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_block: Option<u64>,
@@ -149,6 +188,71 @@ impl Record {
             role => format!("{role}:{}", self.instance),
         }
     }
+}
+
+/// The names a trace read back has used: each distinct string is kept once for the life of the
+/// process. A trace's `&'static str` fields come from a small vocabulary (kinds, roles, VSS
+/// names, rules, oracle names), so reading traces back costs a bounded amount of memory.
+static VOCABULARY: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+
+/// `s` as a string that lives as long as the process, stored once.
+fn intern(s: &str) -> &'static str {
+    let mut v = VOCABULARY.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(&known) = v.get(s) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(s.to_string().into_boxed_str());
+    v.insert(leaked);
+    leaked
+}
+
+fn vocabulary<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok(intern(&s))
+}
+
+fn vocabulary_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(|s| intern(&s)))
+}
+
+/// `parent_id`: present (a number or `null`) is `Some`, absent is `None` (the default).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Ok(Some(Option::<u64>::deserialize(d)?))
+}
+
+/// The header of a trace read back: the scenario's name and the seed.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct HeaderLine {
+    /// `header`.
+    pub kind: String,
+    /// The trace schema.
+    pub schema_version: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// Reads a `--trace-out` file back: its header and its records, in order. A trace of schema
+/// other than [`TRACE_SCHEMA_VERSION`], or a line that is not a record, is an error naming the
+/// line.
+pub fn parse_jsonl(text: &str) -> Result<(HeaderLine, Vec<Record>), String> {
+    let mut lines = text.lines();
+    let first = lines.next().ok_or("an empty trace has no header")?;
+    let header: HeaderLine =
+        serde_json::from_str(first).map_err(|e| format!("line 1 is not the header: {e}"))?;
+    if header.kind != "header" || header.schema_version != TRACE_SCHEMA_VERSION {
+        return Err(format!(
+            "line 1 is not a schema {TRACE_SCHEMA_VERSION} header: {first}"
+        ));
+    }
+    let records = lines
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("line {} is not a record: {e}", i + 2))
+        })
+        .collect::<Result<Vec<Record>, String>>()?;
+    Ok((header, records))
 }
 
 /// The header line.
