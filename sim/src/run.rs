@@ -47,6 +47,10 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
     });
     let (digest, bytes, _) = world.rec.trace.finish();
     let mut report = builder.finish(digest.unwrap_or_default());
+    debug_assert!(
+        folded_as_the_world_ends(&report, &world),
+        "the report folded from the trace disagrees with the world's state at the end"
+    );
     report.expect = check_expect(scenario, &report);
     Outcome {
         report,
@@ -54,6 +58,34 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
         records,
         end,
     }
+}
+
+/// What the fold infers rather than reads (each writer's last state, each shadow's last status,
+/// the requesters' results, the end) agrees with the world's own state at the end.
+fn folded_as_the_world_ends(report: &Report, world: &World) -> bool {
+    let coord = world.coordinator();
+    let writers = report.writers.iter().enumerate().all(|(i, w)| {
+        let id = model::ids::WriterId(u16::try_from(i).expect("writer index fits the id"));
+        let (state, err) = coord.writer_status(id);
+        (w.state, w.last_error) == (state.name(), err.name())
+    });
+    let shadows = report.snapshots.len() == coord.shadows().len()
+        && report
+            .snapshots
+            .iter()
+            .zip(coord.shadows())
+            .all(|(s, c)| s.id == c.id.to_string() && s.status == c.status.name());
+    let requesters = (0..report.requesters.len())
+        .all(|r| report.requesters[r].result == world.requester_result(r).name());
+    let counts = world.write_counts();
+    writers
+        && shadows
+        && requesters
+        && report.virtual_time_us == world.now().as_us()
+        && report.events == world.steps()
+        && (report.summary.writes_issued, report.summary.writes_failed)
+            == (counts.issued, counts.failed)
+        && report.summary.protection_faults == world.protection_faults()
 }
 
 /// Judges the run against the scenario's `[expect]`.

@@ -31,7 +31,7 @@ use model::writer::WriterLogic;
 use crate::kernel::rng::SimRng;
 use crate::kernel::{Kernel, Next, Stop};
 use crate::oracle::Violation;
-use crate::record::{CallRecord, DeletedBy, Fact, FreezeUse, HoldStats, Recorder};
+use crate::record::{CallRecord, DeletedBy, Fact, Recorder};
 use crate::trace::Record;
 
 pub use crate::record::EndReason;
@@ -112,14 +112,6 @@ impl World {
     /// Invariants that did not hold.
     pub fn violations(&self) -> &[Violation] {
         self.rec.violations()
-    }
-    /// Flush-and-hold figures.
-    pub fn hold_stats(&self) -> &HoldStats {
-        self.rec.hold_stats()
-    }
-    /// Freeze window use per writer.
-    pub fn freeze_use(&self) -> &[FreezeUse] {
-        self.rec.freeze_use()
     }
     /// Current virtual time.
     pub fn now(&self) -> Instant {
