@@ -550,3 +550,83 @@ impl Builder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(t_us: u64, kind: &'static str, role: &'static str, name: &str, seq: u32) -> Record {
+        Record {
+            t_us,
+            kind,
+            role,
+            instance: name.to_string(),
+            role_seq: seq,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_writer_without_state_records_is_stable_and_calls_take_the_services_returns() {
+        let mut b = Builder::new("x", 3);
+        let mut w = rec(0, "instance", "writer", "W", 3);
+        w.class_id = Some("class".into());
+        w.instance_id = Some("inst".into());
+        w.us = Some(60_000_000);
+        for r in [
+            rec(0, "instance", "requester", "backup", 2),
+            w,
+            Record {
+                name: Some("DoSnapshotSet"),
+                ..rec(5, "call", "requester", "backup", 2)
+            },
+            Record {
+                name: Some("DoSnapshotSet"),
+                result: Some("S_OK"),
+                ..rec(6, "returned", "requester", "backup", 2)
+            },
+            Record {
+                result: Some("VSS_S_ASYNC_FINISHED"),
+                ..rec(9, "async_status", "requester", "backup", 2)
+            },
+            Record {
+                name: Some("BackupComplete"),
+                ..rec(10, "call", "requester", "backup", 2)
+            },
+            rec(11, "go_away", "requester", "backup", 2),
+            // The service's return after the requester went away is not the call's.
+            Record {
+                name: Some("BackupComplete"),
+                result: Some("S_OK"),
+                ..rec(12, "returned", "requester", "backup", 2)
+            },
+            Record {
+                result: Some("VSS_S_ASYNC_PENDING"),
+                ..rec(13, "result", "requester", "backup", 2)
+            },
+            Record {
+                events: Some(40),
+                writes_issued: Some(7),
+                writes_failed: Some(1),
+                ..rec(13, "end", "sim", "sim", 0)
+            },
+        ] {
+            b.observe(&r);
+        }
+        let report = b.finish("digest".into());
+        assert_eq!(report.writers[0].state, "VSS_WS_STABLE");
+        assert_eq!(report.writers[0].last_error_code, "0x00000000");
+        assert_eq!(report.writers[0].class_id, "class");
+        assert_eq!(report.summary.freeze_windows[0].limit_us, 60_000_000);
+        assert_eq!(report.calls.len(), 2);
+        assert_eq!(report.calls[0].async_result, Some("VSS_S_ASYNC_FINISHED"));
+        assert_eq!(report.calls[1].result, "VSS_S_ASYNC_PENDING");
+        assert_eq!(report.calls[1].async_result, Some("VSS_S_ASYNC_PENDING"));
+        assert_eq!(report.result, "VSS_S_ASYNC_PENDING");
+        assert_eq!((report.virtual_time_us, report.events), (13, 40));
+        assert_eq!(
+            (report.summary.writes_issued, report.summary.writes_failed),
+            (7, 1)
+        );
+    }
+}
