@@ -6,7 +6,7 @@
 use model::api::{ApiCall, ApiCallKind, ShadowStatus, WriterStatus};
 use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::volume::store::{Created, Released, ShadowInfo, WriteCounts};
-use model::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
+use model::vss::{Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterState};
 
 /// Why the run stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,6 +174,10 @@ pub enum Fact {
         snapshot: SnapshotId,
         /// The original volume.
         volume: VolumeId,
+        /// The provider that made it.
+        provider: ProviderId,
+        /// Its context.
+        context: SnapshotContext,
         /// What the store did.
         created: Created,
     },
@@ -238,6 +242,13 @@ pub enum Fact {
     },
     /// At the end of the run: every live shadow, and whether it reads back its instant.
     ShadowsVerified(Vec<(ShadowInfo, bool)>),
+    /// At the end of the run: a requester's result by the rule of `run --json`'s `result`.
+    RequesterResult {
+        /// The requester.
+        requester: RequesterId,
+        /// Its result.
+        result: Hresult,
+    },
     /// The run is ending (oracles judge what is still open).
     Ending {
         /// Why.
@@ -247,5 +258,9 @@ pub enum Fact {
     End {
         /// Why.
         reason: EndReason,
+        /// Events the loop dispatched.
+        events: u64,
+        /// The workloads' write accounting.
+        writes: WriteCounts,
     },
 }

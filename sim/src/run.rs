@@ -15,7 +15,7 @@ pub struct RunOptions {
 }
 
 pub use crate::report::json::{
-    CallJson, ExpectJson, FreezeJson, Report, RequesterJson, SCHEMA_VERSION, SnapshotJson,
+    Builder, CallJson, ExpectJson, FreezeJson, Report, RequesterJson, SCHEMA_VERSION, SnapshotJson,
     SummaryJson, WriterJson,
 };
 pub use crate::report::timeline::summary_text;
@@ -34,11 +34,23 @@ pub struct Outcome {
 
 /// Runs `scenario` with `seed`.
 pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
-    let trace = Trace::on(opts.keep_trace_bytes, opts.keep_records);
+    // The report is a fold of the trace records, taken from the recorder as it makes them.
+    let trace = Trace::on(opts.keep_trace_bytes, true);
     let mut world = World::new(scenario, seed, trace);
-    let end = world.run();
-    let (digest, bytes, records) = world.rec.trace.finish();
-    let mut report = crate::report::json::build(scenario, seed, &world, digest.unwrap_or_default());
+    let mut builder = Builder::new(&scenario.name, seed);
+    let mut records = opts.keep_records.then(Vec::new);
+    let end = world.run_with(|r| {
+        builder.observe(&r);
+        if let Some(kept) = records.as_mut() {
+            kept.push(r);
+        }
+    });
+    let (digest, bytes, _) = world.rec.trace.finish();
+    let mut report = builder.finish(digest.unwrap_or_default());
+    debug_assert!(
+        folded_as_the_world_ends(&report, &world),
+        "the report folded from the trace disagrees with the world's state at the end"
+    );
     report.expect = check_expect(scenario, &report);
     Outcome {
         report,
@@ -46,6 +58,34 @@ pub fn run(scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
         records,
         end,
     }
+}
+
+/// What the fold infers rather than reads (each writer's last state, each shadow's last status,
+/// the requesters' results, the end) agrees with the world's own state at the end.
+fn folded_as_the_world_ends(report: &Report, world: &World) -> bool {
+    let coord = world.coordinator();
+    let writers = report.writers.iter().enumerate().all(|(i, w)| {
+        let id = model::ids::WriterId(u16::try_from(i).expect("writer index fits the id"));
+        let (state, err) = coord.writer_status(id);
+        (w.state, w.last_error) == (state.name(), err.name())
+    });
+    let shadows = report.snapshots.len() == coord.shadows().len()
+        && report
+            .snapshots
+            .iter()
+            .zip(coord.shadows())
+            .all(|(s, c)| s.id == c.id.to_string() && s.status == c.status.name());
+    let requesters = (0..report.requesters.len())
+        .all(|r| report.requesters[r].result == world.requester_result(r).name());
+    let counts = world.write_counts();
+    writers
+        && shadows
+        && requesters
+        && report.virtual_time_us == world.now().as_us()
+        && report.events == world.steps()
+        && (report.summary.writes_issued, report.summary.writes_failed)
+            == (counts.issued, counts.failed)
+        && report.summary.protection_faults == world.protection_faults()
 }
 
 /// Judges the run against the scenario's `[expect]`.

@@ -199,3 +199,58 @@ fn gather_writer_status_calls_carry_each_writers_status_in_json() {
         assert!(w[key].is_string(), "writers[0].{key} in {call}");
     }
 }
+
+/// A saved trace rebuilds `run --json`: the report is a pure function of the records. Each
+/// `--trace-out` file of the catalog is read back (a record type that deserialises) and folded
+/// into a report; with `expect` judged from the scenario, it is the run's report to the byte.
+#[test]
+fn a_saved_trace_rebuilds_the_run_json_report() {
+    use sha2::{Digest, Sha256};
+    use sim::run::{Builder, check_expect};
+    use sim::trace::parse_jsonl;
+
+    let opts = RunOptions {
+        keep_trace_bytes: true,
+        keep_records: false,
+    };
+    let mut n = 0;
+    for path in toml_files(&root().join("scenarios")) {
+        let s = load(&path);
+        let o = run(&s, s.seed, opts);
+        let bytes = o.trace_bytes.expect("trace bytes kept");
+        let text = String::from_utf8(bytes.clone()).expect("the trace is UTF-8");
+        let (header, records) = parse_jsonl(&text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (header.scenario.as_str(), header.seed),
+            (s.name.as_str(), s.seed)
+        );
+        // Read back, each record writes the same line again.
+        for (line, r) in text.lines().skip(1).zip(&records) {
+            assert_eq!(
+                serde_json::to_string(r).unwrap(),
+                line,
+                "{}",
+                path.display()
+            );
+        }
+        let mut b = Builder::new(&header.scenario, header.seed);
+        for r in &records {
+            b.observe(r);
+        }
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut rebuilt = b.finish(digest);
+        rebuilt.expect = check_expect(&s, &rebuilt);
+        assert_eq!(rebuilt, o.report, "{}", path.display());
+        assert_eq!(
+            serde_json::to_string(&rebuilt).unwrap(),
+            serde_json::to_string(&o.report).unwrap(),
+            "{}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n > 20, "the catalog's traces were read back ({n})");
+}

@@ -78,6 +78,8 @@ mod tests {
             set_id: Guid(1),
             snapshot: Guid(2),
             volume: C,
+            provider: model::ids::ProviderId(0),
+            context: model::vss::SnapshotContext::Backup,
             created: Created {
                 method: CopyMethod::CopyOnWrite,
                 instant_kept: false,

@@ -1,9 +1,10 @@
 //! Where the run's facts ([`crate::fact`]) go. The world notes each fact once; the
 //! [`Recorder`] turns it into trace records (when the trace is on), feeds it to every oracle,
-//! and keeps the run's accounting (the `calls` list, flush-and-hold figures, freeze
-//! window use). So the trace, the violations and the report can never disagree about what
-//! happened.
+//! and keeps the `calls` list the world judges each requester's result by at the end. The
+//! `run --json` report is folded from the trace records (`report::json::Builder`), so the
+//! trace, the violations and the report can never disagree about what happened.
 
+mod names;
 mod spans;
 
 pub use crate::fact::{DeletedBy, EndReason, Fact};
@@ -11,13 +12,14 @@ pub use crate::fact::{DeletedBy, EndReason, Fact};
 use model::api::ApiCall;
 use model::ids::VolumeId;
 use model::machine::Machine;
-use model::time::{Duration, Instant};
-use model::vss::{Hresult, WriterEvent};
+use model::time::Instant;
+use model::vss::Hresult;
 
 use crate::oracle::{Oracles, Violation};
 use crate::trace::{Record, Trace, WriterStatusRecord};
 
-use spans::{Names, Tracer};
+use names::Names;
+use spans::Tracer;
 
 /// One entry of the run's `calls` list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,26 +40,6 @@ pub struct CallRecord {
     pub succeeded: Option<bool>,
     /// For `GatherWriterStatus`: the status it returned for each writer.
     pub writers: Option<Vec<WriterStatusRecord>>,
-}
-
-/// Figures about flush-and-hold, for the summary.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HoldStats {
-    /// Holds started.
-    pub holds: u64,
-    /// Longest hold.
-    pub longest: Duration,
-    /// Writes queued by holds.
-    pub writes_delayed: u64,
-    /// Largest latency a held write gained.
-    pub max_added_latency: Duration,
-}
-
-/// Freeze window use of one writer, for the summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FreezeUse {
-    /// Longest time from Freeze to Thaw (or to the end of the window).
-    pub longest: Duration,
 }
 
 /// The per-requester bookkeeping of the `calls` list.
@@ -81,9 +63,6 @@ pub struct Recorder {
     found: Vec<Violation>,
     calls: Vec<CallRecord>,
     pending: Vec<Pending>,
-    hold: HoldStats,
-    freeze_at: Vec<Option<Instant>>,
-    freeze_use: Vec<FreezeUse>,
 }
 
 impl Recorder {
@@ -96,12 +75,23 @@ impl Recorder {
         requesters: Vec<String>,
         oracles: Oracles,
     ) -> Recorder {
-        let n_writers = machine.writers.len();
         let n_requesters = requesters.len();
         trace.header(header.0, header.1);
+        let tracer = Tracer::new(machine, n_requesters);
+        if trace.enabled() {
+            let names = Names {
+                machine,
+                requesters: &requesters,
+            };
+            let mut records = Vec::new();
+            tracer.declare(&names, &mut records);
+            for r in records {
+                trace.push(r);
+            }
+        }
         Recorder {
             trace,
-            tracer: Tracer::new(machine, n_requesters),
+            tracer,
             records: Vec::new(),
             requesters,
             oracles,
@@ -109,9 +99,6 @@ impl Recorder {
             found: Vec::new(),
             calls: Vec::new(),
             pending: vec![Pending::default(); n_requesters],
-            hold: HoldStats::default(),
-            freeze_at: vec![None; n_writers],
-            freeze_use: vec![FreezeUse::default(); n_writers],
         }
     }
 
@@ -122,14 +109,6 @@ impl Recorder {
     /// Invariants that did not hold.
     pub fn violations(&self) -> &[Violation] {
         &self.violations
-    }
-    /// Flush-and-hold figures.
-    pub fn hold_stats(&self) -> &HoldStats {
-        &self.hold
-    }
-    /// Freeze window use per writer.
-    pub fn freeze_use(&self) -> &[FreezeUse] {
-        &self.freeze_use
     }
     /// The name of requester `r`.
     pub fn requester_name(&self, r: usize) -> String {
@@ -260,22 +239,6 @@ impl Recorder {
                 succeeded: None,
                 writers: None,
             }),
-            Fact::WriterEvent { writer, event } => match event {
-                WriterEvent::Freeze => self.freeze_at[writer.idx()] = Some(now),
-                WriterEvent::Thaw | WriterEvent::Abort => {
-                    if let Some(at) = self.freeze_at[writer.idx()].take() {
-                        let u = &mut self.freeze_use[writer.idx()];
-                        u.longest = u.longest.max(now - at);
-                    }
-                }
-                _ => {}
-            },
-            Fact::Hold { .. } => self.hold.holds += 1,
-            Fact::Release { released, .. } => {
-                self.hold.longest = self.hold.longest.max(released.longest);
-                self.hold.max_added_latency = self.hold.max_added_latency.max(released.max_added);
-                self.hold.writes_delayed += released.n;
-            }
             _ => {}
         }
     }

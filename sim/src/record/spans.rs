@@ -19,65 +19,28 @@
 
 use std::collections::BTreeMap;
 
-use model::api::{ApiCall, ProviderArg};
+use model::api::{ApiCall, ShadowStatus, WriterStatus};
 use model::ids::{ProviderId, RequesterId, VolumeId, WriterId};
 use model::machine::Machine;
 use model::time::{Duration, Instant};
 use model::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
 
+use super::names::Names;
 use super::{DeletedBy, Fact};
 use crate::trace::{Record, WriterStatusRecord};
 
-/// The names people see, by role instance.
-pub(super) struct Names<'a> {
-    pub(super) machine: &'a Machine,
-    pub(super) requesters: &'a [String],
-}
-
-impl Names<'_> {
-    fn volume(&self, v: VolumeId) -> String {
-        self.machine.volumes[v.idx()].name.clone()
-    }
-
-    fn volume_list(&self, volumes: &[VolumeId]) -> String {
-        volumes
+/// The status a `GatherWriterStatus` returned for each writer, as records (`None` when empty).
+fn status_list(n: &Names<'_>, writers: &[WriterStatus]) -> Option<Vec<WriterStatusRecord>> {
+    (!writers.is_empty()).then(|| {
+        writers
             .iter()
-            .map(|v| self.machine.volumes[v.idx()].name.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// The arguments of a call worth showing a person, in VSS terms.
-    fn describe_args(&self, call: &ApiCall) -> Option<String> {
-        let m = self.machine;
-        match call {
-            ApiCall::SetContext(c) => Some(c.name().to_string()),
-            ApiCall::AddComponent(Some(c)) | ApiCall::SetBackupSucceeded { component: c, .. } => {
-                let w = &m.writers[c.writer.idx()];
-                let comp = &w.components[c.idx as usize];
-                let mut d = format!("{}: {}", w.name, comp.name);
-                if let ApiCall::SetBackupSucceeded { succeeded, .. } = call {
-                    d.push_str(if *succeeded { ", true" } else { ", false" });
-                }
-                Some(d)
-            }
-            ApiCall::AddComponent(None) => Some("(unknown component)".into()),
-            ApiCall::AddToSnapshotSet {
-                volume, provider, ..
-            } => {
-                let v = volume
-                    .map(|v| m.volumes[v.idx()].name.clone())
-                    .unwrap_or("(unknown volume)".into());
-                let p = match provider {
-                    ProviderArg::Any => "GUID_NULL".to_string(),
-                    ProviderArg::Registered(p) => m.providers[p.idx()].name.clone(),
-                    ProviderArg::Unregistered(g) => g.to_string(),
-                };
-                Some(format!("{v}, {p}"))
-            }
-            _ => None,
-        }
-    }
+            .map(|s| WriterStatusRecord {
+                name: n.machine.writers[s.writer.idx()].name.clone(),
+                state: s.state.name(),
+                last_error: s.last_error.name(),
+            })
+            .collect()
+    })
 }
 
 /// A role instance: kind, name, `role_seq`.
@@ -214,6 +177,40 @@ impl Tracer {
         }
     }
 
+    /// The `instance` records that declare every role instance and its `role_seq`, in
+    /// `role_seq` order: sim, coordinator, requesters, writers (with `instance_id`, `class_id`
+    /// and the freeze window `dwTimeoutFreeze` in `us`), providers (their type in `detail`),
+    /// volumes.
+    pub(super) fn declare(&self, n: &Names<'_>, out: &mut Vec<Record>) {
+        let at = Instant::ZERO;
+        out.push(Tracer::rec(at, "instance", &Tracer::sim()));
+        out.push(Tracer::rec(at, "instance", &Tracer::coordinator()));
+        for r in 0..n.requesters.len() {
+            let id = RequesterId(u16::try_from(r).expect("requester index fits the id"));
+            out.push(Tracer::rec(at, "instance", &self.requester(n, id)));
+        }
+        for (i, w) in n.machine.writers.iter().enumerate() {
+            let id = WriterId(u16::try_from(i).expect("writer index fits the id"));
+            let mut r = Tracer::rec(at, "instance", &self.writer(n, id));
+            r.instance_id = Some(w.instance_id.to_string());
+            r.class_id = Some(w.class_id.to_string());
+            r.us = Some(w.freeze_timeout.as_us());
+            out.push(r);
+        }
+        for (i, p) in n.machine.providers.iter().enumerate() {
+            let id = ProviderId(u16::try_from(i).expect("provider index fits the id"));
+            let mut r = Tracer::rec(at, "instance", &self.provider(n, id));
+            r.detail = Some(p.kind.name().to_string());
+            out.push(r);
+        }
+        for v in 0..n.machine.volumes.len() {
+            let id = VolumeId(u16::try_from(v).expect("volume index fits the id"));
+            let mut r = Tracer::rec(at, "instance", &self.volume(n, id));
+            r.volume = Some(n.volume(id));
+            out.push(r);
+        }
+    }
+
     /// A record of `who` at `now`, not a span.
     fn rec(now: Instant, kind: &'static str, who: &Who) -> Record {
         Record {
@@ -345,6 +342,9 @@ impl Tracer {
                 let who = self.requester(n, *requester);
                 let (id, mut r) = self.begin(now, "call", "reply", who, None, Some(call.name()));
                 r.detail = n.describe_args(call);
+                if let ApiCall::SetBackupSucceeded { succeeded, .. } = call {
+                    r.succeeded = Some(*succeeded);
+                }
                 out.push(r);
                 self.calls[requester.idx()] = Some((id, call.name()));
                 self.causes.push(id);
@@ -379,6 +379,30 @@ impl Tracer {
                     out.push(r);
                 }
             }
+            Fact::Answered {
+                requester,
+                call,
+                result,
+            } => {
+                // The service's return, one API latency before the requester sees it.
+                let mut r = Tracer::rec(now, "returned", &self.requester(n, *requester));
+                r.parent_id = Some(self.calls[requester.idx()].map(|c| c.0));
+                r.name = Some(call);
+                r.result = Some(result.name());
+                out.push(r);
+            }
+            Fact::AsyncAnswered {
+                requester,
+                result,
+                writers,
+            } => {
+                // The operation's end at the service: what QueryStatus gives from now on.
+                let mut r = Tracer::rec(now, "async_status", &self.requester(n, *requester));
+                r.parent_id = Some(self.calls[requester.idx()].map(|c| c.0));
+                r.result = Some(result.name());
+                r.writers = status_list(n, writers);
+                out.push(r);
+            }
             Fact::AsyncDone {
                 requester,
                 call: _,
@@ -394,18 +418,7 @@ impl Tracer {
                 }
                 if let Some(mut r) = self.end(now, id, Some("async_done")) {
                     r.result = Some(result.name());
-                    if !writers.is_empty() {
-                        r.writers = Some(
-                            writers
-                                .iter()
-                                .map(|s| WriterStatusRecord {
-                                    name: n.machine.writers[s.writer.idx()].name.clone(),
-                                    state: s.state.name(),
-                                    last_error: s.last_error.name(),
-                                })
-                                .collect(),
-                        );
-                    }
+                    r.writers = status_list(n, writers);
                     out.push(r);
                 }
             }
@@ -652,6 +665,8 @@ impl Tracer {
                 set_id,
                 snapshot,
                 volume,
+                provider,
+                context,
                 created,
             } => {
                 let mut r = Tracer::rec(now, "shadow_created", &self.volume(n, *volume));
@@ -661,6 +676,9 @@ impl Tracer {
                 r.volume = Some(n.volume(*volume));
                 r.n = Some(created.n_written);
                 r.detail = Some(created.method.name().to_string());
+                r.provider = Some(n.machine.providers[provider.idx()].name.clone());
+                r.context = Some(context.name());
+                r.status = Some(ShadowStatus::Exists.name());
                 out.push(r);
             }
             Fact::ShadowDeleted {
@@ -672,14 +690,17 @@ impl Tracer {
                 r.parent_id = Some(self.cause());
                 r.snapshot_id = Some(snapshot.to_string());
                 r.volume = Some(n.volume(*volume));
-                let (rule, detail) = match by {
-                    DeletedBy::Service(status) => (None, status.name().to_string()),
-                    DeletedBy::DiffAreaFull => {
-                        (Some("17"), "diff area full, oldest first".to_string())
-                    }
+                let (rule, detail, status) = match by {
+                    DeletedBy::Service(status) => (None, status.name().to_string(), *status),
+                    DeletedBy::DiffAreaFull => (
+                        Some("17"),
+                        "diff area full, oldest first".to_string(),
+                        ShadowStatus::DiffAreaFull,
+                    ),
                 };
                 r.rule = rule;
                 r.detail = Some(detail);
+                r.status = Some(status.name());
                 out.push(r);
             }
             Fact::ReadStarted {
@@ -707,9 +728,10 @@ impl Tracer {
                 requester,
                 volume,
                 snapshot,
+                first,
+                last,
                 n: blocks,
                 result,
-                ..
             } => {
                 let mut r = Tracer::rec(now, "read", &self.requester(n, *requester));
                 r.parent_id = Some(self.reads[requester.idx()]);
@@ -718,6 +740,8 @@ impl Tracer {
                 r.volume = Some(n.volume(*volume));
                 r.snapshot_id = Some(snapshot.to_string());
                 r.n = Some(*blocks);
+                r.first_block = Some(*first);
+                r.last_block = Some(*last);
                 out.push(r);
             }
             Fact::ReadEnded {
@@ -754,7 +778,16 @@ impl Tracer {
                     }
                 }
             }
-            Fact::End { reason } => {
+            Fact::RequesterResult { requester, result } => {
+                let mut r = Tracer::rec(now, "result", &self.requester(n, *requester));
+                r.result = Some(result.name());
+                out.push(r);
+            }
+            Fact::End {
+                reason,
+                events,
+                writes,
+            } => {
                 // Spans still open end at the last instant, pending.
                 for id in self.open.keys().copied().collect::<Vec<_>>() {
                     if let Some(mut r) = self.end(now, id, Some("span_end")) {
@@ -765,12 +798,12 @@ impl Tracer {
                 self.flush_counters(n, now, out);
                 let mut r = Tracer::rec(now, "end", &Tracer::sim());
                 r.detail = Some(format!("{reason:?}"));
+                r.events = Some(*events);
+                r.writes_issued = Some(writes.issued);
+                r.writes_failed = Some(writes.failed);
                 out.push(r);
             }
-            Fact::Answered { .. }
-            | Fact::AsyncAnswered { .. }
-            | Fact::ShadowsVerified(_)
-            | Fact::Ending { .. } => {}
+            Fact::ShadowsVerified(_) | Fact::Ending { .. } => {}
         }
     }
 

@@ -113,8 +113,11 @@ pub fn timeline(records: &[Record]) -> String {
                 r.us.unwrap_or(0),
                 r.detail.as_deref().unwrap_or("")
             ),
-            // Span ends that repeat what the lines around them say, and counter samples.
-            "stage" | "counter" | "span_end" => continue,
+            // Span ends that repeat what the lines around them say, counter samples, and the
+            // records the report is folded from (declarations, the service's returns,
+            // results) that the lines around them already say.
+            "stage" | "counter" | "span_end" | "instance" | "returned" | "async_status"
+            | "result" => continue,
             other => other.to_string(),
         };
         s.push_str(&format!("{}  {:<36} {}\n", fmt_t(r.t_us), r.who(), line));

@@ -25,12 +25,14 @@ use model::provider::ProviderLogic;
 use model::requester::{Feedback, RequesterLogic};
 use model::time::Instant;
 use model::volume::store::{ShadowInfo, ShadowStore, StoreNote, WriteCounts};
+use model::vss::Hresult;
 use model::writer::WriterLogic;
 
 use crate::kernel::rng::SimRng;
 use crate::kernel::{Kernel, Next, Stop};
 use crate::oracle::Violation;
-use crate::record::{CallRecord, DeletedBy, Fact, FreezeUse, HoldStats, Recorder};
+use crate::record::{CallRecord, DeletedBy, Fact, Recorder};
+use crate::trace::Record;
 
 pub use crate::record::EndReason;
 use requesters::Req;
@@ -111,14 +113,6 @@ impl World {
     pub fn violations(&self) -> &[Violation] {
         self.rec.violations()
     }
-    /// Flush-and-hold figures.
-    pub fn hold_stats(&self) -> &HoldStats {
-        self.rec.hold_stats()
-    }
-    /// Freeze window use per writer.
-    pub fn freeze_use(&self) -> &[FreezeUse] {
-        self.rec.freeze_use()
-    }
     /// Current virtual time.
     pub fn now(&self) -> Instant {
         self.kernel.now()
@@ -145,7 +139,7 @@ impl World {
     }
     /// The standard requester's own verdict (see `RequesterLogic::verdict`); `None` for a script
     /// or a requester that went away before deciding.
-    pub fn requester_verdict(&self, r: usize) -> Option<model::vss::Hresult> {
+    pub fn requester_verdict(&self, r: usize) -> Option<Hresult> {
         self.reqs[r].logic.verdict()
     }
     /// The store's write accounting.
@@ -261,6 +255,18 @@ impl World {
         }
     }
 
+    /// Runs like [`World::run`], handing `f` every trace record as soon as it is made (the
+    /// trace must keep records: `Trace::on(_, true)`); none is kept after `f` has it.
+    pub fn run_with(&mut self, mut f: impl FnMut(Record)) -> EndReason {
+        loop {
+            let end = self.step();
+            self.rec.trace.take_records(&mut f);
+            if let Some(r) = end {
+                return r;
+            }
+        }
+    }
+
     /// Dispatches one event; `Some` when the run has ended.
     pub fn step(&mut self) -> Option<EndReason> {
         if let Some(e) = self.end {
@@ -298,9 +304,70 @@ impl World {
         self.end = Some(reason);
         let verified = self.store.verify_live();
         self.note(Fact::ShadowsVerified(verified));
+        for r in 0..self.reqs.len() {
+            let result = self.requester_result(r);
+            self.note(Fact::RequesterResult {
+                requester: RequesterId(u16::try_from(r).expect("requester index fits the id")),
+                result,
+            });
+        }
         self.note(Fact::Ending { reason });
-        self.note(Fact::End { reason });
+        let (events, writes) = (self.kernel.steps(), self.store.counts());
+        self.note(Fact::End {
+            reason,
+            events,
+            writes,
+        });
         reason
+    }
+
+    /// The result of requester `r` by the rule of `run --json`'s `result` (issue #2, item 7):
+    /// `S_OK` when its backup completed, else its first failure, `VSS_S_ASYNC_CANCELLED` if it
+    /// cancelled or aborted before any, `VSS_S_ASYNC_PENDING` if it had not finished.
+    pub fn requester_result(&self, r: usize) -> Hresult {
+        // The standard requester knows its own story (retries, deadline, repeats).
+        if let Some(v) = self.requester_verdict(r) {
+            return v;
+        }
+        if self.script_completed(r) {
+            return Hresult::Ok;
+        }
+        for c in self.calls().iter().filter(|c| c.requester == r) {
+            // AbortBackup, or a Cancel that cancelled something (S_OK), before any failure.
+            if c.call == "AbortBackup" || (c.call == "Cancel" && c.result == Some(Hresult::Ok)) {
+                return Hresult::AsyncCancelled;
+            }
+            if let Some(res) = c.result
+                && !res.is_success()
+            {
+                return res;
+            }
+            if let Some(a) = c.async_result
+                && (a == Hresult::AsyncCancelled || !a.is_success())
+            {
+                return a;
+            }
+        }
+        // No failure, no cancellation, no completed backup: it had not finished when it went
+        // away or the run stopped.
+        Hresult::AsyncPending
+    }
+
+    /// Whether a script's backup completed: its BackupComplete finished, or, in a writer-less
+    /// context (no BackupComplete there, rule 24), its DoSnapshotSet did.
+    fn script_completed(&self, r: usize) -> bool {
+        let finished = |name: &str| {
+            self.calls().iter().any(|c| {
+                c.requester == r && c.call == name && c.async_result == Some(Hresult::AsyncFinished)
+            })
+        };
+        // The context the object was given (SetContext), not the scenario's default.
+        let id = RequesterId(u16::try_from(r).expect("requester index fits the id"));
+        if self.coord.session_context(id).has_writers() {
+            finished("BackupComplete")
+        } else {
+            finished("DoSnapshotSet")
+        }
     }
 
     fn dispatch(&mut self, p: Payload) {

@@ -145,7 +145,7 @@ impl World {
                 set_id,
                 volume,
                 provider,
-                ..
+                context,
             } => {
                 let kind = self.coord.machine().providers[provider.idx()].kind;
                 let created = self.store.create(snapshot, set_id, volume, kind);
@@ -153,6 +153,8 @@ impl World {
                     set_id,
                     snapshot,
                     volume,
+                    provider,
+                    context,
                     created,
                 });
             }
