@@ -387,7 +387,7 @@ impl Tracer {
                 // The service's return, one API latency before the requester sees it.
                 let mut r = Tracer::rec(now, "returned", &self.requester(n, *requester));
                 r.parent_id = Some(self.calls[requester.idx()].map(|c| c.0));
-                r.name = Some(call);
+                r.name = Some(call.name());
                 r.result = Some(result.name());
                 out.push(r);
             }
