@@ -134,3 +134,28 @@ fn build_vss_sim() -> PathBuf {
 pub fn inline(src: &str) -> sim::scenario::Scenario {
     sim::scenario::parse("<inline>", "inline", src).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Every catalog scenario run with its own seed: (path relative to the root, the scenario, the
+/// JSONL trace as text), in file order.
+pub fn catalog_traces() -> Vec<(String, sim::scenario::Scenario, String)> {
+    let opts = sim::run::RunOptions {
+        keep_trace_bytes: true,
+        keep_records: false,
+    };
+    toml_files(&root().join("scenarios"))
+        .into_iter()
+        .map(|path| {
+            let rel = path
+                .strip_prefix(root())
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            let s = load(&path);
+            let bytes = sim::run::run(&s, s.seed, opts)
+                .trace_bytes
+                .expect("trace bytes kept");
+            let text = String::from_utf8(bytes).expect("the trace is UTF-8");
+            (rel, s, text)
+        })
+        .collect()
+}

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use sim::run::{RunOptions, run};
-use vss_sim_tests::{load, root, toml_files, tracked_files};
+use vss_sim_tests::{catalog_traces, root, tracked_files};
 
 /// The rule ids `docs/rules.md` defines: its `### Rule ID` headings.
 fn defined_rules() -> BTreeSet<String> {
@@ -41,21 +40,9 @@ fn rules_md_defines_every_decision_and_only_well_formed_ids() {
 #[test]
 fn every_state_change_in_every_catalog_trace_cites_a_defined_rule() {
     let rules = defined_rules();
-    let opts = RunOptions {
-        keep_trace_bytes: true,
-        keep_records: false,
-    };
     let mut bad = Vec::new();
     let mut state_records = 0usize;
-    for path in toml_files(&root().join("scenarios")) {
-        let rel = path
-            .strip_prefix(root())
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let s = load(&path);
-        let bytes = run(&s, s.seed, opts).trace_bytes.expect("trace bytes kept");
-        let text = String::from_utf8(bytes).expect("the trace is UTF-8");
+    for (rel, _, text) in catalog_traces() {
         for (i, line) in text.lines().enumerate() {
             if !line.contains("\"rule\"") && !line.contains("\"kind\":\"state\"") {
                 continue;

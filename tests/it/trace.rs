@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sim::run::{RunOptions, run};
-use vss_sim_tests::{load, root, toml_files};
+use vss_sim_tests::{catalog_traces, load, root, toml_files};
 
 const ROLES: [&str; 6] = [
     "requester",
@@ -116,21 +116,9 @@ fn check(scenario: &str, seed: u64, text: &str) -> Vec<String> {
 
 #[test]
 fn every_catalog_trace_has_the_header_roles_and_paired_spans() {
-    let opts = RunOptions {
-        keep_trace_bytes: true,
-        keep_records: false,
-    };
     let mut bad = Vec::new();
     let mut n_spans = 0;
-    for path in toml_files(&root().join("scenarios")) {
-        let rel = path
-            .strip_prefix(root())
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let s = load(&path);
-        let bytes = run(&s, s.seed, opts).trace_bytes.expect("trace bytes kept");
-        let text = String::from_utf8(bytes).expect("the trace is UTF-8");
+    for (rel, s, text) in catalog_traces() {
         n_spans += text.matches("\"span\":\"begin\"").count();
         bad.extend(
             check(&s.name, s.seed, &text)
