@@ -264,3 +264,122 @@ pub enum Fact {
         writes: WriteCounts,
     },
 }
+
+/// The kind of a [`Fact`], without its data: what an oracle declares it looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum FactKind {
+    /// [`Fact::Call`].
+    Call,
+    /// [`Fact::Answered`].
+    Answered,
+    /// [`Fact::AsyncAnswered`].
+    AsyncAnswered,
+    /// [`Fact::Reply`].
+    Reply,
+    /// [`Fact::AsyncDone`].
+    AsyncDone,
+    /// [`Fact::Deadline`].
+    Deadline,
+    /// [`Fact::NewObject`].
+    NewObject,
+    /// [`Fact::GoAway`].
+    GoAway,
+    /// [`Fact::WriterEvent`].
+    WriterEvent,
+    /// [`Fact::WriterAnswer`].
+    WriterAnswer,
+    /// [`Fact::StateChanged`].
+    StateChanged,
+    /// [`Fact::LateAnswer`].
+    LateAnswer,
+    /// [`Fact::ProviderCall`].
+    ProviderCall,
+    /// [`Fact::ProviderAnswer`].
+    ProviderAnswer,
+    /// [`Fact::Hold`].
+    Hold,
+    /// [`Fact::Flushed`].
+    Flushed,
+    /// [`Fact::Release`].
+    Release,
+    /// [`Fact::ProtectionFault`].
+    ProtectionFault,
+    /// [`Fact::ShadowCreated`].
+    ShadowCreated,
+    /// [`Fact::ShadowDeleted`].
+    ShadowDeleted,
+    /// [`Fact::Read`].
+    Read,
+    /// [`Fact::ReadStarted`].
+    ReadStarted,
+    /// [`Fact::ReadEnded`].
+    ReadEnded,
+    /// [`Fact::Phase`].
+    Phase,
+    /// [`Fact::ShadowsVerified`].
+    ShadowsVerified,
+    /// [`Fact::RequesterResult`].
+    RequesterResult,
+    /// [`Fact::Ending`].
+    Ending,
+    /// [`Fact::End`].
+    End,
+}
+
+// Every kind has a bit in a `u32`.
+const _: () = assert!((FactKind::End as u8) < 32);
+
+impl FactKind {
+    /// This kind's bit in a set of kinds.
+    pub const fn bit(self) -> u32 {
+        1 << self as u8
+    }
+
+    /// The set of `kinds`, as bits.
+    pub const fn set(kinds: &[FactKind]) -> u32 {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < kinds.len() {
+            bits |= kinds[i].bit();
+            i += 1;
+        }
+        bits
+    }
+}
+
+impl Fact {
+    /// The fact's kind.
+    pub fn kind(&self) -> FactKind {
+        match self {
+            Fact::Call { .. } => FactKind::Call,
+            Fact::Answered { .. } => FactKind::Answered,
+            Fact::AsyncAnswered { .. } => FactKind::AsyncAnswered,
+            Fact::Reply { .. } => FactKind::Reply,
+            Fact::AsyncDone { .. } => FactKind::AsyncDone,
+            Fact::Deadline { .. } => FactKind::Deadline,
+            Fact::NewObject { .. } => FactKind::NewObject,
+            Fact::GoAway { .. } => FactKind::GoAway,
+            Fact::WriterEvent { .. } => FactKind::WriterEvent,
+            Fact::WriterAnswer { .. } => FactKind::WriterAnswer,
+            Fact::StateChanged { .. } => FactKind::StateChanged,
+            Fact::LateAnswer => FactKind::LateAnswer,
+            Fact::ProviderCall { .. } => FactKind::ProviderCall,
+            Fact::ProviderAnswer { .. } => FactKind::ProviderAnswer,
+            Fact::Hold { .. } => FactKind::Hold,
+            Fact::Flushed => FactKind::Flushed,
+            Fact::Release { .. } => FactKind::Release,
+            Fact::ProtectionFault { .. } => FactKind::ProtectionFault,
+            Fact::ShadowCreated { .. } => FactKind::ShadowCreated,
+            Fact::ShadowDeleted { .. } => FactKind::ShadowDeleted,
+            Fact::Read { .. } => FactKind::Read,
+            Fact::ReadStarted { .. } => FactKind::ReadStarted,
+            Fact::ReadEnded { .. } => FactKind::ReadEnded,
+            Fact::Phase { .. } => FactKind::Phase,
+            Fact::ShadowsVerified(_) => FactKind::ShadowsVerified,
+            Fact::RequesterResult { .. } => FactKind::RequesterResult,
+            Fact::Ending { .. } => FactKind::Ending,
+            Fact::End { .. } => FactKind::End,
+        }
+    }
+}

@@ -6,7 +6,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::Fact;
+use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -14,6 +14,7 @@ pub(super) const ENTRY: Entry = Entry {
         description: "no shadow of a failed or aborted snapshot set survives",
         rule: "14",
     },
+    sees: FactKind::set(&[FactKind::Phase, FactKind::ShadowsVerified]),
     build,
 };
 

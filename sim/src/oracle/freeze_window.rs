@@ -7,7 +7,7 @@ use model::time::{Duration, Instant};
 use model::vss::{Hresult, WriterEvent, WriterState};
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::Fact;
+use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -15,6 +15,11 @@ pub(super) const ENTRY: Entry = Entry {
         description: "each writer is thawed within its freeze window or times out at its end",
         rule: "7",
     },
+    sees: FactKind::set(&[
+        FactKind::WriterEvent,
+        FactKind::StateChanged,
+        FactKind::Ending,
+    ]),
     build,
 };
 

@@ -5,7 +5,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::Fact;
+use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -13,6 +13,7 @@ pub(super) const ENTRY: Entry = Entry {
         description: "held writes are released in their original order and none is lost",
         rule: "14",
     },
+    sees: FactKind::set(&[FactKind::Release]),
     build,
 };
 

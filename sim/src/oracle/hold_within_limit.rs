@@ -7,7 +7,7 @@ use model::time::{Duration, Instant};
 use model::vss::Hresult;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::Fact;
+use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -15,6 +15,7 @@ pub(super) const ENTRY: Entry = Entry {
         description: "writes are held at most 10 s + 1us, and a longer hold fails the creation",
         rule: "13b",
     },
+    sees: FactKind::set(&[FactKind::Phase, FactKind::Release]),
     build,
 };
 

@@ -4,7 +4,8 @@
 //!
 //! Adding an oracle is adding a file and a line in [`ALL`]: an [`Entry`] with its name (as
 //! `violations` and `[expect] violations` spell it), a one-line description, the rule it
-//! enforces (docs/rules.md) and a constructor. Each file keeps a unit test that feeds it facts
+//! enforces (docs/rules.md), the kinds of fact it looks at (it is shown no other: most facts
+//! reach no oracle at all) and a constructor. Each file keeps a unit test that feeds it facts
 //! breaking its invariant on purpose.
 
 use model::machine::Machine;
@@ -68,6 +69,8 @@ pub trait Oracle {
 pub struct Entry {
     /// Name, description, rule.
     pub info: OracleInfo,
+    /// The kinds of fact it looks at (`FactKind::set`); it is shown no other.
+    pub sees: u32,
     /// Builds the observer for one run.
     pub build: fn(&Setup<'_>) -> Box<dyn Oracle>,
 }
@@ -91,7 +94,9 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// The oracles of one run.
 pub struct Oracles {
-    list: Vec<(&'static str, Box<dyn Oracle>)>,
+    list: Vec<(&'static str, u32, Box<dyn Oracle>)>,
+    /// Every kind some oracle looks at.
+    sees: u32,
     scratch: Vec<Violation>,
 }
 
@@ -101,8 +106,9 @@ impl Oracles {
         Oracles {
             list: ALL
                 .iter()
-                .map(|e| (e.info.name, (e.build)(setup)))
+                .map(|e| (e.info.name, e.sees, (e.build)(setup)))
                 .collect(),
+            sees: ALL.iter().fold(0, |bits, e| bits | e.sees),
             scratch: Vec::new(),
         }
     }
@@ -115,7 +121,14 @@ impl Oracles {
         fact: &Fact,
         out: &mut Vec<Violation>,
     ) {
-        for (name, o) in &mut self.list {
+        let bit = fact.kind().bit();
+        if self.sees & bit == 0 {
+            return;
+        }
+        for (name, sees, o) in &mut self.list {
+            if *sees & bit == 0 {
+                continue;
+            }
             o.observe(machine, now, fact, &mut self.scratch);
             for mut v in self.scratch.drain(..) {
                 v.name = name;
@@ -159,8 +172,12 @@ pub(crate) mod testing {
         let entry = ALL.iter().find(|e| e.info.name == name).expect("an oracle");
         let mut o = (entry.build)(&setup);
         let mut out = Vec::new();
+        // As a run shows them: only the kinds the oracle declares it sees, so a test also
+        // catches a kind missing from its `sees`.
         for (t, f) in facts {
-            o.observe(&m, Instant::from_us(t), &f, &mut out);
+            if entry.sees & f.kind().bit() != 0 {
+                o.observe(&m, Instant::from_us(t), &f, &mut out);
+            }
         }
         out
     }

@@ -5,7 +5,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::Fact;
+use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -13,6 +13,11 @@ pub(super) const ENTRY: Entry = Entry {
         description: "a shadow holds exactly the writes accepted before its hold request",
         rule: "13",
     },
+    sees: FactKind::set(&[
+        FactKind::ShadowCreated,
+        FactKind::ReadEnded,
+        FactKind::ShadowsVerified,
+    ]),
     build,
 };
 

@@ -5,7 +5,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::{EndReason, Fact};
+use crate::fact::{EndReason, Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -13,6 +13,7 @@ pub(super) const ENTRY: Entry = Entry {
         description: "the run ends with every requester released, not at a time or step limit",
         rule: "11",
     },
+    sees: FactKind::set(&[FactKind::Ending]),
     build,
 };
 

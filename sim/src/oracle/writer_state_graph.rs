@@ -6,7 +6,7 @@ use model::machine::Machine;
 use model::time::Instant;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::Fact;
+use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -14,6 +14,7 @@ pub(super) const ENTRY: Entry = Entry {
         description: "every writer state change is an edge of the writer state graph",
         rule: "S3, S4, S5, S6, S7, S8, S9",
     },
+    sees: FactKind::set(&[FactKind::StateChanged]),
     build,
 };
 
