@@ -55,7 +55,8 @@ struct Pending {
 pub struct Recorder {
     /// The trace sink.
     pub trace: Trace,
-    tracer: Tracer,
+    /// Builds the trace records; none when the trace is off.
+    tracer: Option<Tracer>,
     records: Vec<Record>,
     requesters: Vec<String>,
     oracles: Oracles,
@@ -77,8 +78,8 @@ impl Recorder {
     ) -> Recorder {
         let n_requesters = requesters.len();
         trace.header(header.0, header.1);
-        let tracer = Tracer::new(machine, n_requesters);
-        if trace.enabled() {
+        let tracer = trace.enabled().then(|| {
+            let tracer = Tracer::new(machine, n_requesters);
             let names = Names {
                 machine,
                 requesters: &requesters,
@@ -88,7 +89,8 @@ impl Recorder {
             for r in records {
                 trace.push(r);
             }
-        }
+            tracer
+        });
         Recorder {
             trace,
             tracer,
@@ -118,13 +120,13 @@ impl Recorder {
     /// Records one fact at `now` on `machine`.
     pub fn note(&mut self, machine: &Machine, now: Instant, fact: Fact) {
         self.account(machine, now, &fact);
-        if self.trace.enabled() {
+        if let Some(tracer) = self.tracer.as_mut() {
             let names = Names {
                 machine,
                 requesters: &self.requesters,
             };
             let mut records = std::mem::take(&mut self.records);
-            self.tracer.records(&names, now, &fact, &mut records);
+            tracer.records(&names, now, &fact, &mut records);
             for r in records.drain(..) {
                 self.trace.push(r);
             }
@@ -145,15 +147,15 @@ impl Recorder {
     /// trace; a no-op when the trace is off.
     #[inline]
     pub fn sample(&mut self, machine: &Machine, now: Instant, v: VolumeId, values: [u64; 3]) {
-        if !self.trace.enabled() {
+        let Some(tracer) = self.tracer.as_mut() else {
             return;
-        }
+        };
         let names = Names {
             machine,
             requesters: &self.requesters,
         };
         let mut records = std::mem::take(&mut self.records);
-        self.tracer.sample(&names, now, v, values, &mut records);
+        tracer.sample(&names, now, v, values, &mut records);
         for r in records.drain(..) {
             self.trace.push(r);
         }
