@@ -16,7 +16,7 @@ use model::time::Instant;
 use model::vss::Hresult;
 
 use crate::oracle::{Oracles, Violation};
-use crate::trace::{Record, Trace, WriterStatusRecord};
+use crate::trace::{Record, Trace};
 
 use names::Names;
 use spans::Tracer;
@@ -38,8 +38,6 @@ pub struct CallRecord {
     pub read: Option<(String, u64, u64, u64)>,
     /// For `SetBackupSucceeded`: the value passed.
     pub succeeded: Option<bool>,
-    /// For `GatherWriterStatus`: the status it returned for each writer.
-    pub writers: Option<Vec<WriterStatusRecord>>,
 }
 
 /// The per-requester bookkeeping of the `calls` list.
@@ -178,7 +176,6 @@ impl Recorder {
                     at: now,
                     read: None,
                     succeeded,
-                    writers: None,
                 });
                 self.pending[requester.idx()].outstanding = Some(self.calls.len() - 1);
             }
@@ -197,24 +194,11 @@ impl Recorder {
                 }
             }
             Fact::AsyncAnswered {
-                requester,
-                result,
-                writers,
+                requester, result, ..
             } => {
+                // What it returned for each writer goes to the trace (`async_status`).
                 if let Some(i) = self.pending[requester.idx()].async_call.take() {
                     self.calls[i].async_result = Some(*result);
-                    if !writers.is_empty() {
-                        self.calls[i].writers = Some(
-                            writers
-                                .iter()
-                                .map(|s| WriterStatusRecord {
-                                    name: machine.writers[s.writer.idx()].name.clone(),
-                                    state: s.state.name(),
-                                    last_error: s.last_error.name(),
-                                })
-                                .collect(),
-                        );
-                    }
                 }
             }
             Fact::GoAway { requester } => self.pending[requester.idx()].outstanding = None,
@@ -239,7 +223,6 @@ impl Recorder {
                     *n,
                 )),
                 succeeded: None,
-                writers: None,
             }),
             _ => {}
         }

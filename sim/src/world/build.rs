@@ -143,7 +143,7 @@ impl World {
             reqs,
             guids: SimRng::fork(seed, "guids"),
             running: true,
-            outbox: Vec::with_capacity(32),
+            outboxes: vec![Vec::with_capacity(32)],
             notes: Vec::new(),
             rec,
             end: None,

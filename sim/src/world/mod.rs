@@ -84,7 +84,8 @@ pub struct World {
     reqs: Vec<Req>,
     guids: SimRng,
     running: bool,
-    outbox: Vec<model::api::Output>,
+    /// Reusable coordinator outboxes, one per nesting level in use.
+    outboxes: Vec<Vec<model::api::Output>>,
     notes: Vec<StoreNote>,
     /// Facts to the trace, the oracles and the accounting.
     pub rec: Recorder,
@@ -395,13 +396,14 @@ impl World {
     }
 
     fn coord_input(&mut self, input: Input) {
-        let mut out = std::mem::take(&mut self.outbox);
-        out.clear();
+        // Inputs nest (an output's effect can be another input), so outboxes are pooled: each
+        // level takes one and gives it back, and none is allocated twice.
+        let mut out = self.outboxes.pop().unwrap_or_default();
         self.coord.handle(self.kernel.now(), input, &mut out);
         for o in out.drain(..) {
             self.execute(o);
         }
-        self.outbox = out;
+        self.outboxes.push(out);
     }
 
     /// Passes on what the store noted while writing: deleted shadows reach the coordinator.
