@@ -9,7 +9,7 @@ mod spans;
 
 pub use crate::fact::{DeletedBy, EndReason, Fact};
 
-use model::api::ApiCall;
+use model::api::ApiCallKind;
 use model::ids::VolumeId;
 use model::machine::Machine;
 use model::time::Instant;
@@ -26,18 +26,12 @@ use spans::Tracer;
 pub struct CallRecord {
     /// Requester index.
     pub requester: usize,
-    /// Call name as Microsoft spells it (or `ReadShadow`).
-    pub call: &'static str,
+    /// The call; `None` for one range of a shadow read (`ReadShadow`).
+    pub call: Option<ApiCallKind>,
     /// The call's own return.
     pub result: Option<Hresult>,
     /// What `QueryStatus` gave, for asynchronous calls.
     pub async_result: Option<Hresult>,
-    /// Virtual time of the call.
-    pub at: Instant,
-    /// For `ReadShadow`: volume, first block, last block, blocks read.
-    pub read: Option<(String, u64, u64, u64)>,
-    /// For `SetBackupSucceeded`: the value passed.
-    pub succeeded: Option<bool>,
 }
 
 /// The per-requester bookkeeping of the `calls` list.
@@ -117,7 +111,7 @@ impl Recorder {
 
     /// Records one fact at `now` on `machine`.
     pub fn note(&mut self, machine: &Machine, now: Instant, fact: Fact) {
-        self.account(machine, now, &fact);
+        self.account(&fact);
         if let Some(tracer) = self.tracer.as_mut() {
             let names = Names {
                 machine,
@@ -161,21 +155,14 @@ impl Recorder {
     }
 
     /// The run's accounting, kept from the facts.
-    fn account(&mut self, machine: &Machine, now: Instant, fact: &Fact) {
+    fn account(&mut self, fact: &Fact) {
         match fact {
             Fact::Call { requester, call } => {
-                let succeeded = match call {
-                    ApiCall::SetBackupSucceeded { succeeded, .. } => Some(*succeeded),
-                    _ => None,
-                };
                 self.calls.push(CallRecord {
                     requester: requester.idx(),
-                    call: call.name(),
+                    call: Some(call.kind()),
                     result: None,
                     async_result: None,
-                    at: now,
-                    read: None,
-                    succeeded,
                 });
                 self.pending[requester.idx()].outstanding = Some(self.calls.len() - 1);
             }
@@ -203,26 +190,12 @@ impl Recorder {
             }
             Fact::GoAway { requester } => self.pending[requester.idx()].outstanding = None,
             Fact::Read {
-                requester,
-                volume,
-                first,
-                last,
-                n,
-                result,
-                ..
+                requester, result, ..
             } => self.calls.push(CallRecord {
                 requester: requester.idx(),
-                call: "ReadShadow",
+                call: None,
                 result: Some(*result),
                 async_result: None,
-                at: now,
-                read: Some((
-                    machine.volumes[volume.idx()].name.clone(),
-                    *first,
-                    *last,
-                    *n,
-                )),
-                succeeded: None,
             }),
             _ => {}
         }

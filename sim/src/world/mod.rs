@@ -17,12 +17,12 @@ mod requesters;
 mod route;
 mod workload;
 
-use model::api::Input;
+use model::api::{ApiCallKind, Input};
 use model::coordinator::Coordinator;
 use model::ids::{Guid, RequesterId, VolumeId};
 use model::profile::Profile;
 use model::provider::ProviderLogic;
-use model::requester::{Feedback, RequesterLogic};
+use model::requester::Feedback;
 use model::time::Instant;
 use model::volume::store::{ShadowInfo, ShadowStore, StoreNote, WriteCounts};
 use model::vss::Hresult;
@@ -102,10 +102,6 @@ impl World {
     pub fn coordinator(&self) -> &Coordinator {
         &self.coord
     }
-    /// The shadow store (volumes, shadows, held writes).
-    pub fn store(&self) -> &ShadowStore {
-        &self.store
-    }
     /// Every API call in order.
     pub fn calls(&self) -> &[CallRecord] {
         self.rec.calls()
@@ -121,22 +117,6 @@ impl World {
     /// Events dispatched (every workload write counts as one).
     pub fn steps(&self) -> u64 {
         self.kernel.steps()
-    }
-    /// Why the run ended, once it has.
-    pub fn end_reason(&self) -> Option<EndReason> {
-        self.end
-    }
-    /// Whether requester `r` ran its backup to the end.
-    pub fn requester_completed(&self, r: usize) -> bool {
-        self.reqs[r].logic.completed()
-    }
-    /// Whether requester `r` released its object.
-    pub fn requester_done(&self, r: usize) -> bool {
-        self.reqs[r].gone || self.reqs[r].logic.is_done()
-    }
-    /// Whether requester `r` is a script that ran to its last step.
-    pub fn script_finished(&self, r: usize) -> bool {
-        matches!(self.reqs[r].logic, RequesterLogic::Scripted(_)) && self.reqs[r].logic.is_done()
     }
     /// The standard requester's own verdict (see `RequesterLogic::verdict`); `None` for a script
     /// or a requester that went away before deciding.
@@ -188,10 +168,6 @@ impl World {
                 }
             })
             .collect()
-    }
-    /// How many shadows the store still holds.
-    pub fn live_images(&self) -> usize {
-        self.store.live_shadows().count()
     }
 
     // ---------------------------------------------------------------------------------------
@@ -335,7 +311,9 @@ impl World {
         }
         for c in self.calls().iter().filter(|c| c.requester == r) {
             // AbortBackup, or a Cancel that cancelled something (S_OK), before any failure.
-            if c.call == "AbortBackup" || (c.call == "Cancel" && c.result == Some(Hresult::Ok)) {
+            if c.call == Some(ApiCallKind::AbortBackup)
+                || (c.call == Some(ApiCallKind::Cancel) && c.result == Some(Hresult::Ok))
+            {
                 return Hresult::AsyncCancelled;
             }
             if let Some(res) = c.result
@@ -357,17 +335,19 @@ impl World {
     /// Whether a script's backup completed: its BackupComplete finished, or, in a writer-less
     /// context (no BackupComplete there, rule 24), its DoSnapshotSet did.
     fn script_completed(&self, r: usize) -> bool {
-        let finished = |name: &str| {
+        let finished = |kind: ApiCallKind| {
             self.calls().iter().any(|c| {
-                c.requester == r && c.call == name && c.async_result == Some(Hresult::AsyncFinished)
+                c.requester == r
+                    && c.call == Some(kind)
+                    && c.async_result == Some(Hresult::AsyncFinished)
             })
         };
         // The context the object was given (SetContext), not the scenario's default.
         let id = RequesterId(u16::try_from(r).expect("requester index fits the id"));
         if self.coord.session_context(id).has_writers() {
-            finished("BackupComplete")
+            finished(ApiCallKind::BackupComplete)
         } else {
-            finished("DoSnapshotSet")
+            finished(ApiCallKind::DoSnapshotSet)
         }
     }
 
