@@ -168,16 +168,22 @@ impl<P> Kernel<P> {
         }
     }
 
-    /// When the next event or slot is due.
-    pub fn peek_at(&self) -> Option<Instant> {
+    /// What is due next: its `(at_us, seq)` and, for a slot, which one (`None`: the heap's top).
+    #[inline]
+    fn due(&self) -> Option<((u64, u64), Option<usize>)> {
         let heap = self.queue.peek_key();
-        let slot = self.min_slot.map(|m| self.slots[m]);
+        let slot = self.min_slot.map(|m| (self.slots[m], m));
         match (heap, slot) {
             (None, None) => None,
-            (Some(h), None) => Some(Instant::from_us(h.0)),
-            (None, Some(s)) => Some(Instant::from_us(s.0)),
-            (Some(h), Some(s)) => Some(Instant::from_us(h.0.min(s.0))),
+            (Some(h), None) => Some((h, None)),
+            (None, Some((s, i))) => Some((s, Some(i))),
+            (Some(h), Some((s, i))) => Some(if s < h { (s, Some(i)) } else { (h, None) }),
         }
+    }
+
+    /// When the next event or slot is due.
+    pub fn peek_at(&self) -> Option<Instant> {
+        self.due().map(|((at, _), _)| Instant::from_us(at))
     }
 
     /// Advances the clock to the earliest event or slot and hands it out, or says why not.
@@ -187,35 +193,23 @@ impl<P> Kernel<P> {
             return Err(Stop::StepLimit);
         }
         self.len_sum += (self.queue.len() + self.n_armed) as u64;
-        let slot = self.min_slot.map(|m| (self.slots[m], m));
-        let from_slot = match (self.queue.peek_key(), slot) {
-            (None, None) => return Err(Stop::QueueEmpty),
-            (Some(_), None) => false,
-            (None, Some(_)) => true,
-            (Some(h), Some((s, _))) => s < h,
+        let Some(((at, _), slot)) = self.due() else {
+            return Err(Stop::QueueEmpty);
         };
-        if from_slot {
-            let ((at, _), i) = slot.expect("an armed slot");
-            let at = Instant::from_us(at);
-            if at > self.max_time {
-                self.now = self.max_time;
-                return Err(Stop::TimeLimit);
-            }
-            self.now = at;
-            self.steps += 1;
+        if Instant::from_us(at) > self.max_time {
+            // The run ends before this event: it is never dispatched.
+            self.now = self.max_time;
+            return Err(Stop::TimeLimit);
+        }
+        self.now = Instant::from_us(at);
+        self.steps += 1;
+        if let Some(i) = slot {
             self.slots[i] = IDLE;
             self.n_armed -= 1;
             self.refresh_min_slot(i);
             return Ok(Next::Slot(i));
         }
-        let (at, key) = self.queue.pop().expect("a heap entry");
-        if at > self.max_time {
-            // The run ends before this event: it is never dispatched.
-            self.now = self.max_time;
-            return Err(Stop::TimeLimit);
-        }
-        self.now = at;
-        self.steps += 1;
+        let (_, key) = self.queue.pop().expect("the heap's top is due");
         let i = key as usize;
         let p = self.slab[i].take().expect("a live slab entry");
         self.free.push(key as u32);
