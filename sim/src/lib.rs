@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Determinism contract: given (scenario, seed, commit) the JSONL trace is byte-identical. One
-//! seeded ChaCha8 stream per subsystem ([`kernel::rng::SimRng`]), no wall clock, no hash-map
+//! seeded PCG64 stream per subsystem ([`kernel::rng::SimRng`]), no wall clock, no hash-map
 //! iteration, no threads.
 
 pub mod alloc;
