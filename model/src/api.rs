@@ -243,7 +243,7 @@ pub enum ReplyData {
     SnapshotSet(SnapshotSetId),
     /// `AddToSnapshotSet`'s shadow id.
     Snapshot(SnapshotId),
-    /// `GatherWriterMetadata`: the writers that answered Identify, in subscription order.
+    /// `GatherWriterMetadata`: the writers that answered Identify, in subscription order (ascending id).
     WriterMetadata(Vec<WriterId>),
     /// `GatherWriterStatus`: one entry per writer of the session.
     WriterStatus(Vec<WriterStatus>),

@@ -174,6 +174,8 @@ pub struct StandardRequester {
     volumes: Vec<VolumeId>,
     /// Components of every writer: (writer, component index, volumes).
     catalog: Vec<(WriterId, u16, Vec<VolumeId>)>,
+    /// Where each writer's components start in `catalog`.
+    catalog_start: Vec<usize>,
     policy: Policy,
     /// Backups still to run after this one (`repeat`).
     repeats_left: u32,
@@ -218,10 +220,20 @@ impl StandardRequester {
                     .map(move |(c, comp)| (WriterId(w as u16), c as u16, comp.volumes.clone()))
             })
             .collect();
+        let catalog_start = machine
+            .writers
+            .iter()
+            .scan(0, |start, info| {
+                let here = *start;
+                *start += info.components.len();
+                Some(here)
+            })
+            .collect();
         StandardRequester {
             context,
             volumes,
             catalog,
+            catalog_start,
             retries_left: policy.retries,
             policy,
             repeats_left: repeats,
@@ -318,10 +330,9 @@ impl StandardRequester {
     }
 
     fn catalog_entry(&self, c: ComponentRef) -> &(WriterId, u16, Vec<VolumeId>) {
-        self.catalog
-            .iter()
-            .find(|(w, i, _)| *w == c.writer && *i == c.idx)
-            .expect("components come from the catalog")
+        let entry = &self.catalog[self.catalog_start[c.writer.idx()] + usize::from(c.idx)];
+        debug_assert!(entry.0 == c.writer && entry.1 == c.idx);
+        entry
     }
 
     /// Feeds what came back from the last action.
@@ -423,7 +434,7 @@ impl StandardRequester {
                             .catalog
                             .iter()
                             .filter(|(w, _, vols)| {
-                                ids.contains(w)
+                                ids.binary_search(w).is_ok()
                                     && !vols.is_empty()
                                     && vols.iter().all(|v| self.volumes.contains(v))
                             })

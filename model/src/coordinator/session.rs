@@ -103,7 +103,7 @@ pub(super) struct Session {
     pub(super) select_components: Option<bool>,
     /// Where GatherWriterMetadata is.
     pub(super) metadata: Metadata,
-    /// Writers that answered this session's Identify.
+    /// Writers that answered this session's Identify; sorted once the metadata is gathered.
     pub(super) identified: Vec<WriterId>,
     /// The components the requester added, per writer, in the order added.
     pub(super) selected: Vec<Vec<u16>>,
@@ -325,7 +325,7 @@ impl Coordinator {
             } else {
                 match c {
                     Some(c)
-                        if s.identified.contains(&c.writer)
+                        if s.identified.binary_search(&c.writer).is_ok()
                             && (c.idx as usize)
                                 < self.machine.writers[c.writer.idx()].components.len() =>
                     {
