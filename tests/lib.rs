@@ -138,11 +138,16 @@ pub fn inline(src: &str) -> sim::scenario::Scenario {
 /// Every catalog scenario run with its own seed: (path relative to the root, the scenario, the
 /// JSONL trace as text), in file order.
 pub fn catalog_traces() -> Vec<(String, sim::scenario::Scenario, String)> {
+    traces_of("scenarios")
+}
+
+/// [`catalog_traces`] for the scenarios under `dir` (relative to the root).
+pub fn traces_of(dir: &str) -> Vec<(String, sim::scenario::Scenario, String)> {
     let opts = sim::run::RunOptions {
         keep_trace_bytes: true,
         keep_records: false,
     };
-    toml_files(&root().join("scenarios"))
+    toml_files(&root().join(dir))
         .into_iter()
         .map(|path| {
             let rel = path

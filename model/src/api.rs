@@ -220,6 +220,15 @@ impl ApiCallKind {
                 | ApiCallKind::BackupComplete
         )
     }
+
+    /// Whether the call ends a backup: `IVssAsync::Cancel`, `AbortBackup`, `Release`. A
+    /// requester past its deadline waits for these, and gives up on any other call.
+    pub fn is_clean_up(self) -> bool {
+        matches!(
+            self,
+            ApiCallKind::Cancel | ApiCallKind::AbortBackup | ApiCallKind::Release
+        )
+    }
 }
 
 /// What the service reports for one writer in `GetWriterStatus` / `GetWriterMetadata`.
@@ -463,6 +472,14 @@ pub enum Output {
         /// or, for an ordinary transition, the Microsoft-documented rule (`"S3"` …). Never
         /// empty.
         rule: &'static str,
+    },
+    /// A writer's freeze window ended before Thaw was delivered (rule 7): the service gives up
+    /// on the writer, which is failed at freeze with `VSS_E_WRITERERROR_TIMEOUT` (the
+    /// [`Output::WriterStateChanged`] just before says so) and aborted. Emitted only by the
+    /// window's own timer, never for a writer that returned that code itself.
+    FreezeTimedOut {
+        /// The writer.
+        writer: WriterId,
     },
     /// A writer answered too late (its handler was given up on: it frees nothing, rule 30), or
     /// answered an event whose answer no longer counts; ignored.

@@ -186,6 +186,13 @@ pub struct StandardRequester {
     async_pending: bool,
     /// A Cancel call has been made and has not returned yet.
     cancel_pending: bool,
+    /// The synchronous call made and not yet returned.
+    in_flight: Option<ApiCallKind>,
+    /// A synchronous call given up on at the deadline: its reply, if it ever comes, is ignored.
+    abandoned_call: Option<ApiCallKind>,
+    /// The asynchronous operation was cancelled at the deadline and is no longer waited for:
+    /// its end, if it ever comes, changes nothing.
+    abandoned_op: bool,
     to_add: Vec<ComponentRef>,
     snapshots: Vec<(VolumeId, SnapshotId)>,
     read_ok: Vec<VolumeId>,
@@ -241,6 +248,9 @@ impl StandardRequester {
             waiting: false,
             async_pending: false,
             cancel_pending: false,
+            in_flight: None,
+            abandoned_call: None,
+            abandoned_op: false,
             to_add: Vec::new(),
             snapshots: Vec::new(),
             read_ok: Vec::new(),
@@ -325,6 +335,9 @@ impl StandardRequester {
             }
             Step::Done => return Action::Done,
         };
+        if let Action::Call(call) = &action {
+            self.in_flight = Some(call.kind());
+        }
         self.waiting = true;
         action
     }
@@ -362,8 +375,23 @@ impl StandardRequester {
                 } else if matches!(self.step, Step::Read(_)) {
                     self.waiting = false;
                     self.abandon();
+                } else if let Some(call) =
+                    self.in_flight.filter(|c| !c.is_async() && !c.is_clean_up())
+                {
+                    // Blocked in a synchronous call (AddToSnapshotSet waits for a provider's
+                    // BeginPrepareSnapshot): give it up and clean up; its entry stays pending
+                    // unless it returns, and a late reply is ignored.
+                    self.abandoned_call = Some(call);
+                    self.in_flight = None;
+                    self.waiting = false;
+                    if call == ApiCallKind::StartSnapshotSet {
+                        // The service starts the set before it sees AbortBackup.
+                        self.set_started = true;
+                    }
+                    self.abandon();
                 }
-                // Otherwise a call is in flight: its reply sees `deadline_passed`.
+                // Otherwise a clean-up call or an asynchronous call's start is in flight: its
+                // reply sees `deadline_passed`.
             }
             Feedback::Woke => {
                 self.waiting = false;
@@ -374,14 +402,20 @@ impl StandardRequester {
                 };
             }
             Feedback::Reply { call, result, data } => {
+                if self.abandoned_call == Some(call) {
+                    // The call given up on at the deadline returned after all: too late.
+                    self.abandoned_call = None;
+                    return;
+                }
+                self.in_flight = None;
                 if call == ApiCallKind::Cancel {
                     self.cancel_pending = false;
-                    // Wait for the operation to end (a Cancel after the release changes nothing,
-                    // rule 25); if it already has, abandon now.
-                    self.waiting = self.async_pending;
-                    if !self.async_pending {
-                        self.abandon();
-                    }
+                    // The deadline does not wait for the operation to end (a Cancel after the
+                    // release of held writes changes nothing, rule 25, and a hung provider
+                    // may never end it): abort and release now, as restic does.
+                    self.waiting = false;
+                    self.abandoned_op = self.async_pending;
+                    self.abandon();
                     return;
                 }
                 if !result.is_success() {
@@ -416,6 +450,11 @@ impl StandardRequester {
             }
             Feedback::AsyncDone { result, data, .. } => {
                 self.async_pending = false;
+                if self.abandoned_op {
+                    // Cancelled and no longer waited for: the clean-up goes on.
+                    self.abandoned_op = false;
+                    return;
+                }
                 if self.cancel_pending {
                     // Cancel has not returned yet: one call at a time, wait for its reply.
                     self.waiting = true;
@@ -646,7 +685,10 @@ pub struct ScriptedRequester {
     waiting: bool,
     /// The asynchronous call the script waits for (`Wait` + `QueryStatus`).
     awaited: Option<ApiCallKind>,
+    /// The shadows the set will hold, from `AddToSnapshotSet`'s answers.
     snapshots: Vec<(VolumeId, SnapshotId)>,
+    /// The set's `DoSnapshotSet` finished with `VSS_S_ASYNC_FINISHED`: its shadows exist.
+    made: bool,
     released: bool,
     done: bool,
 }
@@ -660,6 +702,7 @@ impl ScriptedRequester {
             waiting: false,
             awaited: None,
             snapshots: Vec::new(),
+            made: false,
             released: false,
             done: false,
         }
@@ -692,12 +735,18 @@ impl ScriptedRequester {
                 self.waiting = true;
                 Action::Call(call)
             }
-            ScriptStep::Read(volume) => match self.snapshots.iter().find(|(v, _)| *v == volume) {
+            ScriptStep::Read(volume) => match self
+                .snapshots
+                .iter()
+                .find(|(v, _)| *v == volume)
+                .filter(|_| self.made)
+            {
                 Some(&(volume, snapshot)) => {
                     self.waiting = true;
                     Action::ReadShadow { volume, snapshot }
                 }
-                // No shadow of that volume: nothing to read; go on.
+                // No shadow of that volume, or not yet (its DoSnapshotSet has not finished):
+                // nothing to read; go on.
                 None => self.next_action(),
             },
             ScriptStep::Sleep(d) => {
@@ -732,7 +781,10 @@ impl ScriptedRequester {
                     self.awaited = None;
                 }
             }
-            Feedback::AsyncDone { call, .. } => {
+            Feedback::AsyncDone { call, result, .. } => {
+                if call == ApiCallKind::DoSnapshotSet && result == Hresult::AsyncFinished {
+                    self.made = true;
+                }
                 // Only the operation waited for ends the wait: an earlier `wait = false`
                 // operation finishing now does not.
                 if self.awaited == Some(call) {

@@ -123,6 +123,11 @@ pub enum Fact {
         /// The rule applied.
         rule: &'static str,
     },
+    /// A writer's freeze window ended before its Thaw: the window's own timer fired (rule 7).
+    FreezeTimedOut {
+        /// The writer.
+        writer: WriterId,
+    },
     /// A writer answered too late; ignored.
     LateAnswer,
     /// A provider was called.
@@ -291,6 +296,8 @@ pub enum FactKind {
     WriterAnswer,
     /// [`Fact::StateChanged`].
     StateChanged,
+    /// [`Fact::FreezeTimedOut`].
+    FreezeTimedOut,
     /// [`Fact::LateAnswer`].
     LateAnswer,
     /// [`Fact::ProviderCall`].
@@ -363,6 +370,7 @@ impl Fact {
             Fact::WriterEvent { .. } => FactKind::WriterEvent,
             Fact::WriterAnswer { .. } => FactKind::WriterAnswer,
             Fact::StateChanged { .. } => FactKind::StateChanged,
+            Fact::FreezeTimedOut { .. } => FactKind::FreezeTimedOut,
             Fact::LateAnswer => FactKind::LateAnswer,
             Fact::ProviderCall { .. } => FactKind::ProviderCall,
             Fact::ProviderAnswer { .. } => FactKind::ProviderAnswer,

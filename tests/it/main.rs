@@ -4,6 +4,7 @@
 //! - `roundtrip`: generated scenarios parse back from their canonical text (proptest);
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
+//! - `found`: the reproducers of defects found by fuzzing from outside pass their `[expect]`;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test;
@@ -13,6 +14,7 @@ mod canonical;
 mod cli;
 mod coverage;
 mod determinism;
+mod found;
 mod malformed;
 mod protocol;
 mod regression;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use sim::run::{RunOptions, run};
-use vss_sim_tests::{catalog_traces, load, root, toml_files};
+use vss_sim_tests::{catalog_traces, load, root, toml_files, traces_of};
 
 const ROLES: [&str; 6] = [
     "requester",
@@ -118,7 +118,11 @@ fn check(scenario: &str, seed: u64, text: &str) -> Vec<String> {
 fn every_catalog_trace_has_the_header_roles_and_paired_spans() {
     let mut bad = Vec::new();
     let mut n_spans = 0;
-    for (rel, s, text) in catalog_traces() {
+    // The catalog, and the reproducers of defects found from outside (calls given up on at a
+    // deadline, operations cancelled and not waited for).
+    let mut traces = catalog_traces();
+    traces.extend(traces_of("tests/inputs/found"));
+    for (rel, s, text) in traces {
         n_spans += text.matches("\"span\":\"begin\"").count();
         bad.extend(
             check(&s.name, s.seed, &text)

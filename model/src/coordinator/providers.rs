@@ -247,4 +247,47 @@ impl Coordinator {
         }
         tokens
     }
+
+    /// Rules 14, 27: requester `r` dropped its set (AbortBackup, Release, or its process went
+    /// away) while a provider's `BeginPrepareSnapshot` is still outstanding (a hung provider
+    /// holds `AddToSnapshotSet`). The service stops waiting for it and that provider hears
+    /// `AbortSnapshots`, once, for the volumes it was still preparing; the blocked
+    /// `AddToSnapshotSet` never returns, and a later answer finds no call and is ignored.
+    pub(super) fn drop_pending_adds(&mut self, r: RequesterId, out: &mut Vec<Output>) {
+        let dropped: Vec<(u64, ProviderId, VolumeId)> = self
+            .pending_calls
+            .iter()
+            .filter(|(_, p)| p.requester == r && p.call == ProviderCall::BeginPrepareSnapshot)
+            .filter_map(|(t, p)| p.add.map(|(v, _)| (t, p.provider, v)))
+            .collect();
+        if dropped.is_empty() {
+            return;
+        }
+        let mut by_provider: Vec<(ProviderId, Vec<VolumeId>)> = Vec::new();
+        for &(t, provider, volume) in &dropped {
+            self.pending_calls.remove(t);
+            match by_provider.iter_mut().find(|(p, _)| *p == provider) {
+                Some((_, vols)) => vols.push(volume),
+                None => by_provider.push((provider, vec![volume])),
+            }
+        }
+        let Some(set) = self.sessions[r.idx()].set.as_mut() else {
+            return;
+        };
+        set.adds_pending = set
+            .adds_pending
+            .saturating_sub(u32::try_from(dropped.len()).unwrap_or(u32::MAX));
+        let set_id = set.id;
+        for (provider, volumes) in by_provider {
+            // AbortSnapshots is not answered: nothing waits for its token.
+            let token = self.token();
+            out.push(Output::ProviderCall {
+                provider,
+                call: ProviderCall::AbortSnapshots,
+                set_id,
+                volumes,
+                token,
+            });
+        }
+    }
 }

@@ -447,6 +447,7 @@ impl Coordinator {
             // Rules 20 and 22: AbortBackup ends the creation (rule 14's clean-up).
             self.fail_creation(now, Hresult::AsyncCancelled, "22", out);
         }
+        self.drop_pending_adds(r, out);
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
         }
@@ -502,6 +503,7 @@ impl Coordinator {
         if self.creation.as_ref().is_some_and(|c| c.requester == r) {
             self.fail_creation(now, Hresult::AsyncCancelled, "27", out);
         }
+        self.drop_pending_adds(r, out);
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
         }

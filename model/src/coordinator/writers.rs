@@ -538,6 +538,7 @@ impl Coordinator {
             "7",
             out,
         );
+        out.push(Output::FreezeTimedOut { writer });
         self.sessions[r.idx()].seats[writer.idx()].out = true;
         if !self.sessions[r.idx()].seats[writer.idx()].aborted {
             self.deliver(now, r, writer, WriterEvent::Abort, out);

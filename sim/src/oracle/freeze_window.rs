@@ -4,7 +4,7 @@
 
 use model::machine::Machine;
 use model::time::{Duration, Instant};
-use model::vss::{Hresult, WriterEvent, WriterState};
+use model::vss::WriterEvent;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
 use crate::fact::{Fact, FactKind};
@@ -17,7 +17,7 @@ pub(super) const ENTRY: Entry = Entry {
     },
     sees: FactKind::set(&[
         FactKind::WriterEvent,
-        FactKind::StateChanged,
+        FactKind::FreezeTimedOut,
         FactKind::Ending,
     ]),
     build,
@@ -65,16 +65,13 @@ impl Oracle for FreezeWindow {
                     _ => {}
                 }
             }
-            Fact::StateChanged {
-                writer,
-                next: WriterState::FailedAtFreeze,
-                last_error: Hresult::WriterErrorTimeout,
-                ..
-            } => {
+            Fact::FreezeTimedOut { writer } => {
+                // Judged on the timer's own firing, not on the state it leaves: a writer may
+                // fail its Freeze with VSS_E_WRITERERROR_TIMEOUT itself, at any time.
                 let w = writer.idx();
                 let (name, limit) = window(machine, w);
                 // Rule 13b: the timer fires exactly at limit + 1 µs.
-                if let Some(at) = self.frozen_at[w]
+                if let Some(at) = self.frozen_at[w].take()
                     && now != at.deadline_after(limit)
                 {
                     out.push(found(
@@ -132,14 +129,7 @@ mod tests {
 
     #[test]
     fn a_timeout_off_its_instant_or_none_at_all_is_reported() {
-        let timeout = Fact::StateChanged {
-            writer: W,
-            event: WriterEvent::Freeze,
-            prev: WriterState::WaitingForThaw,
-            next: WriterState::FailedAtFreeze,
-            last_error: Hresult::WriterErrorTimeout,
-            rule: "7",
-        };
+        let timeout = Fact::FreezeTimedOut { writer: W };
         let early = vec![(0, event(WriterEvent::Freeze)), (10, timeout.clone())];
         assert_eq!(judge("freeze_window", early).len(), 1);
         let exact = vec![(0, event(WriterEvent::Freeze)), (WINDOW + 1, timeout)];
@@ -149,5 +139,31 @@ mod tests {
         };
         let stuck = vec![(0, event(WriterEvent::Freeze)), (WINDOW + 5, ending)];
         assert_eq!(judge("freeze_window", stuck).len(), 1);
+    }
+
+    #[test]
+    fn a_writer_failing_its_freeze_with_the_timeout_code_is_no_timer_firing() {
+        // The writer's own answer, 10 ms after Freeze, with a documented failure code: the
+        // window's timer did not fire, and the writer is aborted at once.
+        let failed = Fact::StateChanged {
+            writer: W,
+            event: WriterEvent::Freeze,
+            prev: WriterState::WaitingForFreeze,
+            next: WriterState::FailedAtFreeze,
+            last_error: Hresult::WriterErrorTimeout,
+            rule: "S6",
+        };
+        let facts = vec![
+            (0, event(WriterEvent::Freeze)),
+            (10_000, failed),
+            (10_000, event(WriterEvent::Abort)),
+            (
+                WINDOW + 5,
+                Fact::Ending {
+                    reason: EndReason::Finished,
+                },
+            ),
+        ];
+        assert!(judge("freeze_window", facts).is_empty());
     }
 }

@@ -23,7 +23,7 @@ use model::api::{ApiCall, ShadowStatus, WriterStatus};
 use model::ids::{ProviderId, RequesterId, VolumeId, WriterId};
 use model::machine::Machine;
 use model::time::{Duration, Instant};
-use model::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
+use model::vss::{Hresult, ProviderCall, WriterEvent};
 
 use super::names::Names;
 use super::{DeletedBy, Fact};
@@ -89,6 +89,10 @@ pub(super) struct Tracer {
     open: BTreeMap<u64, Open>,
     /// Per requester: its open API call span.
     calls: Vec<Option<(u64, ApiCallName)>>,
+    /// Per requester: the span of its asynchronous operation still running (the call that
+    /// returned an `IVssAsync`), until the operation's end reaches the requester. A Cancel,
+    /// AbortBackup or Release can be made meanwhile.
+    ops: Vec<Option<u64>>,
     /// Open API call spans, most recently begun last.
     causes: Vec<u64>,
     /// The open `DoSnapshotSet` call span (one creation at a time, rule 20).
@@ -121,6 +125,7 @@ impl Tracer {
             seq_base: [r0, w0, p0, v0],
             open: BTreeMap::new(),
             calls: vec![None; n_requesters],
+            ops: vec![None; n_requesters],
             causes: Vec::new(),
             creation: None,
             stage: None,
@@ -357,9 +362,15 @@ impl Tracer {
                 call,
                 result,
             } => {
-                let Some((id, _)) = self.calls[requester.idx()] else {
+                let Some((id, name)) = self.calls[requester.idx()] else {
                     return;
                 };
+                if name != call.name() {
+                    // The reply to a call the requester gave up on (its deadline): its span
+                    // stays open, the call in flight is another.
+                    return;
+                }
+                self.calls[requester.idx()] = None;
                 if call.is_async() && result.is_success() {
                     // The IVssAsync: the call's span goes on until the operation ends.
                     let mut r = Tracer::rec(now, "reply", &self.requester(n, *requester));
@@ -367,9 +378,9 @@ impl Tracer {
                     r.name = Some(call.name());
                     r.result = Some(result.name());
                     out.push(r);
+                    self.ops[requester.idx()] = Some(id);
                     return;
                 }
-                self.calls[requester.idx()] = None;
                 if self.creation == Some(id) {
                     self.end_stage(now, out);
                     self.creation = None;
@@ -398,7 +409,8 @@ impl Tracer {
             } => {
                 // The operation's end at the service: what QueryStatus gives from now on.
                 let mut r = Tracer::rec(now, "async_status", &self.requester(n, *requester));
-                r.parent_id = Some(self.calls[requester.idx()].map(|c| c.0));
+                let i = requester.idx();
+                r.parent_id = Some(self.ops[i].or(self.calls[i].map(|c| c.0)));
                 r.result = Some(result.name());
                 r.writers = status_list(n, writers);
                 out.push(r);
@@ -409,7 +421,7 @@ impl Tracer {
                 result,
                 writers,
             } => {
-                let Some((id, _)) = self.calls[requester.idx()].take() else {
+                let Some(id) = self.ops[requester.idx()].take() else {
                     return;
                 };
                 if self.creation == Some(id) {
@@ -424,7 +436,8 @@ impl Tracer {
             }
             Fact::Deadline { requester } => {
                 let mut r = Tracer::rec(now, "deadline", &self.requester(n, *requester));
-                r.parent_id = Some(self.calls[requester.idx()].map(|c| c.0));
+                let i = requester.idx();
+                r.parent_id = Some(self.calls[i].map(|c| c.0).or(self.ops[i]));
                 r.detail = Some("the requester's deadline passed".into());
                 out.push(r);
             }
@@ -534,25 +547,33 @@ impl Tracer {
                 r.last_error = Some(last_error.name());
                 r.rule = (!rule.is_empty()).then_some(*rule);
                 out.push(r);
-                // The service gave up on a handler (rules 7, 11): its span ends now.
-                let timed_out = *next == WriterState::FailedAtFreeze
-                    && *last_error == Hresult::WriterErrorTimeout;
-                if *last_error == Hresult::WriterNotResponding || timed_out {
-                    if let Some(mut r) =
+                // The service gave up on a handler (rule 11): its span ends now.
+                if *last_error == Hresult::WriterNotResponding
+                    && let Some(mut r) =
                         self.end_handler(now, *writer, Some(*event), Some("span_end"))
-                    {
-                        r.result = Some(last_error.name());
-                        r.detail = Some("the service gave up on the handler".into());
-                        out.push(r);
-                    }
-                    if timed_out
-                        && let Some(id) = self.freeze[w].take()
-                        && let Some(mut r) = self.end(now, id, None)
-                    {
-                        r.result = Some(last_error.name());
-                        r.detail = Some("the window ended".into());
-                        out.push(r);
-                    }
+                {
+                    r.result = Some(last_error.name());
+                    r.detail = Some("the service gave up on the handler".into());
+                    out.push(r);
+                }
+            }
+            Fact::FreezeTimedOut { writer } => {
+                // Rule 7: the window's timer fired; a Freeze handler still running is given up
+                // on, and the window span ends.
+                let timeout = Hresult::WriterErrorTimeout;
+                if let Some(mut r) =
+                    self.end_handler(now, *writer, Some(WriterEvent::Freeze), Some("span_end"))
+                {
+                    r.result = Some(timeout.name());
+                    r.detail = Some("the service gave up on the handler".into());
+                    out.push(r);
+                }
+                if let Some(id) = self.freeze[writer.idx()].take()
+                    && let Some(mut r) = self.end(now, id, None)
+                {
+                    r.result = Some(timeout.name());
+                    r.detail = Some("the window ended".into());
+                    out.push(r);
                 }
             }
             Fact::LateAnswer => {

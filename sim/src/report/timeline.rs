@@ -49,11 +49,11 @@ pub fn timeline(records: &[Record]) -> String {
                 r.rule.map(|x| format!(", rule {x}")).unwrap_or_default()
             ),
             "provider_call" => format!("<- {}", r.name.unwrap_or("")),
-            "provider_answer" => format!(
-                "{} answered {}",
-                r.name.unwrap_or(""),
-                r.result.unwrap_or("")
-            ),
+            "provider_answer" => match r.result {
+                Some(result) => format!("{} answered {result}", r.name.unwrap_or("")),
+                // AbortSnapshots: nothing waits for an answer.
+                None => format!("{}: not answered", r.name.unwrap_or("")),
+            },
             "hold" => format!(
                 "FlushAndHoldWrites: snapshot instant, writes held (rule 13){}",
                 vol(r)

@@ -142,19 +142,14 @@ impl World {
                         read: Some(read),
                     }
                 }
-                Err(_) => {
-                    let (first, last, _) = self
-                        .store
-                        .volume(job.volume)
-                        .written_span()
-                        .unwrap_or((0, 0, 0));
-                    Range {
-                        n: job.total,
-                        first,
-                        last,
-                        read: None,
-                    }
-                }
+                // No such shadow (not made yet, or deleted): the read fails at once and reads
+                // nothing, least of all the live volume.
+                Err(_) => Range {
+                    n: 0,
+                    first: 0,
+                    last: 0,
+                    read: None,
+                },
             }
         } else {
             let n = (job.total - job.pos).min(self.range_len(job.volume));
@@ -167,8 +162,9 @@ impl World {
             }
         };
         // A read costs time for the blocks the shadow holds (written before its instant);
-        // blocks first written on the live volume after it read as zeros, at no cost.
-        let held = range.read.map_or(range.n as u64, |r| r.held_blocks);
+        // blocks first written on the live volume after it read as zeros, at no cost. A read
+        // of a shadow that does not exist fails at once.
+        let held = range.read.map_or(0, |r| r.held_blocks);
         let bytes = held * u64::from(self.store.volume(job.volume).block_size());
         let bw = self.reqs[r.idx()].bandwidth;
         let us = (u128::from(bytes) * 1_000_000).div_ceil(u128::from(bw)) as u64;

@@ -182,6 +182,7 @@ impl World {
                 last_error,
                 rule,
             }),
+            Output::FreezeTimedOut { writer } => self.note(Fact::FreezeTimedOut { writer }),
             Output::LateAnswerIgnored { .. } => self.note(Fact::LateAnswer),
             Output::Phase {
                 set_id,
