@@ -5,6 +5,7 @@
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `malformed`: bad input exits 2 naming file, line and key;
+//! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test;
 //! - `trace`: trace schema 2 (header, role instances, paired spans) over the catalog.
@@ -14,6 +15,8 @@ mod cli;
 mod coverage;
 mod determinism;
 mod malformed;
+#[cfg(unix)]
+mod output;
 mod protocol;
 mod regression;
 mod roundtrip;
