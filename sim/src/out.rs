@@ -69,7 +69,7 @@ pub fn stderr(args: fmt::Arguments<'_>) {
 pub struct Target {
     /// The path as the user gave it, for messages.
     shown: String,
-    /// The path with symbolic links followed: what is written or replaced.
+    /// What is written through (the path as given), or replaced (every link followed).
     path: PathBuf,
     /// How it is written.
     how: How,
@@ -89,43 +89,53 @@ enum How {
 /// for exit code 2.
 pub fn target(path: &Path, input: Option<&Path>) -> Result<Target, String> {
     let shown = path.display().to_string();
-    let resolved = resolve_links(path).map_err(|e| format!("{shown}: {e}"))?;
-    let meta = match std::fs::metadata(&resolved) {
+    let fail = |e: io::Error| format!("{shown}: {e}");
+    // `metadata` follows every link, the kernel's own (`/dev/stdout`) included.
+    let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // A new path, or a dangling link whose target is to be created; its directory
+            // must exist.
+            let path = resolve_links(path).map_err(fail)?;
+            let dir = dir_of(&path);
+            if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+                return Err(format!(
+                    "{shown}: no directory {} to write it in",
+                    dir.display()
+                ));
+            }
             return Ok(Target {
                 shown,
-                path: resolved,
+                path,
                 how: How::Replace(None),
             });
         }
-        Err(e) => return Err(format!("{shown}: {e}")),
+        Err(e) => return Err(fail(e)),
     };
     if meta.is_dir() {
         return Err(format!("{shown}: is a directory; name a file"));
     }
     if let Some(input) = input
-        && same_file(&meta, &resolved, input)
+        && same_file(&meta, path, input)
     {
         return Err(format!(
             "{shown}: is the scenario file {}; name another file",
             input.display()
         ));
     }
-    let how = if is_stream(&meta) {
-        How::Through
+    let (path, how) = if is_stream(&meta) {
+        // Opened by its own name: the kernel follows the links.
+        (path.to_path_buf(), How::Through)
     } else if meta.is_file() {
-        How::Replace(Some(meta.permissions()))
+        // The file itself, every link followed: the temporary file goes beside it.
+        let real = std::fs::canonicalize(path).map_err(fail)?;
+        (real, How::Replace(Some(meta.permissions())))
     } else {
         return Err(format!(
             "{shown}: is neither a regular file, a FIFO nor a character device"
         ));
     };
-    Ok(Target {
-        shown,
-        path: resolved,
-        how,
-    })
+    Ok(Target { shown, path, how })
 }
 
 impl Target {
@@ -146,6 +156,13 @@ impl Target {
 /// [`Target::write`]).
 pub fn write_file(path: &Path, bytes: &[u8], input: Option<&Path>) -> Result<(), String> {
     target(path, input)?.write(bytes)
+}
+
+/// The directory `path` is in (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// `path` with every symbolic link along its last component followed (the target of a
@@ -202,10 +219,7 @@ fn replace_atomically(
     bytes: &[u8],
     perms: Option<&std::fs::Permissions>,
 ) -> io::Result<()> {
-    let dir = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(target);
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

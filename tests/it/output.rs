@@ -325,6 +325,14 @@ fn trace_out_to_a_directory_exits_2_and_leaves_nothing_behind() {
     assert!(out.stdout.is_empty(), "refused before the run");
     assert_eq!(tmp.names(), ["traces"], "no temporary file in the parent");
     assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
+
+    // A path in a directory that does not exist: refused before the run too.
+    let (out, _) = run_with_trace(None, &tmp.path().join("missing/t.jsonl"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr:\n{err}");
+    assert!(err.contains("missing/t.jsonl"), "{err}");
+    assert!(out.stdout.is_empty(), "refused before the run");
+    assert_eq!(tmp.names(), ["traces"]);
 }
 
 #[test]
