@@ -543,18 +543,20 @@ pub fn table(r: &BenchReport) -> String {
     s
 }
 
-/// Runs the benchmark; prints one JSON object (`json`) or the table. Exit 0 when both bounds
-/// are met, 1 otherwise.
-#[allow(clippy::print_stdout)] // Printing the figures is this command's purpose.
+/// Runs the benchmark; prints one JSON object (`json`) or the table. Exit 0 when every bound
+/// is met, 1 otherwise; output errors as [`crate::out`] says (a closed pipe keeps 0 or 1,
+/// another write error is 2).
 pub fn main(json: bool) -> ExitCode {
     let r = measure();
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(&r).expect("the report always serialises")
-        );
+    let text = if json {
+        let mut s = serde_json::to_string(&r).expect("the report always serialises");
+        s.push('\n');
+        s
     } else {
-        print!("{}", table(&r));
+        table(&r)
+    };
+    if let Err(failed) = crate::out::stdout("bench", text.as_bytes()) {
+        return failed;
     }
     if r.bounds_met {
         ExitCode::SUCCESS

@@ -24,6 +24,7 @@ pub mod calendar;
 pub mod fact;
 pub mod kernel;
 pub mod oracle;
+pub mod out;
 pub mod record;
 pub mod report;
 pub mod run;

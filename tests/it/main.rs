@@ -6,6 +6,7 @@
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `found`: the reproducers of defects found by fuzzing from outside pass their `[expect]`;
 //! - `malformed`: bad input exits 2 naming file, line and key;
+//! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test;
 //! - `trace`: trace schema 2 (header, role instances, paired spans) over the catalog.
@@ -16,6 +17,8 @@ mod coverage;
 mod determinism;
 mod found;
 mod malformed;
+#[cfg(unix)]
+mod output;
 mod protocol;
 mod regression;
 mod roundtrip;

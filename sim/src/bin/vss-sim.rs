@@ -7,11 +7,13 @@
 //!
 //! Exit codes of `vssadmin` are vssadmin's (rule 29b): 0 something is listed, 1
 //! `No items found that satisfy the query.`, 2 bad input. It does not check `[expect]`.
+//!
+//! Output errors, for every command ([`sim::out`]): standard output closed by its reader ends
+//! the command silently with its own exit code; any other write error is exit 2 naming
+//! standard output or the file; a failing standard error changes nothing. Nothing here uses
+//! `print!`: every write goes through [`sim::out`].
 
-#![allow(clippy::print_stdout)] // The CLI prints on purpose.
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +21,13 @@ use clap::{Parser, Subcommand};
 use sim::report::timeline::timeline;
 use sim::run::{RunOptions, run, summary_text};
 use sim::scenario::{DEFAULT_SCENARIO, Scenario, parse};
+
+/// `eprintln!` that cannot panic ([`sim::out::stderr_line`]).
+macro_rules! note {
+    ($($arg:tt)*) => {
+        sim::out::stderr_line(format_args!($($arg)*))
+    };
+}
 
 #[global_allocator]
 static ALLOC: sim::alloc::CountingAlloc = sim::alloc::CountingAlloc;
@@ -104,9 +113,20 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
+            // `--help` and `--version` go to standard output, usage errors to standard error.
+            if e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            let printed = e
+                .print()
+                .and_then(|()| std::io::Write::flush(&mut std::io::stdout()));
+            return match printed {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => sim::out::classify("", &err)
+                    .err()
+                    .unwrap_or(ExitCode::SUCCESS),
+            };
         }
     };
     match cli.command {
@@ -126,33 +146,38 @@ fn main() -> ExitCode {
         } => cmd_vssadmin(&verb, object.as_deref(), file, at.as_deref(), seed, lf),
         Command::Bench { json } => sim::bench::main(json),
         Command::Oracles => {
-            for e in sim::oracle::ALL {
-                println!("{}\t{}", e.info.name, e.info.description);
-            }
-            ExitCode::SUCCESS
+            let text: String = sim::oracle::ALL
+                .iter()
+                .map(|e| format!("{}\t{}\n", e.info.name, e.info.description))
+                .collect();
+            print_then("oracles", &text, ExitCode::SUCCESS)
         }
         Command::Scenario {
             action: ScenarioCommand::Fmt { file },
         } => match load(&Some(file)) {
-            Ok((scenario, _)) => {
-                print!("{}", scenario.to_toml());
-                ExitCode::SUCCESS
-            }
+            Ok((scenario, _)) => print_then("scenario fmt", &scenario.to_toml(), ExitCode::SUCCESS),
             Err(e) => {
-                eprintln!("vss-sim scenario fmt: {e}");
+                note!("vss-sim scenario fmt: {e}");
                 ExitCode::from(2)
             }
         },
         Command::Graph { which } => {
             if which != "writer" {
-                eprintln!(
-                    "vss-sim graph: unknown graph `{which}`; the graph available is `writer`"
-                );
+                note!("vss-sim graph: unknown graph `{which}`; the graph available is `writer`");
                 return ExitCode::from(2);
             }
-            print!("{}", model::graph::WriterStateGraph::new().to_dot());
-            ExitCode::SUCCESS
+            let dot = model::graph::WriterStateGraph::new().to_dot();
+            print_then("graph", &dot, ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Writes `text` to standard output, then exits with `code` (also when the reader closed the
+/// pipe), or 2 on another write error.
+fn print_then(cmd: &str, text: &str, code: ExitCode) -> ExitCode {
+    match sim::out::stdout(cmd, text.as_bytes()) {
+        Ok(_) => code,
+        Err(failed) => failed,
     }
 }
 
@@ -200,11 +225,11 @@ fn parse_seed(cmd: &str, seed: Option<&str>, scenario_seed: u64) -> Result<u64, 
         None => Ok(scenario_seed),
         Some("random") => {
             let s = random_seed();
-            eprintln!("vss-sim {cmd}: seed {s}");
+            note!("vss-sim {cmd}: seed {s}");
             Ok(s)
         }
         Some(s) => s.parse::<u64>().map_err(|_| {
-            eprintln!(
+            note!(
                 "vss-sim {cmd}: --seed takes an integer from 0 to 18446744073709551615 or `random`, not `{s}`"
             );
             ExitCode::from(2)
@@ -224,26 +249,27 @@ fn cmd_vssadmin(
     lf: bool,
 ) -> ExitCode {
     use sim::calendar::epoch_secs;
+    use sim::out::Sent;
     use sim::report::vssadmin::{Object, WAITING, banner_len, eol, render, world_at};
     const OBJECTS: &str = "writers, shadows, providers or shadowstorage";
     if !verb.eq_ignore_ascii_case("list") {
-        eprintln!(
+        note!(
             "vss-sim vssadmin: unknown verb `{verb}`; the verb available is `list` (vss-sim vssadmin list {OBJECTS})"
         );
         return ExitCode::from(2);
     }
     let Some(word) = object else {
-        eprintln!("vss-sim vssadmin: `list` needs an object: {OBJECTS}");
+        note!("vss-sim vssadmin: `list` needs an object: {OBJECTS}");
         return ExitCode::from(2);
     };
     let Some(object) = Object::parse(word) else {
-        eprintln!("vss-sim vssadmin: unknown object `{word}`; list {OBJECTS}");
+        note!("vss-sim vssadmin: unknown object `{word}`; list {OBJECTS}");
         return ExitCode::from(2);
     };
     let (scenario, shown) = match load(&file) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("vss-sim vssadmin: {e}");
+            note!("vss-sim vssadmin: {e}");
             return ExitCode::from(2);
         }
     };
@@ -253,13 +279,13 @@ fn cmd_vssadmin(
         } else {
             &shown
         };
-        eprintln!("vss-sim vssadmin: {file}: key `machine.epoch`: {e}");
+        note!("vss-sim vssadmin: {file}: key `machine.epoch`: {e}");
         return ExitCode::from(2);
     }
     let at = match at.map(sim::units::parse_duration).transpose() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("vss-sim vssadmin: --at: {e}");
+            note!("vss-sim vssadmin: --at: {e}");
             return ExitCode::from(2);
         }
     };
@@ -271,50 +297,29 @@ fn cmd_vssadmin(
     let view = match render(object, &world, &scenario, lf) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("vss-sim vssadmin: {e}");
+            note!("vss-sim vssadmin: {e}");
             return ExitCode::from(2);
         }
     };
     let bytes = view.text.as_bytes();
-    let mut stdout = std::io::stdout().lock();
-    let written = if object == Object::Writers && view.listed {
+    let code = ExitCode::from(view.exit_code());
+    let blocks = if object == Object::Writers && view.listed {
         let (banner, blocks) = bytes.split_at(banner_len(lf));
-        stdout
-            .write_all(banner)
-            .and_then(|_| stdout.flush())
-            .and_then(|_| {
-                let nl = eol(lf);
-                let mut err = std::io::stderr().lock();
-                write!(err, "{}{nl}{}{nl}{nl}", WAITING[0], WAITING[1])?;
-                err.flush()
-            })
-            .and_then(|_| stdout.write_all(blocks))
-    } else {
-        stdout.write_all(bytes)
-    };
-    if let Err(e) = written.and_then(|_| stdout.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("vss-sim vssadmin: cannot write the output: {e}");
-            return ExitCode::from(2);
+        match sim::out::stdout("vssadmin", banner) {
+            Ok(Sent::Written) => {}
+            Ok(Sent::Closed) => return code,
+            Err(failed) => return failed,
         }
+        let nl = eol(lf);
+        sim::out::stderr(format_args!("{}{nl}{}{nl}{nl}", WAITING[0], WAITING[1]));
+        blocks
+    } else {
+        bytes
+    };
+    match sim::out::stdout("vssadmin", blocks) {
+        Ok(_) => code,
+        Err(failed) => failed,
     }
-    ExitCode::from(view.exit_code())
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("trace");
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }
 
 fn cmd_run(
@@ -326,7 +331,7 @@ fn cmd_run(
     let (scenario, shown) = match load(&file) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("vss-sim run: {e}");
+            note!("vss-sim run: {e}");
             return ExitCode::from(2);
         }
     };
@@ -334,49 +339,54 @@ fn cmd_run(
         Ok(s) => s,
         Err(code) => return code,
     };
+    // The trace's file is checked before the run: a directory or the scenario itself is refused.
+    let trace_target = match trace_out
+        .as_deref()
+        .map(|p| sim::out::target(p, file.as_deref()))
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            note!("vss-sim run: --trace-out: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = RunOptions {
-        keep_trace_bytes: trace_out.is_some(),
+        keep_trace_bytes: trace_target.is_some(),
         keep_records: !json,
     };
     let outcome = run(&scenario, seed, opts);
-    if let (Some(path), Some(bytes)) = (&trace_out, &outcome.trace_bytes) {
-        if let Err(e) = write_atomic(path, bytes) {
-            eprintln!(
-                "vss-sim run: cannot write the trace to {}: {e}",
-                path.display()
-            );
+    if let (Some(target), Some(bytes)) = (&trace_target, &outcome.trace_bytes) {
+        if let Err(e) = target.write(bytes) {
+            note!("vss-sim run: --trace-out: cannot write the trace: {e}");
             return ExitCode::from(2);
         }
     }
     let report = &outcome.report;
-    let mut stdout = std::io::stdout().lock();
-    let printed = if json {
-        serde_json::to_writer_pretty(&mut stdout, report)
-            .map_err(std::io::Error::other)
-            .and_then(|_| writeln!(stdout))
+    let text = if json {
+        let mut v = serde_json::to_vec_pretty(report).expect("the report always serialises");
+        v.push(b'\n');
+        v
     } else {
         let tl = timeline(outcome.records.as_deref().unwrap_or(&[]));
-        write!(stdout, "{tl}{}", summary_text(report))
+        format!("{tl}{}", summary_text(report)).into_bytes()
     };
-    if let Err(e) = printed {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("vss-sim run: cannot write the output: {e}");
-            return ExitCode::from(2);
-        }
+    if let Err(failed) = sim::out::stdout("run", &text) {
+        return failed;
     }
     if report.expect.passed {
         ExitCode::SUCCESS
     } else {
         for f in &report.expect.failures {
-            eprintln!("vss-sim run: expect: {f}");
+            note!("vss-sim run: expect: {f}");
         }
         let file_arg = if shown.is_empty() {
             String::new()
         } else {
             format!(" {shown}")
         };
-        eprintln!("vss-sim run: the run did not match its [expect] (seed {seed})");
-        eprintln!("replay: vss-sim run{file_arg} --seed {seed}");
+        note!("vss-sim run: the run did not match its [expect] (seed {seed})");
+        note!("replay: vss-sim run{file_arg} --seed {seed}");
         ExitCode::from(1)
     }
 }
