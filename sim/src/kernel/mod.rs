@@ -39,7 +39,14 @@ pub enum Stop {
     TimeLimit,
 }
 
-const IDLE: (u64, u64) = (u64::MAX, u64::MAX);
+/// A disarmed slot's key: after every armed one.
+const IDLE: u128 = u128::MAX;
+
+/// A slot's key: `(at_us, seq)` as one integer, so that a comparison is one instruction pair.
+#[inline]
+fn slot_key(at_us: u64, seq: u64) -> u128 {
+    (u128::from(at_us) << 64) | u128::from(seq)
+}
 
 /// The clock, the queue and the slots of one run.
 #[derive(Debug)]
@@ -47,8 +54,8 @@ pub struct Kernel<P> {
     queue: EventQueue,
     slab: Vec<Option<P>>,
     free: Vec<u32>,
-    /// `(at_us, seq)` per slot; `IDLE` when disarmed.
-    slots: Vec<(u64, u64)>,
+    /// `(at_us, seq)` per slot as a [`slot_key`]; `IDLE` when disarmed.
+    slots: Vec<u128>,
     /// The slot with the smallest `(at, seq)`, if any is armed.
     min_slot: Option<usize>,
     /// Armed slots.
@@ -133,7 +140,7 @@ impl<P> Kernel<P> {
         if self.slots[i] == IDLE {
             self.n_armed += 1;
         }
-        self.slots[i] = (at.as_us(), seq);
+        self.slots[i] = slot_key(at.as_us(), seq);
         self.refresh_min_slot(i);
     }
 
@@ -157,13 +164,13 @@ impl<P> Kernel<P> {
                 }
             }
             _ => {
-                let mut best: Option<usize> = None;
-                for (i, s) in self.slots.iter().enumerate() {
-                    if *s != IDLE && best.is_none_or(|b| *s < self.slots[b]) {
-                        best = Some(i);
+                let mut best = 0;
+                for i in 1..self.slots.len() {
+                    if self.slots[i] < self.slots[best] {
+                        best = i;
                     }
                 }
-                self.min_slot = best;
+                self.min_slot = (self.slots.get(best).is_some_and(|s| *s != IDLE)).then_some(best);
             }
         }
     }
@@ -172,7 +179,10 @@ impl<P> Kernel<P> {
     #[inline]
     fn due(&self) -> Option<((u64, u64), Option<usize>)> {
         let heap = self.queue.peek_key();
-        let slot = self.min_slot.map(|m| (self.slots[m], m));
+        let slot = self.min_slot.map(|m| {
+            let k = self.slots[m];
+            (((k >> 64) as u64, k as u64), m)
+        });
         match (heap, slot) {
             (None, None) => None,
             (Some(h), None) => Some((h, None)),
