@@ -4,9 +4,8 @@
 //!
 //! PCG64 rather than ChaCha8: a simulation needs reproducible, well-distributed draws, not
 //! unpredictable ones, and a 128-bit multiply-add per word costs a third of ChaCha8's block
-//! refills on the write path (measured with `vss-sim bench`).
-
-use sha2::{Digest, Sha256};
+//! refills on the write path (measured with `vss-sim bench`). For the same reason a fork mixes
+//! its label with FNV-1a and SplitMix64, not a cryptographic hash.
 
 /// PCG's default multiplier for a 128-bit state.
 const MULTIPLIER: u128 = 0x2360_ED05_1FC6_5DA4_4385_DF64_9FCC_F645;
@@ -20,18 +19,25 @@ pub struct SimRng {
 }
 
 impl SimRng {
-    /// The stream for `label` under run seed `seed`: the first half of SHA-256(seed ‖ label) is
-    /// the initial state, the second half the stream.
+    /// The stream for `label` under run seed `seed`: the label's 64-bit FNV-1a hash is mixed
+    /// with the seed, and four SplitMix64 outputs of that give the initial state and the
+    /// stream. Every (seed, label) pair gets its own state and its own PCG stream.
     pub fn fork(seed: u64, label: &str) -> SimRng {
-        let mut h = Sha256::new();
-        h.update(seed.to_le_bytes());
-        h.update(label.as_bytes());
-        let key: [u8; 32] = h.finalize().into();
-        let mut state = [0u8; 16];
-        let mut stream = [0u8; 16];
-        state.copy_from_slice(&key[..16]);
-        stream.copy_from_slice(&key[16..]);
-        SimRng::seeded(u128::from_le_bytes(state), u128::from_le_bytes(stream))
+        let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+        for b in label.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        let mut x = seed ^ h.rotate_left(32);
+        let mut word = || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            u128::from(z ^ (z >> 31))
+        };
+        let state = (word() << 64) | word();
+        let stream = (word() << 64) | word();
+        SimRng::seeded(state, stream)
     }
 
     /// PCG's reference seeding (`pcg64_srandom_r`): state `init_state`, stream `init_seq`.
