@@ -9,7 +9,8 @@ use std::process::Command;
 
 use sim::run::{RunOptions, run};
 use sim::scenario::limits::{
-    MAX_COMPONENTS_PER_WRITER, MAX_PROVIDERS, MAX_REQUESTERS, MAX_VOLUMES, MAX_WRITERS,
+    MAX_COMPONENTS_PER_WRITER, MAX_PROVIDERS, MAX_REQUESTERS, MAX_SCENARIO_BYTES, MAX_VOLUMES,
+    MAX_WRITERS,
 };
 use sim::scenario::{Scenario, ScenarioError, parse};
 use vss_sim_tests::{root, vss_sim_bin};
@@ -72,7 +73,7 @@ fn writers_past_the_limit_are_refused_at_the_first_one_past() {
     );
     src.push_str("[[requester]]\nname = \"r\"\n");
     let e = refused(&src);
-    let line = line_of(&src, &format!("name = \"W{MAX_WRITERS}\""), 0);
+    let line = line_of(&src, "[[writer]]", MAX_WRITERS);
     assert_limit(&e, "writer", "MAX_WRITERS", MAX_WRITERS, line);
 }
 
@@ -111,7 +112,7 @@ fn volumes_past_the_limit_are_refused() {
     let mut src = volumes(65_537);
     src.push_str("[[requester]]\nname = \"r\"\nvolumes = [\"V65536\"]\n");
     let e = refused(&src);
-    let line = line_of(&src, &format!("name = \"V{MAX_VOLUMES}\""), 0);
+    let line = line_of(&src, "[[volume]]", MAX_VOLUMES);
     assert_limit(&e, "volume", "MAX_VOLUMES", MAX_VOLUMES, line);
 }
 
@@ -147,7 +148,7 @@ fn providers_past_the_limit_are_refused() {
          provider = \"P65535\" }]\n",
     );
     let e = refused(&src);
-    let line = line_of(&src, &format!("name = \"P{MAX_PROVIDERS}\""), 0);
+    let line = line_of(&src, "[[provider]]", MAX_PROVIDERS);
     assert_limit(&e, "provider", "MAX_PROVIDERS", MAX_PROVIDERS, line);
 }
 
@@ -190,7 +191,7 @@ fn requesters_past_the_limit_are_refused() {
         writeln!(src, "[[requester]]\nname = \"R{r}\"").unwrap();
     }
     let e = refused(&src);
-    let line = line_of(&src, &format!("name = \"R{MAX_REQUESTERS}\""), 0);
+    let line = line_of(&src, "[[requester]]", MAX_REQUESTERS);
     assert_limit(&e, "requester", "MAX_REQUESTERS", MAX_REQUESTERS, line);
 }
 
@@ -205,7 +206,7 @@ fn components_per_writer_admit_sql_servers_maximum_and_no_more() {
     assert_eq!(parsed(&at_limit).writers[0].components.len(), 32_767);
     let past = format!("{src}{component}[[requester]]\nname = \"r\"\n");
     let e = refused(&past);
-    let line = line_of(&past, "name = \"db\"", MAX_COMPONENTS_PER_WRITER);
+    let line = line_of(&past, "[[writer.component]]", MAX_COMPONENTS_PER_WRITER);
     assert_limit(
         &e,
         "writer[0].component",
@@ -250,8 +251,37 @@ fn validation_is_linear_200_000_volume_tables_are_refused_at_the_limit() {
     // is refused at volume 4 096 after one pass.
     let src = volumes(200_000);
     let e = refused(&format!("{src}[[requester]]\nname = \"r\"\n"));
-    let line = line_of(&src, &format!("name = \"V{MAX_VOLUMES}\""), 0);
+    let line = line_of(&src, "[[volume]]", MAX_VOLUMES);
     assert_limit(&e, "volume", "MAX_VOLUMES", MAX_VOLUMES, line);
+}
+
+#[test]
+fn inline_tables_past_the_limit_are_refused_at_the_first_one_past() {
+    // Written inline, the tables are counted after the parse, at the entry past the limit.
+    let mut src = "volume = [\n".to_string();
+    for v in 0..=MAX_VOLUMES {
+        writeln!(src, "  {{ name = \"V{v}\", size = \"1GiB\" }},").unwrap();
+    }
+    src.push_str("]\n[[requester]]\nname = \"r\"\n");
+    let e = refused(&src);
+    assert_limit(&e, "volume", "MAX_VOLUMES", MAX_VOLUMES, MAX_VOLUMES + 2);
+}
+
+#[test]
+fn a_file_past_the_size_limit_is_refused_before_it_is_parsed() {
+    let mut src = String::from(BACKUP);
+    let comment = format!("# {}\n", "x".repeat(1000));
+    while src.len() <= MAX_SCENARIO_BYTES {
+        src.push_str(&comment);
+    }
+    let e = refused(&src);
+    assert!(e.line > 1 && e.column > 0, "{e}");
+    assert!(e.message.contains("MAX_SCENARIO_BYTES"), "{e}");
+    assert!(
+        e.message
+            .contains(&format!("limit of {MAX_SCENARIO_BYTES}")),
+        "{e}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! - `roundtrip`: generated scenarios parse back from their canonical text (proptest);
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
+//! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test;
@@ -15,6 +16,7 @@ mod canonical;
 mod cli;
 mod coverage;
 mod determinism;
+mod fuzz;
 mod malformed;
 mod protocol;
 mod regression;

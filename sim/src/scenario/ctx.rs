@@ -90,7 +90,9 @@ impl Ctx<'_> {
     }
 }
 
-/// The key written on the line of `offset` (text before `=`), or the table header.
+/// The key written on the line of `offset`: the key of the last `key =` before it on that line
+/// (in an inline table, the entry the offset is in), else the line's key or table header; empty
+/// when the line holds no key (a syntax error between keys).
 pub(crate) fn key_on_line(src: &str, offset: usize) -> String {
     let mut offset = offset.min(src.len());
     while !src.is_char_boundary(offset) {
@@ -98,9 +100,28 @@ pub(crate) fn key_on_line(src: &str, offset: usize) -> String {
     }
     let start = src[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
     let line = src[start..].lines().next().unwrap_or("");
-    let t = line.trim();
-    if let Some((k, _)) = t.split_once('=') {
-        return k.trim().to_string();
+    let before = &src[start..offset];
+    let candidate = match before.rfind('=') {
+        // The entry the offset is in: after the last `{`, `,` or `[` before its `=`.
+        Some(eq) => {
+            let k = &before[..eq];
+            k[k.rfind(['{', ',', '[']).map(|i| i + 1).unwrap_or(0)..].trim()
+        }
+        None => {
+            let t = line.trim();
+            match t.split_once('=') {
+                Some((k, _)) => k.trim(),
+                None => t.trim_matches(|c| c == '[' || c == ']').trim(),
+            }
+        }
+    };
+    let plausible = !candidate.is_empty()
+        && candidate
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-.\" ".contains(c));
+    if plausible {
+        candidate.to_string()
+    } else {
+        String::new()
     }
-    t.trim_matches(|c| c == '[' || c == ']').to_string()
 }

@@ -66,6 +66,11 @@ pub const MAX_EXPECT_CALLS: usize = 4096;
 /// Entries of `[expect] violations`: one per oracle is all there are (a repeat says nothing).
 pub const MAX_EXPECT_VIOLATIONS: usize = 256;
 
+/// A scenario file's size: 32 MiB. The largest machine the limits below describe, written out
+/// plainly (eight SQL Server instances of 32 767 databases, a thousand writers, 4 096
+/// volumes), is about 20 MB; real scenarios are a few kilobytes.
+pub const MAX_SCENARIO_BYTES: usize = 32 << 20;
+
 /// The fewest kernel steps one backup of the standard sequence takes: the answers to its
 /// eleven calls (`InitializeForBackup` to `Release`) and the provider's answers of its
 /// creation, counted low (31 are measured for one volume and no writer). `repeat` is checked

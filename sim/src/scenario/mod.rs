@@ -389,6 +389,7 @@ pub fn parse_bytes(file: &str, stem: &str, bytes: &[u8]) -> Result<Scenario, Sce
 /// Parses and validates a scenario. `file` names it in errors; `stem` is its default name.
 pub fn parse(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioError> {
     let cx = Ctx { file, src };
+    check::prescan(&cx)?;
     let raw: RawScenario = toml::from_str(src).map_err(|e| toml_error(&cx, &e))?;
     check::validate(&cx, stem, raw)
 }
@@ -415,6 +416,11 @@ fn toml_error(cx: &Ctx<'_>, e: &toml::de::Error) -> ScenarioError {
                 "unknown field `{field}`; {}; see scenarios/README.md for every key",
                 suggest_from_list(field, expected)
             );
+        }
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        // The key that must be there (the line is the table's).
+        if let Some((field, _)) = rest.split_once('`') {
+            key = field.to_string();
         }
     } else if let Some(i) = message.find("\"; expected one of ") {
         // A VSS name (`unknown VSS_WRITER_STATE "VSS_WS_FROZEN"; expected one of …`): the

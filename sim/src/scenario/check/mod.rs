@@ -19,12 +19,15 @@ use crate::units::Dur;
 mod budget;
 mod expect;
 pub(crate) mod machine;
+mod prescan;
 mod providers;
 mod requesters;
 mod script;
 mod volumes;
 mod workloads;
 mod writers;
+
+pub(crate) use prescan::prescan;
 
 /// Checks every section of `raw`; `stem` is the scenario's name when the file gives none.
 pub(crate) fn validate(
