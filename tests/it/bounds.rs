@@ -403,3 +403,18 @@ fn the_cli_refuses_each_slow_reproducer_with_exit_2_at_once() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_budget_check_takes_the_largest_durations() {
+    // Bursts, starts and latencies at the largest duration: checked in wide arithmetic.
+    let src = format!(
+        "[profile]\napi_call_latency = \"18446744073709551615us\"\n\
+         [run]\nmax_virtual_time = \"18446744073709551615us\"\nmax_steps = 18446744073709551615\n\
+         {BACKUP}start = \"18446744073709551614us\"\n\
+         [[workload]]\nname = \"app\"\nvolumes = [\"C:\"]\nrate = 1\n\
+         burst_on = \"18446744073709551615us\"\nburst_off = \"18446744073709551615us\"\n"
+    );
+    parsed(&src);
+    let e = refused(&src.replace("[[workload]]", "repeat = 1\n[[workload]]"));
+    assert_eq!(e.key, "requester[0].repeat", "{e}");
+}

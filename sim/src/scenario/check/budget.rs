@@ -46,7 +46,8 @@ pub(super) fn budget(
         let on_us = match w.burst {
             None => u128::from(t),
             Some((on, off)) => {
-                let (on, period) = (u128::from(on.as_us()), u128::from(on.as_us() + off.as_us()));
+                let on = u128::from(on.as_us());
+                let period = on + u128::from(off.as_us());
                 let t = u128::from(t);
                 t / period * on + (t % period).min(on)
             }

@@ -4,7 +4,8 @@
 //! into a document only to be refused at its 4 097th table: one pass over the lines counts the
 //! headers (`[[volume]]`, `[[writer.component]]`, …) and refuses the first one past its limit,
 //! at its line, under the key the check after the parse uses. Tables written inline
-//! (`volume = [{ … }]`) are counted by that check.
+//! (`volume = [{ … }]`) are counted by that check. A line of a multi-line string that starts
+//! with `[[volume]]` counts too: only a file with thousands of them could be refused for it.
 
 use super::super::ScenarioError;
 use super::super::ctx::Ctx;
