@@ -9,8 +9,8 @@ use std::process::Command;
 
 use sim::run::{RunOptions, run};
 use sim::scenario::limits::{
-    MAX_COMPONENTS_PER_WRITER, MAX_PROVIDERS, MAX_REQUESTERS, MAX_SCENARIO_BYTES, MAX_VOLUMES,
-    MAX_WRITERS,
+    MAX_COMPONENTS_PER_WRITER, MAX_DURATION_US, MAX_PROVIDERS, MAX_REQUESTERS, MAX_SCENARIO_BYTES,
+    MAX_VOLUMES, MAX_WRITERS,
 };
 use sim::scenario::{Scenario, ScenarioError, parse};
 use vss_sim_tests::{root, vss_sim_bin};
@@ -331,11 +331,24 @@ fn a_repeat_past_the_step_budget_is_refused() {
 
 #[test]
 fn a_start_past_the_time_limit_is_refused() {
-    let src = format!("{BACKUP}start = \"18446744073709551615us\"\n");
+    let src = format!("{BACKUP}start = \"2h\"\n");
     let e = refused(&src);
     assert_eq!((e.line, e.key.as_str()), (6, "requester[0].start"), "{e}");
     assert!(
-        e.message.contains("never run") && e.message.contains("max_virtual_time"),
+        e.message.contains("never run") && e.message.contains("max_virtual_time = 1h"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_start_of_2_to_the_64_microseconds_is_refused_as_a_duration_past_its_limit() {
+    // The reproducer: `start = "18446744073709551615us"`.
+    let src = format!("{BACKUP}start = \"18446744073709551615us\"\n");
+    let e = refused(&src);
+    assert_eq!((e.line, e.key.as_str()), (6, "start"), "{e}");
+    assert!(e.message.contains("MAX_DURATION_US"), "{e}");
+    assert!(
+        e.message.contains(&format!("limit of {MAX_DURATION_US}us")),
         "{e}"
     );
 }
@@ -380,11 +393,7 @@ fn the_cli_refuses_each_slow_reproducer_with_exit_2_at_once() {
     std::fs::create_dir_all(&dir).unwrap();
     for (name, extra, key) in [
         ("repeat", "repeat = 10000000\n", "requester[0].repeat"),
-        (
-            "start",
-            "start = \"18446744073709551615us\"\n",
-            "requester[0].start",
-        ),
+        ("start", "start = \"18446744073709551615us\"\n", "start"),
         (
             "rate",
             "[[workload]]\nname = \"app\"\nvolumes = [\"C:\"]\nrate = 10000000\n",
@@ -407,14 +416,40 @@ fn the_cli_refuses_each_slow_reproducer_with_exit_2_at_once() {
 #[test]
 fn the_budget_check_takes_the_largest_durations() {
     // Bursts, starts and latencies at the largest duration: checked in wide arithmetic.
+    let max = format!("\"{MAX_DURATION_US}us\"");
     let src = format!(
-        "[profile]\napi_call_latency = \"18446744073709551615us\"\n\
-         [run]\nmax_virtual_time = \"18446744073709551615us\"\nmax_steps = 18446744073709551615\n\
-         {BACKUP}start = \"18446744073709551614us\"\n\
+        "[profile]\napi_call_latency = {max}\n\
+         [run]\nmax_virtual_time = {max}\nmax_steps = 18446744073709551615\n\
+         {BACKUP}start = \"{}us\"\n\
          [[workload]]\nname = \"app\"\nvolumes = [\"C:\"]\nrate = 1\n\
-         burst_on = \"18446744073709551615us\"\nburst_off = \"18446744073709551615us\"\n"
+         burst_on = {max}\nburst_off = {max}\n",
+        MAX_DURATION_US - 1
     );
     parsed(&src);
     let e = refused(&src.replace("[[workload]]", "repeat = 1\n[[workload]]"));
     assert_eq!(e.key, "requester[0].repeat", "{e}");
+}
+
+#[test]
+fn the_largest_durations_run_without_overflow() {
+    // Found by the fuzz target: `burst_off = "18446744073709551615us"` overflowed the workload's
+    // clock arithmetic (the next on period after the first write); at MAX_DURATION_US it fits.
+    let src = format!(
+        "{BACKUP}[[workload]]\nname = \"app\"\nvolumes = [\"C:\"]\nrate = 1000\n\
+         burst_on = \"1us\"\nburst_off = \"{MAX_DURATION_US}us\"\n"
+    );
+    let out = run(&parsed(&src), 0, RunOptions::default());
+    assert_eq!(out.report.result, "S_OK");
+}
+
+#[test]
+fn max_shadow_copies_of_zero_is_refused() {
+    // Found by the fuzz target: rule 18 recycled the oldest of no client-accessible shadow.
+    let src = format!("[profile]\nclient_accessible_shadows_max = 0\n{BACKUP}");
+    let e = refused(&src);
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (2, "profile.client_accessible_shadows_max"),
+        "{e}"
+    );
 }

@@ -91,7 +91,8 @@ fn profile() -> impl Strategy<Value = Profile> {
         ),
         (
             proptest::option::of(any::<u32>()),
-            proptest::option::of(any::<u32>()),
+            // MaxShadowCopies is at least 1.
+            proptest::option::of(1u32..=u32::MAX),
             proptest::option::of(any::<u32>()),
             proptest::option::of(dur()),
             proptest::option::of(dur()),

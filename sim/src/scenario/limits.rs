@@ -71,6 +71,10 @@ pub const MAX_EXPECT_VIOLATIONS: usize = 256;
 /// volumes), is about 20 MB; real scenarios are a few kilobytes.
 pub const MAX_SCENARIO_BYTES: usize = 32 << 20;
 
+/// Every duration of a scenario (and `--at`): 2^62 µs, about 146 000 years, checked where
+/// durations are parsed ([`crate::units::parse_duration`]).
+pub use crate::units::MAX_DURATION_US;
+
 /// The fewest kernel steps one backup of the standard sequence takes: the answers to its
 /// eleven calls (`InitializeForBackup` to `Release`) and the provider's answers of its
 /// creation, counted low (31 are measured for one volume and no writer). `repeat` is checked

@@ -36,6 +36,7 @@ pub(crate) fn validate(
     raw: RawScenario,
 ) -> Result<Scenario, ScenarioError> {
     let (machine_name, epoch) = machine::machine(cx, &raw.machine)?;
+    machine::profile_values(cx, &raw.profile)?;
     let profile = machine::profile(&raw.profile);
     let (max_virtual_time, max_steps) = machine::run(&raw.run);
     let volumes = volumes::volumes(cx, &raw.volume)?;
