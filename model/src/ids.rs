@@ -16,6 +16,20 @@ macro_rules! index_id {
             pub const fn idx(self) -> usize {
                 self.0 as usize
             }
+
+            /// The id of entry `index` of the owning table. The scenario's limits
+            /// (`sim::scenario::limits`) keep every table within the 16-bit id space: an index
+            /// past it is a broken invariant, never a silent wrap to another entry.
+            #[track_caller]
+            pub fn from_index(index: usize) -> Self {
+                match u16::try_from(index) {
+                    Ok(i) => Self(i),
+                    Err(_) => panic!(
+                        "{} index {index} is past the 16-bit id space (bounded by the scenario limits)",
+                        stringify!($name)
+                    ),
+                }
+            }
         }
     };
 }
@@ -104,6 +118,12 @@ mod tests {
         assert_eq!(g.to_string(), "{e8132975-6f93-4464-a53e-1050253ae220}");
         assert_eq!(Guid::parse(&g.bare()), Some(g));
         assert_eq!(Guid::parse("e8132975-6f93-4464-a53e"), None);
+    }
+
+    #[test]
+    fn ids_from_index_are_checked() {
+        assert_eq!(WriterId::from_index(65_535), WriterId(65_535));
+        assert!(std::panic::catch_unwind(|| VolumeId::from_index(65_536)).is_err());
     }
 
     #[test]

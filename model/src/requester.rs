@@ -221,10 +221,10 @@ impl StandardRequester {
             .iter()
             .enumerate()
             .flat_map(|(w, info)| {
-                info.components
-                    .iter()
-                    .enumerate()
-                    .map(move |(c, comp)| (WriterId(w as u16), c as u16, comp.volumes.clone()))
+                info.components.iter().enumerate().map(move |(c, comp)| {
+                    let c = u16::try_from(c).expect("bounded by the scenario limits");
+                    (WriterId::from_index(w), c, comp.volumes.clone())
+                })
             })
             .collect();
         let catalog_start = machine

@@ -55,7 +55,14 @@ fn split_unit(s: &str) -> (&str, &str) {
     (s[..i].trim(), s[i..].trim())
 }
 
-/// Parses a duration: a number and one of `us`, `ms`, `s`, `min`, `h`.
+/// The longest duration a scenario (or `--at`) may give: 2^62 µs, about 146 000 years. A
+/// virtual time plus two durations (a burst's on and off periods, a start and a deadline, a time
+/// and a timeout) then never overflows the 64-bit microsecond clock. One of
+/// `crate::scenario::limits`.
+pub const MAX_DURATION_US: u64 = 1 << 62;
+
+/// Parses a duration: a number and one of `us`, `ms`, `s`, `min`, `h`, at most
+/// [`MAX_DURATION_US`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.trim_start().starts_with('-') {
         return Err(format!(
@@ -80,9 +87,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             ));
         }
     };
-    scaled(num, scale)
-        .map(Duration::from_us)
-        .map_err(|e| format!("bad duration `{s}`: {e}"))
+    let us = scaled(num, scale).map_err(|e| format!("bad duration `{s}`: {e}"))?;
+    if us > MAX_DURATION_US {
+        return Err(format!(
+            "duration `{s}` is more than the limit of {MAX_DURATION_US}us (MAX_DURATION_US: \
+             about 146 000 years, so that a time plus two durations stays within the 64-bit \
+             clock; see \"Scenario limits\" in README.md)"
+        ));
+    }
+    Ok(Duration::from_us(us))
 }
 
 /// Parses a size in bytes: `B`, `KiB`/`MiB`/`GiB`/`TiB` (1024-based) or `KB`/`MB`/`GB`/`TB`

@@ -1,21 +1,25 @@
 //! The single integration-test binary (matklad, "Delete Cargo Integration Tests").
 //!
+//! - `bounds`: the limit of every collection, and the run's work against its limits;
 //! - `canonical`: `scenario fmt` output parses back, runs the same and is stable;
 //! - `roundtrip`: generated scenarios parse back from their canonical text (proptest);
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `found`: the reproducers of defects found by fuzzing from outside pass their `[expect]`;
+//! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test;
 //! - `trace`: trace schema 2 (header, role instances, paired spans) over the catalog.
 
+mod bounds;
 mod canonical;
 mod cli;
 mod coverage;
 mod determinism;
 mod found;
+mod fuzz;
 mod malformed;
 #[cfg(unix)]
 mod output;

@@ -9,7 +9,7 @@ use std::ops::RangeInclusive;
 use std::path::Path;
 use std::process::Command;
 
-use sim::scenario::{ScenarioError, parse};
+use sim::scenario::{ScenarioError, parse_bytes};
 use vss_sim_tests::{root, toml_files, vss_sim_bin};
 
 const DIR: &str = "tests/inputs/malformed";
@@ -40,10 +40,10 @@ const fn line(n: usize) -> RangeInclusive<usize> {
 
 fn error_for(file: &str) -> ScenarioError {
     let shown = format!("{DIR}/{file}");
-    let src = std::fs::read_to_string(root().join(&shown))
-        .unwrap_or_else(|e| panic!("{shown}: cannot read: {e}"));
+    let src =
+        std::fs::read(root().join(&shown)).unwrap_or_else(|e| panic!("{shown}: cannot read: {e}"));
     let stem = Path::new(file).file_stem().unwrap().to_str().unwrap();
-    match parse(&shown, stem, &src) {
+    match parse_bytes(&shown, stem, &src) {
         Ok(_) => panic!("{shown} parsed, but it is malformed"),
         Err(e) => e,
     }
@@ -74,9 +74,15 @@ fn check(case: &Case) {
             e.message
         );
     }
-    // The Display form is what the CLI prints: `file:line: key `k`: message`.
+    // The Display form is what the CLI prints: `file:line: key `k`: message`, with the column
+    // after the line for a syntax error (`file:line:column: …`).
     let shown_line = e.to_string();
-    if e.line > 0 {
+    if e.line > 0 && e.column > 0 {
+        assert!(
+            shown_line.starts_with(&format!("{shown}:{}:{}: ", e.line, e.column)),
+            "{shown_line}"
+        );
+    } else if e.line > 0 {
         assert!(
             shown_line.starts_with(&format!("{shown}:{}: ", e.line)),
             "{shown_line}"
@@ -87,13 +93,77 @@ fn check(case: &Case) {
             "{shown_line}"
         );
     }
-    assert!(
-        shown_line.contains(&format!("key `{}`", e.key)),
-        "{shown_line}"
-    );
+    if e.key.is_empty() {
+        assert!(!shown_line.contains("key ``"), "{shown_line}");
+    } else {
+        assert!(
+            shown_line.contains(&format!("key `{}`", e.key)),
+            "{shown_line}"
+        );
+    }
+    // One line, whatever the file holds.
+    assert!(!shown_line.contains('\n'), "{shown_line}");
+    // An unknown name gets at most three suggestions.
+    if let Some((_, after)) = e.message.split_once("did you mean") {
+        let suggestion = after.split('?').next().unwrap_or("");
+        assert!(
+            suggestion.matches('`').count() <= 6,
+            "{shown}: more than three suggestions: {}",
+            e.message
+        );
+    }
 }
 
 const CASES: &[Case] = &[
+    // ---- Messages that name the place (issue item 7) ----
+    Case {
+        file: "not_utf8.toml",
+        lines: line(3),
+        key: Key::Is(""),
+        says: &["0xff", "not UTF-8"],
+    },
+    Case {
+        file: "syntax_error_without_key.toml",
+        lines: 4..=8,
+        key: Key::Is(""),
+        says: &["multi-line literal string"],
+    },
+    Case {
+        file: "rate_zero.toml",
+        lines: line(9),
+        key: Key::Is("workload[0].rate"),
+        says: &["from 1 to 10000000"],
+    },
+    Case {
+        file: "blocks_zero.toml",
+        lines: line(10),
+        key: Key::Is("workload[0].blocks"),
+        says: &["at least 1"],
+    },
+    Case {
+        file: "burst_on_zero.toml",
+        lines: line(10),
+        key: Key::Is("workload[0].burst_on"),
+        says: &["above zero"],
+    },
+    Case {
+        file: "violation_element.toml",
+        lines: line(16),
+        key: Key::Is("expect.violations"),
+        says: &["unknown violation `a`", "did you mean"],
+    },
+    Case {
+        file: "missing_key_inline.toml",
+        lines: line(12),
+        key: Key::Is("call"),
+        says: &["missing field `call`"],
+    },
+    Case {
+        file: "newline_in_value.toml",
+        lines: line(8),
+        key: Key::Is("requester[0].volumes"),
+        says: &["no volume named C:\nD:\\"],
+    },
     Case {
         file: "bad_toml_syntax.toml",
         lines: line(8),
@@ -124,11 +194,7 @@ const CASES: &[Case] = &[
         file: "unknown_writer_state.toml",
         lines: line(15),
         key: Key::EndsWith("state"),
-        says: &[
-            "VSS_WS_FROZEN",
-            "expected one of",
-            "VSS_WS_FAILED_AT_FREEZE",
-        ],
+        says: &["VSS_WS_FROZEN", "did you mean", "`VSS_WS_STABLE`"],
     },
     Case {
         file: "duration_without_unit.toml",
@@ -170,7 +236,7 @@ const CASES: &[Case] = &[
         file: "undeclared_volume.toml",
         lines: line(12),
         key: Key::Is("writer[0].component[0].volumes"),
-        says: &["no volume named D:\\", "declared: C:\\"],
+        says: &["no volume named D:\\", "did you mean `C:\\`?"],
     },
     Case {
         file: "script_step_extra_key.toml",
@@ -533,4 +599,90 @@ fn cli_exits_2_on_a_missing_file() {
         "{stderr}"
     );
     assert!(stderr.contains("cannot read"), "{stderr}");
+}
+
+#[test]
+fn not_utf8_names_line_and_column_of_the_first_bad_byte() {
+    let e = error_for("not_utf8.toml");
+    check(case("not_utf8.toml"));
+    // `name = "C:` is ten characters: the bad byte is the eleventh.
+    assert_eq!((e.line, e.column), (3, 11), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("tests/inputs/malformed/not_utf8.toml:3:11: byte 0xff"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_syntax_error_names_line_and_column_and_no_empty_key() {
+    let e = error_for("syntax_error_without_key.toml");
+    check(case("syntax_error_without_key.toml"));
+    assert!(e.column > 0, "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "tests/inputs/malformed/syntax_error_without_key.toml:{}:{}: ",
+            e.line, e.column
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("key `"), "{shown}");
+}
+
+#[test]
+fn a_syntax_error_with_a_key_keeps_it_and_gives_the_column() {
+    let e = error_for("bad_toml_syntax.toml");
+    assert!(e.column > 0, "{e}");
+    assert_eq!(e.key, "requester");
+}
+
+#[test]
+fn rate_blocks_and_burst_on_are_located_at_their_own_line() {
+    check(case("rate_zero.toml"));
+    check(case("blocks_zero.toml"));
+    check(case("burst_on_zero.toml"));
+}
+
+#[test]
+fn a_missing_key_is_named() {
+    check(case("missing_key_inline.toml"));
+}
+
+#[test]
+fn an_unknown_violation_is_located_at_its_element() {
+    check(case("violation_element.toml"));
+}
+
+#[test]
+fn a_value_holding_a_newline_is_escaped_in_the_message() {
+    check(case("newline_in_value.toml"));
+    let shown = error_for("newline_in_value.toml").to_string();
+    assert!(shown.contains("C:\\nD:"), "{shown}");
+}
+
+#[test]
+fn unknown_names_get_the_three_closest_spellings() {
+    for file in [
+        "unknown_violation.toml",
+        "unknown_hresult.toml",
+        "unknown_writer_state.toml",
+        "unknown_latency_event.toml",
+        "script_unknown_call.toml",
+        "unknown_top_level_key.toml",
+    ] {
+        let e = error_for(file);
+        check(case(file));
+        assert!(e.message.contains("did you mean"), "{file}: {e}");
+    }
+}
+
+#[test]
+fn cli_names_line_and_column_of_a_file_that_is_not_utf8() {
+    let (code, stderr) = run_cli("not_utf8.toml");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tests/inputs/malformed/not_utf8.toml:3:11: "),
+        "{stderr}"
+    );
 }

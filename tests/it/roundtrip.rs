@@ -91,7 +91,8 @@ fn profile() -> impl Strategy<Value = Profile> {
         ),
         (
             proptest::option::of(any::<u32>()),
-            proptest::option::of(any::<u32>()),
+            // MaxShadowCopies is at least 1.
+            proptest::option::of(1u32..=u32::MAX),
             proptest::option::of(any::<u32>()),
             proptest::option::of(dur()),
             proptest::option::of(dur()),
@@ -696,6 +697,17 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     system_provider_latency,
                     system_provider_faults,
                 ) = rest;
+                // The run's limits must fit the work asked for (`check/budget.rs`): a long
+                // enough run for every start and repeat, a step budget for every write.
+                let needs_time = requesters
+                    .iter()
+                    .any(|r| r.start >= max_virtual_time || r.repeat > 0);
+                let max_virtual_time = if needs_time {
+                    max_virtual_time.max(Duration::from_us(100_000_000_000_000))
+                } else {
+                    max_virtual_time
+                };
+                let max_steps = max_steps | (1 << 62);
                 Scenario {
                     name,
                     description,

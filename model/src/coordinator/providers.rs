@@ -128,7 +128,7 @@ impl Coordinator {
         ] {
             for (i, p) in self.machine.providers.iter().enumerate() {
                 if p.kind == kind && p.supports(volume, context) {
-                    return Ok(ProviderId(i as u16));
+                    return Ok(ProviderId::from_index(i));
                 }
             }
         }

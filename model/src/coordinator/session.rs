@@ -304,9 +304,7 @@ impl Coordinator {
         self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
         // Identify goes to every writer subscribed on the machine.
-        let all: Vec<WriterId> = (0..self.writers.len())
-            .map(|i| WriterId(i as u16))
-            .collect();
+        let all: Vec<WriterId> = (0..self.writers.len()).map(WriterId::from_index).collect();
         self.op_broadcast(now, r, WriterEvent::Identify, &all, out);
     }
 

@@ -198,10 +198,7 @@ fn load(file: &Option<PathBuf>) -> Result<(Scenario, String), String> {
             .map_err(|e| e.to_string()),
         Some(path) => {
             let shown = path.display().to_string();
-            let src = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => {
-                    format!("{shown}: the file is not UTF-8 text; a scenario is a TOML file")
-                }
+            let src = std::fs::read(path).map_err(|e| match e.kind() {
                 std::io::ErrorKind::IsADirectory => {
                     format!("{shown}: is a directory; name a scenario file (.toml)")
                 }
@@ -211,7 +208,7 @@ fn load(file: &Option<PathBuf>) -> Result<(Scenario, String), String> {
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or("scenario");
-            parse(&shown, stem, &src)
+            sim::scenario::parse_bytes(&shown, stem, &src)
                 .map(|s| (s, shown))
                 .map_err(|e| e.to_string())
         }

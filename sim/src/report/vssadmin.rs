@@ -179,7 +179,7 @@ pub fn list_writers(world: &World, lf: bool) -> View {
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            let (state, last_error) = coord.writer_status(WriterId(i as u16));
+            let (state, last_error) = coord.writer_status(WriterId::from_index(i));
             vec![
                 format!("Writer name: '{}'", w.name),
                 format!("   Writer Id: {}", w.class_id),

@@ -12,7 +12,21 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// The 1-based line of byte `offset`.
     pub(crate) fn line_of(&self, offset: usize) -> usize {
-        self.src[..offset.min(self.src.len())].matches('\n').count() + 1
+        self.line_column(offset).0
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset`.
+    pub(crate) fn line_column(&self, offset: usize) -> (usize, usize) {
+        let mut end = offset.min(self.src.len());
+        while !self.src.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &self.src[..end];
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        (
+            before.matches('\n').count() + 1,
+            before[line_start..].chars().count() + 1,
+        )
     }
 
     /// An error at the line of `span`.
@@ -25,6 +39,7 @@ impl Ctx<'_> {
         ScenarioError {
             file: self.file.to_string(),
             line: self.line_of(span.start),
+            column: 0,
             key: key.into(),
             message,
         }
@@ -51,6 +66,7 @@ impl Ctx<'_> {
         ScenarioError {
             file: self.file.to_string(),
             line,
+            column: 0,
             key: key.into(),
             message,
         }
@@ -67,22 +83,45 @@ impl Ctx<'_> {
         ScenarioError {
             file: self.file.to_string(),
             line,
+            column: 0,
             key: key.into(),
             message,
         }
     }
 }
 
-/// The key written on the line of `offset` (text before `=`), or the table header.
+/// The key written on the line of `offset`: the key of the last `key =` before it on that line
+/// (in an inline table, the entry the offset is in), else the line's key or table header; empty
+/// when the line holds no key (a syntax error between keys).
 pub(crate) fn key_on_line(src: &str, offset: usize) -> String {
-    let start = src[..offset.min(src.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let line = src[start..].lines().next().unwrap_or("");
-    let t = line.trim();
-    if let Some((k, _)) = t.split_once('=') {
-        return k.trim().to_string();
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
     }
-    t.trim_matches(|c| c == '[' || c == ']').to_string()
+    let start = src[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line = src[start..].lines().next().unwrap_or("");
+    let before = &src[start..offset];
+    let candidate = match before.rfind('=') {
+        // The entry the offset is in: after the last `{`, `,` or `[` before its `=`.
+        Some(eq) => {
+            let k = &before[..eq];
+            k[k.rfind(['{', ',', '[']).map(|i| i + 1).unwrap_or(0)..].trim()
+        }
+        None => {
+            let t = line.trim();
+            match t.split_once('=') {
+                Some((k, _)) => k.trim(),
+                None => t.trim_matches(|c| c == '[' || c == ']').trim(),
+            }
+        }
+    };
+    let plausible = !candidate.is_empty()
+        && candidate
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-.\" ".contains(c));
+    if plausible {
+        candidate.to_string()
+    } else {
+        String::new()
+    }
 }

@@ -10,7 +10,9 @@
 //!   `Serialize` for [`Scenario`];
 //! - `faults`: [`Scenario::faults`] and [`Scenario::without_fault`], the injected faults as a
 //!   list of [`FaultRef`]s; [`Scenario::check`] validates a scenario changed in memory;
-//! - `ctx`: where an error is.
+//! - `ctx`: where an error is;
+//! - [`limits`]: the upper bound of every collection a scenario declares;
+//! - `suggest`: the closest valid spellings of an unknown name.
 
 use std::fmt;
 
@@ -24,7 +26,9 @@ use model::vss::{
 mod check;
 mod ctx;
 mod faults;
+pub mod limits;
 mod raw;
+mod suggest;
 mod write;
 
 pub use faults::FaultRef;
@@ -39,24 +43,50 @@ pub struct ScenarioError {
     pub file: String,
     /// 1-based line, 0 when unknown.
     pub line: usize,
-    /// The key at fault (dotted path or the key on that line).
+    /// 1-based column (in characters) of the exact place, 0 when only the line is known.
+    pub column: usize,
+    /// The key at fault (dotted path or the key on that line); empty when there is none (a
+    /// syntax error between keys, a file that is not UTF-8).
     pub key: String,
     /// What is wrong and how to fix it.
     pub message: String,
 }
 
 impl fmt::Display for ScenarioError {
+    /// `FILE:LINE:COLUMN: key `K`: MESSAGE` on one line: the column and the key are left out
+    /// when unknown, and control characters from the file (a value holding a newline) are
+    /// escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", one_line(&self.file))?;
         if self.line > 0 {
-            write!(
-                f,
-                "{}:{}: key `{}`: {}",
-                self.file, self.line, self.key, self.message
-            )
+            write!(f, ":{}", self.line)?;
+            if self.column > 0 {
+                write!(f, ":{}", self.column)?;
+            }
+        }
+        f.write_str(": ")?;
+        if !self.key.is_empty() {
+            write!(f, "key `{}`: ", one_line(&self.key))?;
+        }
+        f.write_str(&one_line(&self.message))
+    }
+}
+
+/// `s` with its control characters escaped (`\n`, `\t`, `\u{7f}`), so a message stays on one
+/// line whatever the file holds.
+fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
         } else {
-            write!(f, "{}: key `{}`: {}", self.file, self.key, self.message)
+            out.push(c);
         }
     }
+    out.into()
 }
 
 impl std::error::Error for ScenarioError {}
@@ -333,32 +363,99 @@ pub fn canonical_volume(name: &str) -> String {
     s
 }
 
+/// Parses and validates a scenario read as bytes: a file that is not UTF-8 is refused at the
+/// line and column of its first bad byte. `file` names it in errors; `stem` is its default name.
+pub fn parse_bytes(file: &str, stem: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
+    match std::str::from_utf8(bytes) {
+        Ok(src) => parse(file, stem, src),
+        Err(e) => {
+            let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).expect("the valid prefix");
+            let line_start = good.rfind('\n').map(|i| i + 1).unwrap_or(0);
+            Err(ScenarioError {
+                file: file.to_string(),
+                line: good.matches('\n').count() + 1,
+                column: good[line_start..].chars().count() + 1,
+                key: String::new(),
+                message: format!(
+                    "byte 0x{:02x} is not UTF-8: a scenario is a UTF-8 TOML file; re-save it as \
+                     UTF-8",
+                    bytes[e.valid_up_to()]
+                ),
+            })
+        }
+    }
+}
+
 /// Parses and validates a scenario. `file` names it in errors; `stem` is its default name.
 pub fn parse(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioError> {
     let cx = Ctx { file, src };
-    let raw: RawScenario = toml::from_str(src).map_err(|e| {
-        let (line, mut key) = match e.span() {
-            Some(span) => (cx.line_of(span.start), key_on_line(src, span.start)),
-            None => (0, String::new()),
-        };
-        // An unknown key is named by the message itself (the line may hold several keys).
-        if let Some(rest) = e.message().strip_prefix("unknown field `") {
-            if let Some((field, _)) = rest.split_once('`') {
-                key = field.to_string();
-            }
-        }
-        let mut message = e.message().trim().to_string();
-        if message.starts_with("unknown field") {
-            message.push_str("; see scenarios/README.md for every key");
-        } else if message.contains("expected u64") || message.contains("expected u32") {
-            message.push_str("; write a whole number from 0 up");
-        }
-        ScenarioError {
-            file: file.to_string(),
-            line,
-            key,
-            message,
-        }
-    })?;
+    check::prescan(&cx)?;
+    let raw: RawScenario = toml::from_str(src).map_err(|e| toml_error(&cx, &e))?;
     check::validate(&cx, stem, raw)
+}
+
+/// A TOML syntax or type error, at its line (and, for a syntax error, its column), with the key
+/// written there (if any).
+fn toml_error(cx: &Ctx<'_>, e: &toml::de::Error) -> ScenarioError {
+    // A syntax error is one the document itself has, whatever the shape of a scenario.
+    let syntax = cx.src.parse::<toml::Table>().is_err();
+    let (line, column, mut key) = match e.span() {
+        Some(span) => {
+            let (line, column) = cx.line_column(span.start);
+            let column = if syntax { column } else { 0 };
+            (line, column, key_on_line(cx.src, span.start))
+        }
+        None => (0, 0, String::new()),
+    };
+    let mut message = e.message().trim().to_string();
+    // An unknown key is named by the message itself (the line may hold several keys).
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((field, expected)) = rest.split_once('`') {
+            key = field.to_string();
+            message = format!(
+                "unknown field `{field}`; {}; see scenarios/README.md for every key",
+                suggest_from_list(field, expected)
+            );
+        }
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        // The key that must be there (the line is the table's).
+        if let Some((field, _)) = rest.split_once('`') {
+            key = field.to_string();
+        }
+    } else if let Some(i) = message.find("\"; expected one of ") {
+        // A VSS name (`unknown VSS_WRITER_STATE "VSS_WS_FROZEN"; expected one of …`): the
+        // closest spellings, not all of them.
+        let head = &message[..i];
+        let given = head.rsplit_once(" \"").map(|(_, g)| g).unwrap_or("");
+        let list = &message[i + "\"; expected one of ".len()..];
+        message = format!(
+            "{head}\"; {}",
+            suggest::did_you_mean(given, list.split(", "))
+        );
+    } else if message.contains("expected u64") || message.contains("expected u32") {
+        message.push_str("; write a whole number from 0 up");
+    }
+    ScenarioError {
+        file: cx.file.to_string(),
+        line,
+        column,
+        key,
+        message,
+    }
+}
+
+/// `did you mean …` from serde's `, expected one of `a`, `b`` (or `, expected `a``) tail.
+fn suggest_from_list(given: &str, tail: &str) -> String {
+    let names: Vec<&str> = tail
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let s = suggest::did_you_mean(given, names);
+    if s.is_empty() {
+        "this table takes no key".to_string()
+    } else {
+        s
+    }
 }

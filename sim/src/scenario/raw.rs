@@ -167,7 +167,7 @@ pub(crate) struct RawProviderFault {
 #[derive(Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawProvider {
-    pub(crate) name: String,
+    pub(crate) name: Spanned<String>,
     #[serde(rename = "type")]
     pub(crate) kind: Spanned<ProviderType>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,7 +215,7 @@ pub(crate) struct RawWriter {
 #[derive(Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawComponent {
-    pub(crate) name: String,
+    pub(crate) name: Spanned<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) logical_path: Option<String>,
     pub(crate) volumes: Vec<Spanned<String>>,
@@ -240,17 +240,17 @@ pub(crate) struct RawWriterFault {
 pub(crate) struct RawWorkload {
     pub(crate) name: Spanned<String>,
     pub(crate) volumes: Vec<Spanned<String>>,
-    pub(crate) rate: u64,
+    pub(crate) rate: Spanned<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pattern: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) blocks: Option<u64>,
+    pub(crate) blocks: Option<Spanned<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) write_latency: Option<Dur>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) burst_on: Option<Dur>,
+    pub(crate) burst_on: Option<Spanned<Dur>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) burst_off: Option<Dur>,
+    pub(crate) burst_off: Option<Spanned<Dur>>,
 }
 
 #[derive(Serialize, Deserialize, PartialEq)]
@@ -262,13 +262,13 @@ pub(crate) struct RawRequester {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) volumes: Option<Vec<Spanned<String>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) start: Option<Dur>,
+    pub(crate) start: Option<Spanned<Dur>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) read_bandwidth: Option<Bandwidth>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) go_away_at: Option<Dur>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) repeat: Option<u32>,
+    pub(crate) repeat: Option<Spanned<u32>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) policy: Option<RawPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,7 +283,7 @@ pub(crate) struct RawPolicy {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) retry_wait: Option<Dur>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) retry_on: Option<Vec<Hresult>>,
+    pub(crate) retry_on: Option<Spanned<Vec<Hresult>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) writer_failure: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -333,7 +333,7 @@ pub(crate) struct RawExpect {
     #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) calls: Vec<RawCallExpect>,
     #[serde(default, skip_serializing_if = "is_default")]
-    pub(crate) violations: Vec<String>,
+    pub(crate) violations: Vec<Spanned<String>>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) snapshots: BTreeMap<String, u32>,
 }

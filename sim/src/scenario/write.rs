@@ -70,7 +70,10 @@ impl Scenario {
             raw.run.max_steps = Some(0);
         }
         for w in &mut raw.workload {
-            w.blocks = w.blocks.map(|b| b.min(i64::MAX as u64));
+            w.blocks = w
+                .blocks
+                .take()
+                .map(|b| sp((*b.get_ref()).min(i64::MAX as u64)));
         }
         let value = toml::Value::try_from(raw).expect("every integer of the file fits in i64");
         let toml::Value::Table(table) = value else {
@@ -128,7 +131,7 @@ impl Scenario {
                 .providers
                 .iter()
                 .map(|p| RawProvider {
-                    name: p.name.clone(),
+                    name: sp(p.name.clone()),
                     kind: sp(p.kind),
                     id: p.id.map(|g| sp(g.to_string())),
                     version: (p.version != DEFAULT_PROVIDER_VERSION).then(|| p.version.clone()),
@@ -267,7 +270,7 @@ fn writer(vols: &[VolumeSpec], w: &WriterSpec) -> RawWriter {
             .components
             .iter()
             .map(|c| RawComponent {
-                name: c.name.clone(),
+                name: sp(c.name.clone()),
                 logical_path: (!c.logical_path.is_empty()).then(|| c.logical_path.clone()),
                 volumes: names(vols, &c.volumes),
             })
@@ -280,16 +283,16 @@ fn workload(vols: &[VolumeSpec], w: &WorkloadSpec) -> RawWorkload {
     RawWorkload {
         name: sp(w.name.clone()),
         volumes: names(vols, &w.volumes),
-        rate: w.rate,
+        rate: sp(w.rate),
         pattern: match w.pattern {
             Pattern::Uniform => None,
             Pattern::Sequential => Some(sp("sequential".to_string())),
             Pattern::Hotspot => Some(sp("hotspot".to_string())),
         },
-        blocks: w.blocks,
+        blocks: w.blocks.map(sp),
         write_latency: changed(w.write_latency, DEFAULT_WRITE_LATENCY).map(Dur),
-        burst_on: w.burst.map(|(on, _)| Dur(on)),
-        burst_off: w.burst.map(|(_, off)| Dur(off)),
+        burst_on: w.burst.map(|(on, _)| sp(Dur(on))),
+        burst_off: w.burst.map(|(_, off)| sp(Dur(off))),
     }
 }
 
@@ -308,7 +311,7 @@ fn policy(p: &Policy) -> Option<RawPolicy> {
     let raw = RawPolicy {
         retries: changed(p.retries, d.retries),
         retry_wait: changed(p.retry_wait, d.retry_wait).map(Dur),
-        retry_on: changed(&p.retry_on, &d.retry_on).cloned(),
+        retry_on: changed(&p.retry_on, &d.retry_on).cloned().map(sp),
         writer_failure: changed(p.writer_failure, d.writer_failure)
             .map(|w| sp(writer_failure_name(w).to_string())),
         deadline: p.deadline.map(Dur),
@@ -321,10 +324,10 @@ fn requester(s: &Scenario, r: &RequesterSpec, all: &[usize]) -> RawRequester {
         name: sp(r.name.clone()),
         context: changed(r.context, SnapshotContext::Backup).map(sp),
         volumes: (r.volumes != all).then(|| names(&s.volumes, &r.volumes)),
-        start: changed(r.start, Duration::ZERO).map(Dur),
+        start: changed(r.start, Duration::ZERO).map(|d| sp(Dur(d))),
         read_bandwidth: changed(r.read_bandwidth, DEFAULT_READ_BANDWIDTH).map(Bandwidth),
         go_away_at: r.go_away_at.map(Dur),
-        repeat: changed(r.repeat, 0),
+        repeat: changed(r.repeat, 0).map(sp),
         policy: policy(&r.policy),
         script: r.script.as_ref().map(|steps| {
             steps
@@ -452,7 +455,7 @@ fn expect(s: &Scenario) -> RawExpect {
                 writers: writer_expects(&c.writers),
             })
             .collect(),
-        violations: e.violations.clone(),
+        violations: e.violations.iter().cloned().map(sp).collect(),
         snapshots: e.snapshots.iter().cloned().collect(),
     }
 }

@@ -82,14 +82,19 @@ impl World {
         );
         // Size each volume's block map for the regions its workloads write, capped at what a
         // short run writes: a larger map is cleared for nothing, a smaller one grows by doubling.
-        for v in 0..scenario.volumes.len() {
-            let n_blocks = store.volume(vid(v)).n_blocks();
-            let region: u64 = scenario
-                .workloads
-                .iter()
-                .filter(|w| w.volumes.contains(&v))
-                .map(|w| w.blocks.unwrap_or(u64::MAX).min(n_blocks))
-                .fold(0u64, |a, b| a.saturating_add(b));
+        // One pass over the workloads' volume lists (each volume counted once per workload).
+        let mut region = vec![0u64; scenario.volumes.len()];
+        for w in &scenario.workloads {
+            let mut vols = w.volumes.clone();
+            vols.sort_unstable();
+            vols.dedup();
+            for v in vols {
+                let n_blocks = store.volume(vid(v)).n_blocks();
+                let blocks = w.blocks.unwrap_or(u64::MAX).min(n_blocks);
+                region[v] = region[v].saturating_add(blocks);
+            }
+        }
+        for (v, region) in region.into_iter().enumerate() {
             store.reserve_live(vid(v), region.min(1 << 10) as usize);
         }
         let workloads: Vec<Workload> = scenario
@@ -157,7 +162,7 @@ impl World {
             },
         };
         for (i, r) in scenario.requesters.iter().enumerate() {
-            let id = RequesterId(u16::try_from(i).expect("requester index fits the id"));
+            let id = RequesterId::from_index(i);
             world.schedule(Instant::ZERO + r.start, Payload::Step(id));
             if let Some(at) = r.go_away_at {
                 world.schedule(Instant::ZERO + at, Payload::GoAway(id));

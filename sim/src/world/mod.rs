@@ -452,7 +452,7 @@ impl World {
     }
 }
 
-/// The id of volume index `v` (checked: a machine has fewer than 2^16 volumes).
+/// The id of volume index `v` (checked: `scenario::limits::MAX_VOLUMES` keeps it in 16 bits).
 fn vid(v: usize) -> VolumeId {
-    VolumeId(u16::try_from(v).expect("volume index fits the id"))
+    VolumeId::from_index(v)
 }

@@ -1,10 +1,25 @@
 //! `[expect]`: what the run must show, naming declared requesters and writers.
 
+use std::collections::BTreeSet;
+
 use super::super::ctx::Ctx;
+use super::super::limits::{MAX_EXPECT_CALLS, MAX_EXPECT_VIOLATIONS};
 use super::super::raw::RawExpect;
+use super::super::suggest::did_you_mean;
 use super::super::{
     CALL_NAMES, CallExpect, Expect, RequesterSpec, ScenarioError, VIOLATION_NAMES, WriterSpec,
 };
+use super::within;
+
+/// The statuses `[expect] snapshots` counts.
+const SNAPSHOT_STATUSES: &[&str] = &[
+    "exists",
+    "released",
+    "deleted",
+    "aborted",
+    "diff_area_full",
+    "recycled",
+];
 
 /// Checks `[expect]`: declared names, known violations, statuses and calls, `nth` from 1.
 pub(super) fn expect(
@@ -13,63 +28,87 @@ pub(super) fn expect(
     requesters: &[RequesterSpec],
     writers: &[WriterSpec],
 ) -> Result<Expect, ScenarioError> {
+    let requester_names: BTreeSet<&str> = requesters.iter().map(|r| r.name.as_str()).collect();
+    let writer_names: BTreeSet<&str> = writers.iter().map(|w| w.name.as_str()).collect();
+    let no_requester = |name: &str| {
+        format!(
+            "no requester named `{name}`; {}",
+            did_you_mean(name, requester_names.iter().copied())
+        )
+    };
+    let no_writer = |name: &str| {
+        format!(
+            "no writer named `{name}`; {}",
+            did_you_mean(name, writer_names.iter().copied())
+        )
+    };
     for name in e.requesters.keys() {
-        if !requesters.iter().any(|r| &r.name == name) {
+        if !requester_names.contains(name.as_str()) {
             return Err(cx.near(
                 name,
                 &format!("expect.requesters.{name}"),
-                format!("no requester named `{name}`"),
+                no_requester(name),
             ));
         }
     }
     for name in e.writers.keys() {
-        if !writers.iter().any(|w| &w.name == name) {
-            return Err(cx.near(
-                name,
-                &format!("expect.writers.{name}"),
-                format!("no writer named `{name}`"),
-            ));
+        if !writer_names.contains(name.as_str()) {
+            return Err(cx.near(name, &format!("expect.writers.{name}"), no_writer(name)));
         }
     }
+    within(
+        cx,
+        e.violations.len(),
+        MAX_EXPECT_VIOLATIONS,
+        "expect.violations",
+        "expected violations",
+        "MAX_EXPECT_VIOLATIONS",
+        || e.violations.get(MAX_EXPECT_VIOLATIONS).map(|v| v.span()),
+    )?;
     for v in &e.violations {
-        if !VIOLATION_NAMES.contains(&v.as_str()) {
-            return Err(cx.near(
-                v,
+        if !VIOLATION_NAMES.contains(&v.get_ref().as_str()) {
+            return Err(cx.at(
+                v.span(),
                 "expect.violations",
                 format!(
-                    "unknown violation `{v}`; known: {}",
-                    VIOLATION_NAMES.join(", ")
+                    "unknown violation `{}`; {} (`vss-sim oracles` lists them all)",
+                    v.get_ref(),
+                    did_you_mean(v.get_ref(), VIOLATION_NAMES.iter().copied())
                 ),
             ));
         }
     }
     for status in e.snapshots.keys() {
-        if ![
-            "exists",
-            "released",
-            "deleted",
-            "aborted",
-            "diff_area_full",
-            "recycled",
-        ]
-        .contains(&status.as_str())
-        {
+        if !SNAPSHOT_STATUSES.contains(&status.as_str()) {
             return Err(cx.near(
                 status,
                 &format!("expect.snapshots.{status}"),
-                "status is one of exists, released, deleted, aborted, diff_area_full, recycled"
-                    .into(),
+                format!(
+                    "unknown status `{status}`; {} (a status is one of {})",
+                    did_you_mean(status, SNAPSHOT_STATUSES.iter().copied()),
+                    SNAPSHOT_STATUSES.join(", ")
+                ),
             ));
         }
     }
-    let mut calls = Vec::new();
+    within(
+        cx,
+        e.calls.len(),
+        MAX_EXPECT_CALLS,
+        "expect.calls",
+        "expected calls",
+        "MAX_EXPECT_CALLS",
+        || e.calls.get(MAX_EXPECT_CALLS).map(|c| c.call.span()),
+    )?;
+    let mut calls = Vec::with_capacity(e.calls.len());
     for (i, c) in e.calls.iter().enumerate() {
         if let Some(r) = &c.requester {
-            if !requesters.iter().any(|x| &x.name == r) {
-                return Err(cx.near(
+            if !requester_names.contains(r.as_str()) {
+                return Err(cx.near_after(
+                    c.call.span().start,
                     r,
                     &format!("expect.calls[{i}].requester"),
-                    format!("no requester named `{r}`"),
+                    no_requester(r),
                 ));
             }
         }
@@ -78,9 +117,9 @@ pub(super) fn expect(
                 c.call.span(),
                 &format!("expect.calls[{i}].call"),
                 format!(
-                    "unknown call `{}`; use one of {}",
+                    "unknown call `{}`; {}",
                     c.call.get_ref(),
-                    CALL_NAMES.join(", ")
+                    did_you_mean(c.call.get_ref(), CALL_NAMES.iter().copied())
                 ),
             ));
         }
@@ -101,11 +140,12 @@ pub(super) fn expect(
             ));
         }
         for name in c.writers.keys() {
-            if !writers.iter().any(|w| &w.name == name) {
-                return Err(cx.near(
+            if !writer_names.contains(name.as_str()) {
+                return Err(cx.near_after(
+                    c.call.span().start,
                     name,
                     &format!("expect.calls[{i}].writers.{name}"),
-                    format!("no writer named `{name}`"),
+                    no_writer(name),
                 ));
             }
         }
@@ -131,7 +171,7 @@ pub(super) fn expect(
             .map(|(k, v)| (k, v.state, v.last_error))
             .collect(),
         calls,
-        violations: e.violations,
+        violations: e.violations.into_iter().map(|v| v.into_inner()).collect(),
         snapshots: e.snapshots.into_iter().collect(),
     };
     Ok(expect)

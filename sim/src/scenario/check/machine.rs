@@ -35,6 +35,20 @@ pub(super) fn machine(cx: &Ctx<'_>, raw: &RawMachine) -> Result<(String, String)
     ))
 }
 
+/// `[profile]`'s values that no Windows machine has: `client_accessible_shadows_max` is the
+/// `MaxShadowCopies` registry value, from 1 (rule 18 recycles the oldest at the limit, so there
+/// must be one to recycle).
+pub(super) fn profile_values(cx: &Ctx<'_>, p: &RawProfile) -> Result<(), ScenarioError> {
+    if p.client_accessible_shadows_max == Some(0) {
+        return Err(cx.near(
+            "client_accessible_shadows_max",
+            "profile.client_accessible_shadows_max",
+            "MaxShadowCopies is at least 1 (Windows accepts 1 to 512); write 1 or more".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `[profile]`: Windows' profile with each key given overriding its field.
 pub(super) fn profile(p: &RawProfile) -> Profile {
     let mut profile = Profile::windows();

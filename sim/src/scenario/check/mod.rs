@@ -10,18 +10,24 @@ use std::collections::BTreeMap;
 use model::time::Duration;
 
 use super::ctx::Ctx;
+use super::limits::SEE;
 use super::raw::RawScenario;
+use super::suggest::did_you_mean;
 use super::{Scenario, ScenarioError};
 use crate::units::Dur;
 
+mod budget;
 mod expect;
 pub(crate) mod machine;
+mod prescan;
 mod providers;
 mod requesters;
 mod script;
 mod volumes;
 mod workloads;
 mod writers;
+
+pub(crate) use prescan::prescan;
 
 /// Checks every section of `raw`; `stem` is the scenario's name when the file gives none.
 pub(crate) fn validate(
@@ -30,16 +36,32 @@ pub(crate) fn validate(
     raw: RawScenario,
 ) -> Result<Scenario, ScenarioError> {
     let (machine_name, epoch) = machine::machine(cx, &raw.machine)?;
+    machine::profile_values(cx, &raw.profile)?;
     let profile = machine::profile(&raw.profile);
     let (max_virtual_time, max_steps) = machine::run(&raw.run);
     let volumes = volumes::volumes(cx, &raw.volume)?;
+    let vols = volumes::Volumes::new(&volumes);
     let (system_provider_latency, system_provider_faults) =
         providers::system_provider(cx, &raw.system_provider)?;
-    let providers = providers::providers(cx, &raw.provider, &volumes)?;
-    let writers = writers::writers(cx, &raw.writer, &volumes)?;
-    let workloads = workloads::workloads(cx, &raw.workload, &volumes)?;
-    let requesters = requesters::requesters(cx, &raw.requester, &volumes, &providers, &writers)?;
+    let providers = providers::providers(cx, &raw.provider, &vols)?;
+    let writers = writers::writers(cx, &raw.writer, &vols)?;
+    let workloads = workloads::workloads(cx, &raw.workload, &vols)?;
+    let requesters = requesters::requesters(cx, &raw.requester, &vols, &providers, &writers)?;
     let expect = expect::expect(cx, raw.expect, &requesters, &writers)?;
+    budget::budget(
+        cx,
+        &budget::Limits {
+            max_virtual_time,
+            max_steps,
+        },
+        (&raw.workload, &workloads),
+        (&raw.requester, &requesters),
+        budget::fastest_backup(
+            profile.api_call_latency,
+            &system_provider_latency,
+            &providers,
+        ),
+    )?;
     Ok(Scenario {
         name: raw.name.unwrap_or_else(|| stem.to_string()),
         description: raw.description.unwrap_or_default(),
@@ -77,10 +99,41 @@ pub(super) fn latency_table<K: Copy + Ord>(
             cx.near(
                 k,
                 &format!("{at}.latency.{k}"),
-                format!("unknown {what} `{k}`; use one of {}", names.join(", ")),
+                format!(
+                    "unknown {what} `{k}`; {}",
+                    did_you_mean(k, names.iter().copied())
+                ),
             )
         })?;
         out.insert(name, d.0);
     }
     Ok(out.into_iter().collect())
+}
+
+/// Refuses a collection of `n` entries past its limit `max` (named `name` in the message), at
+/// the first entry past it (`first_past`), under `key`.
+pub(super) fn within(
+    cx: &Ctx<'_>,
+    n: usize,
+    max: usize,
+    key: &str,
+    what: &str,
+    name: &str,
+    first_past: impl FnOnce() -> Option<std::ops::Range<usize>>,
+) -> Result<(), ScenarioError> {
+    if n <= max {
+        return Ok(());
+    }
+    let message =
+        format!("{n} {what}, more than the limit of {max} ({name}; {SEE}); remove the rest");
+    Err(match first_past() {
+        Some(span) => cx.at(span, key, message),
+        None => ScenarioError {
+            file: cx.file.to_string(),
+            line: 0,
+            column: 0,
+            key: key.into(),
+            message,
+        },
+    })
 }

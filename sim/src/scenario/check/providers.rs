@@ -8,10 +8,12 @@ use model::time::Duration;
 use model::vss::{ProviderCall, ProviderType};
 
 use super::super::ctx::Ctx;
+use super::super::limits::{MAX_FAULTS, MAX_PROVIDERS};
 use super::super::raw::{RawProvider, RawProviderFault, RawSystemProvider};
-use super::super::{ProviderSpec, ScenarioError, VolumeSpec};
-use super::latency_table;
-use super::volumes::vol_ref;
+use super::super::suggest::did_you_mean;
+use super::super::{ProviderSpec, ScenarioError};
+use super::volumes::{Volumes, vol_refs};
+use super::{latency_table, within};
 use crate::units::Dur;
 
 /// A provider's `latency` table, keyed by provider call names.
@@ -36,6 +38,15 @@ pub(super) fn provider_faults(
     list: &[RawProviderFault],
     at: &str,
 ) -> Result<Vec<ProviderFault>, ScenarioError> {
+    within(
+        cx,
+        list.len(),
+        MAX_FAULTS,
+        &format!("{at}.fault"),
+        "fault tables in one provider",
+        "MAX_FAULTS",
+        || list.get(MAX_FAULTS).map(|f| f.call.span()),
+    )?;
     let mut out = Vec::new();
     for (j, f) in list.iter().enumerate() {
         let key = format!("{at}.fault[{j}]");
@@ -44,9 +55,9 @@ pub(super) fn provider_faults(
                 f.call.span(),
                 &format!("{key}.call"),
                 format!(
-                    "unknown provider call `{}`; use one of {}",
+                    "unknown provider call `{}`; {}",
                     f.call.get_ref(),
-                    ProviderCall::NAMES.join(", ")
+                    did_you_mean(f.call.get_ref(), ProviderCall::NAMES.iter().copied())
                 ),
             )
         })?;
@@ -84,8 +95,17 @@ pub(super) fn system_provider(
 pub(super) fn providers(
     cx: &Ctx<'_>,
     raw: &[RawProvider],
-    volumes: &[VolumeSpec],
+    volumes: &Volumes<'_>,
 ) -> Result<Vec<ProviderSpec>, ScenarioError> {
+    within(
+        cx,
+        raw.len(),
+        MAX_PROVIDERS,
+        "provider",
+        "[[provider]] tables",
+        "MAX_PROVIDERS",
+        || raw.get(MAX_PROVIDERS).map(|p| p.name.span()),
+    )?;
     let mut providers = Vec::new();
     for (i, p) in raw.iter().enumerate() {
         let kind = *p.kind.get_ref();
@@ -108,16 +128,17 @@ pub(super) fn providers(
         };
         let vols = match &p.volumes {
             None => None,
-            Some(list) => Some(
-                list.iter()
-                    .map(|s| vol_ref(cx, volumes, s, &format!("provider[{i}].volumes")))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+            Some(list) => Some(vol_refs(
+                cx,
+                volumes,
+                list,
+                &format!("provider[{i}].volumes"),
+            )?),
         };
         let latency = provider_latency(cx, &p.latency, &format!("provider[{i}]"))?;
         let faults = provider_faults(cx, &p.fault, &format!("provider[{i}]"))?;
         providers.push(ProviderSpec {
-            name: p.name.clone(),
+            name: p.name.get_ref().clone(),
             kind,
             id,
             version: p.version.clone().unwrap_or_else(|| "1.0".into()),

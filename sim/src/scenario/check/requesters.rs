@@ -5,26 +5,37 @@ use model::time::Duration;
 use model::vss::SnapshotContext;
 
 use super::super::ctx::Ctx;
+use super::super::limits::{MAX_REQUESTERS, MAX_RETRY_ON, MAX_SCRIPT_STEPS};
 use super::super::raw::{RawPolicy, RawRequester};
-use super::super::{ProviderSpec, RequesterSpec, ScenarioError, VolumeSpec, WriterSpec};
+use super::super::suggest::did_you_mean;
+use super::super::{ProviderSpec, RequesterSpec, ScenarioError, WriterSpec};
 use super::script;
-use super::volumes::vol_ref;
+use super::volumes::{Volumes, vol_refs};
+use super::within;
 
 /// Checks every requester: unique names, a creation context, declared volumes, a policy or a
 /// script (not both), at least one requester.
 pub(super) fn requesters(
     cx: &Ctx<'_>,
     raw: &[RawRequester],
-    volumes: &[VolumeSpec],
+    volumes: &Volumes<'_>,
     providers: &[ProviderSpec],
     writers: &[WriterSpec],
 ) -> Result<Vec<RequesterSpec>, ScenarioError> {
-    let mut requesters = Vec::new();
+    within(
+        cx,
+        raw.len(),
+        MAX_REQUESTERS,
+        "requester",
+        "[[requester]] tables",
+        "MAX_REQUESTERS",
+        || raw.get(MAX_REQUESTERS).map(|r| r.name.span()),
+    )?;
+    let components = script::Components::new(writers);
+    let mut requesters = Vec::with_capacity(raw.len());
+    let mut seen = std::collections::BTreeSet::new();
     for (i, r) in raw.iter().enumerate() {
-        if requesters
-            .iter()
-            .any(|x: &RequesterSpec| &x.name == r.name.get_ref())
-        {
+        if !seen.insert(r.name.get_ref().as_str()) {
             return Err(cx.at(
                 r.name.span(),
                 &format!("requester[{i}].name"),
@@ -33,10 +44,7 @@ pub(super) fn requesters(
         }
         let vols = match &r.volumes {
             None => (0..volumes.len()).collect(),
-            Some(list) => list
-                .iter()
-                .map(|s| vol_ref(cx, volumes, s, &format!("requester[{i}].volumes")))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(list) => vol_refs(cx, volumes, list, &format!("requester[{i}].volumes"))?,
         };
         let context = r
             .context
@@ -50,7 +58,16 @@ pub(super) fn requesters(
         let policy = policy(cx, r.policy.as_ref(), i)?;
         let script = match &r.script {
             None => None,
-            Some(steps) => Some(
+            Some(steps) => Some({
+                within(
+                    cx,
+                    steps.len(),
+                    MAX_SCRIPT_STEPS,
+                    &format!("requester[{i}].script"),
+                    "script steps",
+                    "MAX_SCRIPT_STEPS",
+                    || steps.get(MAX_SCRIPT_STEPS).map(|s| s.span()),
+                )?;
                 steps
                     .iter()
                     .enumerate()
@@ -61,11 +78,11 @@ pub(super) fn requesters(
                             st,
                             volumes,
                             providers,
-                            writers,
+                            &components,
                         )
                     })
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+                    .collect::<Result<Vec<_>, _>>()?
+            }),
         };
         let (script, script_names) = match script {
             None => (None, Vec::new()),
@@ -99,10 +116,14 @@ pub(super) fn requesters(
             name: r.name.get_ref().clone(),
             context,
             volumes: vols,
-            start: r.start.map(|d| d.0).unwrap_or(Duration::ZERO),
+            start: r
+                .start
+                .as_ref()
+                .map(|d| d.get_ref().0)
+                .unwrap_or(Duration::ZERO),
             read_bandwidth: r.read_bandwidth.map(|b| b.0).unwrap_or(200_000_000),
             go_away_at: r.go_away_at.map(|d| d.0),
-            repeat: r.repeat.unwrap_or(0),
+            repeat: r.repeat.as_ref().map(|n| *n.get_ref()).unwrap_or(0),
             policy,
             script,
             script_names,
@@ -112,6 +133,7 @@ pub(super) fn requesters(
         return Err(ScenarioError {
             file: cx.file.to_string(),
             line: 0,
+            column: 0,
             key: "requester".into(),
             message: "the scenario declares no requester; add a [[requester]] table with a name"
                 .into(),
@@ -132,7 +154,16 @@ fn policy(cx: &Ctx<'_>, raw: Option<&RawPolicy>, i: usize) -> Result<Policy, Sce
             policy.retry_wait = d.0;
         }
         if let Some(list) = &p.retry_on {
-            policy.retry_on = list.clone();
+            within(
+                cx,
+                list.get_ref().len(),
+                MAX_RETRY_ON,
+                &format!("requester[{i}].policy.retry_on"),
+                "codes in retry_on",
+                "MAX_RETRY_ON",
+                || Some(list.span()),
+            )?;
+            policy.retry_on = list.get_ref().clone();
         }
         if let Some(w) = &p.writer_failure {
             use model::requester::WriterFailurePolicy as W;
@@ -146,7 +177,9 @@ fn policy(cx: &Ctx<'_>, raw: Option<&RawPolicy>, i: usize) -> Result<Policy, Sce
                         w.span(),
                         &format!("requester[{i}].policy.writer_failure"),
                         format!(
-                            "unknown writer_failure `{other}`; use continue, abort, retry or stop"
+                            "unknown writer_failure `{other}`; {} (continue, abort, retry or \
+                             stop)",
+                            did_you_mean(other, ["continue", "abort", "retry", "stop"])
                         ),
                     ));
                 }

@@ -1,14 +1,53 @@
 //! A scripted requester's steps: one call with its arguments, a sleep, a read or a go-away.
 
-use model::ids::Guid;
+use std::collections::BTreeMap;
+
+use model::api::ComponentRef;
+use model::ids::{Guid, WriterId};
 use model::vss::BackupType;
 use toml::Spanned;
 
 use super::super::ctx::Ctx;
 use super::super::raw::RawStep;
+use super::super::suggest::did_you_mean;
 use super::super::{
-    CALL_NAMES, ProviderSpec, ScenarioError, StepNames, VolumeSpec, WriterSpec, canonical_volume,
+    CALL_NAMES, ProviderSpec, ScenarioError, StepNames, WriterSpec, canonical_volume,
 };
+use super::volumes::Volumes;
+
+/// Every writer's components by (writer name, component name), built once for all steps; the
+/// first of two equal names wins, as a search in declaration order would.
+pub(super) struct Components<'a> {
+    by_name: BTreeMap<(&'a str, &'a str), ComponentRef>,
+}
+
+impl<'a> Components<'a> {
+    pub(super) fn new(writers: &'a [WriterSpec]) -> Components<'a> {
+        let mut by_name = BTreeMap::new();
+        let mut first_writer = BTreeMap::new();
+        for (wi, w) in writers.iter().enumerate() {
+            // A second writer of the same name is refused earlier; a search by name finds the
+            // first.
+            if *first_writer.entry(w.name.as_str()).or_insert(wi) != wi {
+                continue;
+            }
+            for (ci, c) in w.components.iter().enumerate() {
+                by_name
+                    .entry((w.name.as_str(), c.name.as_str()))
+                    .or_insert(ComponentRef {
+                        writer: WriterId::from_index(wi),
+                        idx: u16::try_from(ci)
+                            .expect("bounded by limits::MAX_COMPONENTS_PER_WRITER"),
+                    });
+            }
+        }
+        Components { by_name }
+    }
+
+    fn find(&self, writer: &str, component: &str) -> Option<ComponentRef> {
+        self.by_name.get(&(writer, component)).copied()
+    }
+}
 
 /// Validates one script step. Unknown volumes, providers and components are allowed: a script
 /// may name them on purpose to show `VSS_E_OBJECT_NOT_FOUND` or `VSS_E_PROVIDER_NOT_REGISTERED`.
@@ -16,21 +55,17 @@ pub(super) fn script_step(
     cx: &Ctx<'_>,
     key: &str,
     st: &Spanned<RawStep>,
-    volumes: &[VolumeSpec],
+    volumes: &Volumes<'_>,
     providers: &[ProviderSpec],
-    writers: &[WriterSpec],
+    components: &Components<'_>,
 ) -> Result<(model::requester::ScriptStep, StepNames), ScenarioError> {
-    use model::api::{ApiCall, ComponentRef, ProviderArg};
-    use model::ids::{ProviderId, VolumeId, WriterId};
+    use model::api::{ApiCall, ProviderArg};
+    use model::ids::{ProviderId, VolumeId};
     use model::requester::ScriptStep;
     let span = st.span();
     let s = st.get_ref();
     let vol = |name: &Spanned<String>| -> Option<VolumeId> {
-        let n = canonical_volume(name.get_ref());
-        volumes
-            .iter()
-            .position(|v| v.name == n)
-            .map(|i| VolumeId(i as u16))
+        volumes.find(name.get_ref()).map(VolumeId::from_index)
     };
     let kinds = [
         s.call.is_some(),
@@ -90,14 +125,15 @@ pub(super) fn script_step(
         return Ok((ScriptStep::GoAway, StepNames::default()));
     }
     let call_name = s.call.as_ref().expect("checked above");
-    if !CALL_NAMES[..CALL_NAMES.len() - 1].contains(&call_name.get_ref().as_str()) {
+    let script_calls = &CALL_NAMES[..CALL_NAMES.len() - 1];
+    if !script_calls.contains(&call_name.get_ref().as_str()) {
         return Err(cx.at(
             call_name.span(),
             &format!("{key}.call"),
             format!(
-                "unknown call `{}`; use one of {}",
+                "unknown call `{}`; {}",
                 call_name.get_ref(),
-                CALL_NAMES[..CALL_NAMES.len() - 1].join(", ")
+                did_you_mean(call_name.get_ref(), script_calls.iter().copied())
             ),
         ));
     }
@@ -136,19 +172,7 @@ pub(super) fn script_step(
         "AddComponent" | "SetBackupSucceeded" => {
             let w = s.writer.as_ref().ok_or_else(|| need("writer"))?;
             let c = s.component.as_ref().ok_or_else(|| need("component"))?;
-            let found = writers
-                .iter()
-                .position(|x| &x.name == w.get_ref())
-                .and_then(|wi| {
-                    writers[wi]
-                        .components
-                        .iter()
-                        .position(|x| &x.name == c.get_ref())
-                        .map(|ci| ComponentRef {
-                            writer: WriterId(wi as u16),
-                            idx: ci as u16,
-                        })
-                });
+            let found = components.find(w.get_ref(), c.get_ref());
             if call_name.get_ref() == "AddComponent" {
                 if found.is_none() {
                     names.writer = Some(w.get_ref().clone());
@@ -186,7 +210,8 @@ pub(super) fn script_step(
                         .iter()
                         .position(|x| x.name == p || (x.id.is_some() && x.id == Guid::parse(p)))
                     {
-                        ProviderArg::Registered(ProviderId(i as u16 + 1))
+                        // Index 0 is the system provider.
+                        ProviderArg::Registered(ProviderId::from_index(i + 1))
                     } else if let Some(g) = Guid::parse(p) {
                         ProviderArg::Unregistered(g)
                     } else {
@@ -216,8 +241,8 @@ pub(super) fn script_step(
                 call_name.span(),
                 &format!("{key}.call"),
                 format!(
-                    "unknown call `{other}`; use one of {}",
-                    CALL_NAMES[..CALL_NAMES.len() - 1].join(", ")
+                    "unknown call `{other}`; {}",
+                    did_you_mean(other, script_calls.iter().copied())
                 ),
             ));
         }

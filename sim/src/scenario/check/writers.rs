@@ -4,21 +4,46 @@ use model::ids::Guid;
 use model::vss::{ApplicationLevel, UsageType, WriterEvent};
 
 use super::super::ctx::Ctx;
+use super::super::limits::{MAX_COMPONENTS, MAX_COMPONENTS_PER_WRITER, MAX_FAULTS, MAX_WRITERS};
 use super::super::raw::{RawComponent, RawWriter, RawWriterFault};
-use super::super::{ComponentSpec, ScenarioError, VolumeSpec, WriterFaultSpec, WriterSpec};
-use super::latency_table;
-use super::volumes::vol_ref;
+use super::super::{ComponentSpec, ScenarioError, WriterFaultSpec, WriterSpec};
+use super::volumes::{Volumes, vol_refs};
+use super::{latency_table, within};
 
 /// Checks every writer: unique names, GUIDs, known events, components on declared volumes.
 pub(super) fn writers(
     cx: &Ctx<'_>,
     raw: &[RawWriter],
-    volumes: &[VolumeSpec],
+    volumes: &Volumes<'_>,
 ) -> Result<Vec<WriterSpec>, ScenarioError> {
-    let mut writers: Vec<WriterSpec> = Vec::new();
+    within(
+        cx,
+        raw.len(),
+        MAX_WRITERS,
+        "writer",
+        "[[writer]] tables",
+        "MAX_WRITERS",
+        || raw.get(MAX_WRITERS).map(|w| w.name.span()),
+    )?;
+    let mut writers: Vec<WriterSpec> = Vec::with_capacity(raw.len());
+    let mut seen = std::collections::BTreeSet::new();
+    let mut n_components = 0usize;
     for (i, w) in raw.iter().enumerate() {
         let name = w.name.get_ref().clone();
-        if writers.iter().any(|x| x.name == name) {
+        n_components += w.component.len();
+        within(
+            cx,
+            n_components,
+            MAX_COMPONENTS,
+            &format!("writer[{i}].component"),
+            "[[writer.component]] tables in all writers",
+            "MAX_COMPONENTS",
+            || {
+                let first_past = w.component.len() - (n_components - MAX_COMPONENTS);
+                w.component.get(first_past).map(|c| c.name.span())
+            },
+        )?;
+        if !seen.insert(name.clone()) {
             return Err(cx.at(
                 w.name.span(),
                 &format!("writer[{i}].name"),
@@ -73,25 +98,28 @@ pub(super) fn writers(
 fn components(
     cx: &Ctx<'_>,
     raw: &[RawComponent],
-    volumes: &[VolumeSpec],
+    volumes: &Volumes<'_>,
     i: usize,
 ) -> Result<Vec<ComponentSpec>, ScenarioError> {
-    let mut components = Vec::new();
+    within(
+        cx,
+        raw.len(),
+        MAX_COMPONENTS_PER_WRITER,
+        &format!("writer[{i}].component"),
+        "[[writer.component]] tables in one writer",
+        "MAX_COMPONENTS_PER_WRITER",
+        || raw.get(MAX_COMPONENTS_PER_WRITER).map(|c| c.name.span()),
+    )?;
+    let mut components = Vec::with_capacity(raw.len());
     for (j, c) in raw.iter().enumerate() {
-        let vols = c
-            .volumes
-            .iter()
-            .map(|s| {
-                vol_ref(
-                    cx,
-                    volumes,
-                    s,
-                    &format!("writer[{i}].component[{j}].volumes"),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let vols = vol_refs(
+            cx,
+            volumes,
+            &c.volumes,
+            &format!("writer[{i}].component[{j}].volumes"),
+        )?;
         components.push(ComponentSpec {
-            name: c.name.clone(),
+            name: c.name.get_ref().clone(),
             logical_path: c.logical_path.clone().unwrap_or_default(),
             volumes: vols,
         });
@@ -105,6 +133,15 @@ fn faults(
     raw: &[RawWriterFault],
     i: usize,
 ) -> Result<Vec<WriterFaultSpec>, ScenarioError> {
+    within(
+        cx,
+        raw.len(),
+        MAX_FAULTS,
+        &format!("writer[{i}].fault"),
+        "[[writer.fault]] tables in one writer",
+        "MAX_FAULTS",
+        || raw.get(MAX_FAULTS).map(|f| f.event.span()),
+    )?;
     let mut faults = Vec::new();
     for (j, f) in raw.iter().enumerate() {
         let key = format!("writer[{i}].fault[{j}]");
