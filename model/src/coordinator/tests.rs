@@ -1,12 +1,16 @@
 //! The coordinator driven through `handle` alone: inputs in, outputs checked.
 
+use std::collections::VecDeque;
+
 use super::Coordinator;
-use crate::api::{ApiCall, ApiCallKind, Input, Output, Timer};
-use crate::ids::{Guid, RequesterId, WriterId};
+use crate::api::{
+    ApiCall, ApiCallKind, ComponentRef, Input, Output, ProviderArg, ShadowStatus, Timer,
+};
+use crate::ids::{Guid, RequesterId, VolumeId, WriterId};
 use crate::machine::Machine;
 use crate::profile::Profile;
 use crate::time::Instant;
-use crate::vss::{BackupType, Hresult, WriterEvent};
+use crate::vss::{BackupType, Hresult, ProviderCall, WriterEvent, WriterState};
 
 const R: RequesterId = RequesterId(0);
 const W: WriterId = WriterId(0);
@@ -166,4 +170,861 @@ fn backup_shutdown_follows_an_abort_given_up_on_and_its_late_answer_frees_nothin
         matches!(delivered(&out)[..], [(WriterEvent::Identify, _)]),
         "{out:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A healthy host: every writer event and provider call answered `S_OK`, every flush at once.
+// ---------------------------------------------------------------------------------------------
+
+const A: RequesterId = RequesterId(0);
+const B: RequesterId = RequesterId(1);
+const C: VolumeId = VolumeId(0);
+
+/// `service()` with two requesters.
+fn two_sessions() -> Coordinator {
+    Coordinator::new(Profile::windows(), Machine::one_writer_one_volume(), 2)
+}
+
+fn call_as(c: &mut Coordinator, r: RequesterId, at_ms: u64, call: ApiCall) -> Vec<Output> {
+    feed(c, at_ms, Input::Call { requester: r, call })
+}
+
+/// What a healthy host answers to `o`: `S_OK` from writers and providers (`AbortSnapshots` is
+/// never answered), the flush done at once, an operation that needs no writer finished.
+fn healthy(o: &Output) -> Option<Input> {
+    match *o {
+        Output::WriterEvent { token, .. } => Some(Input::WriterAnswer {
+            token,
+            result: Hresult::Ok,
+        }),
+        Output::ProviderCall { call, token, .. } if call != ProviderCall::AbortSnapshots => {
+            Some(Input::ProviderAnswer {
+                token,
+                result: Hresult::Ok,
+            })
+        }
+        Output::FlushAndHold { token, .. } => Some(Input::FlushDone { token }),
+        Output::SetTimer {
+            timer: timer @ Timer::AsyncFinish { .. },
+            ..
+        } => Some(Input::Timer(timer)),
+        _ => None,
+    }
+}
+
+/// Feeds back, at `at_ms`, what `answer` gives for each output, and for the outputs those
+/// answers lead to, until nothing is left to answer. Returns every output on the way.
+fn settle_with(
+    c: &mut Coordinator,
+    at_ms: u64,
+    out: Vec<Output>,
+    answer: &dyn Fn(&Output) -> Option<Input>,
+) -> Vec<Output> {
+    let mut all = Vec::new();
+    let mut todo: VecDeque<Output> = out.into();
+    while let Some(o) = todo.pop_front() {
+        if let Some(input) = answer(&o) {
+            todo.extend(feed(c, at_ms, input));
+        }
+        all.push(o);
+    }
+    all
+}
+
+/// Requester `r`'s call at `at_ms`, settled by a healthy host.
+fn settled(c: &mut Coordinator, r: RequesterId, at_ms: u64, call: ApiCall) -> Vec<Output> {
+    let out = call_as(c, r, at_ms, call);
+    settle_with(c, at_ms, out, &healthy)
+}
+
+/// Requester `r`'s backup up to PrepareForBackup (settled), with set `set` of volume `C` and its
+/// shadow `set + 1`: every call but DoSnapshotSet, which the caller makes.
+fn prepared(c: &mut Coordinator, r: RequesterId, at_ms: u64, set: u128, components: bool) {
+    let mut calls = vec![
+        ApiCall::InitializeForBackup,
+        ApiCall::SetBackupState {
+            select_components: components,
+            backup_type: BackupType::Full,
+        },
+        ApiCall::GatherWriterMetadata,
+    ];
+    if components {
+        calls.push(ApiCall::AddComponent(Some(ComponentRef {
+            writer: W,
+            idx: 0,
+        })));
+    }
+    calls.extend([
+        ApiCall::StartSnapshotSet { new_id: Guid(set) },
+        ApiCall::AddToSnapshotSet {
+            volume: Some(C),
+            provider: ProviderArg::Any,
+            new_id: Guid(set + 1),
+        },
+        ApiCall::PrepareForBackup,
+    ]);
+    for call in calls {
+        let kind = call.kind();
+        let out = settled(c, r, at_ms, call);
+        assert!(
+            out.iter().any(|o| matches!(
+                o,
+                Output::Reply { call, result, .. } if *call == kind && result.is_success()
+            )),
+            "{kind:?}: {out:?}"
+        );
+    }
+}
+
+/// The final result of requester `r`'s asynchronous `call` in `out`.
+fn done(out: &[Output], r: RequesterId, kind: ApiCallKind) -> Option<Hresult> {
+    out.iter().find_map(|o| match o {
+        Output::AsyncDone {
+            requester,
+            call,
+            result,
+            ..
+        } if *requester == r && *call == kind => Some(*result),
+        _ => None,
+    })
+}
+
+/// The status of shadow `id`.
+fn shadow_status(c: &Coordinator, id: u128) -> Option<ShadowStatus> {
+    c.shadows()
+        .iter()
+        .find(|sh| sh.id == Guid(id))
+        .map(|sh| sh.status)
+}
+
+#[test]
+fn a_failed_creation_leaves_the_shadows_of_other_sets_alone() {
+    let mut c = two_sessions();
+    prepared(&mut c, A, 0, 100, false);
+    let out = settled(&mut c, A, 1, ApiCall::DoSnapshotSet);
+    assert_eq!(
+        done(&out, A, ApiCallKind::DoSnapshotSet),
+        Some(Hresult::AsyncFinished)
+    );
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Exists));
+    // B's creation fails after its commit (PostCommitSnapshots refused, rule 16): its own
+    // shadow is aborted (rule 14), A's stays.
+    prepared(&mut c, B, 2, 200, false);
+    let out = call_as(&mut c, B, 3, ApiCall::DoSnapshotSet);
+    let out = settle_with(&mut c, 3, out, &|o| match *o {
+        Output::ProviderCall {
+            call: ProviderCall::PostCommitSnapshots,
+            token,
+            ..
+        } => Some(Input::ProviderAnswer {
+            token,
+            result: Hresult::ProviderVeto,
+        }),
+        _ => healthy(o),
+    });
+    assert!(done(&out, B, ApiCallKind::DoSnapshotSet).is_some_and(|r| !r.is_success()));
+    assert_eq!(shadow_status(&c, 201), Some(ShadowStatus::Aborted));
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Exists));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::DeleteShadow { snapshot, .. } if *snapshot == Guid(101))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_writer_answer_to_a_session_it_no_longer_backs_up_for_changes_nothing() {
+    let mut c = two_sessions();
+    prepared(&mut c, A, 0, 100, false);
+    settled(&mut c, A, 1, ApiCall::DoSnapshotSet);
+    assert_eq!(
+        c.writer_status(W),
+        (WriterState::WaitingForBackupComplete, Hresult::Ok)
+    );
+    // B's PrepareForBackup takes the writer into B's backup (rule 9).
+    prepared(&mut c, B, 2, 200, false);
+    assert_eq!(c.writer_status(W), (WriterState::Stable, Hresult::Ok));
+    // A's BackupComplete fails in the writer: the state B's backup sees stays.
+    let out = call_as(&mut c, A, 3, ApiCall::BackupComplete);
+    let [(WriterEvent::BackupComplete, t)] = delivered(&out)[..] else {
+        panic!("BackupComplete is delivered: {out:?}");
+    };
+    let out = feed(
+        &mut c,
+        4,
+        Input::WriterAnswer {
+            token: t,
+            result: Hresult::WriterErrorRetryable,
+        },
+    );
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::WriterStateChanged { .. })),
+        "{out:?}"
+    );
+    assert_eq!(c.writer_status(W), (WriterState::Stable, Hresult::Ok));
+    // A's operation still finishes (rule 8: the failure shows in the writer status only).
+    assert_eq!(
+        done(&out, A, ApiCallKind::BackupComplete),
+        Some(Hresult::AsyncFinished)
+    );
+}
+
+#[test]
+fn a_failed_identify_is_service_wide_whoever_the_writer_backs_up_for() {
+    let mut c = two_sessions();
+    prepared(&mut c, A, 0, 100, false);
+    call_as(&mut c, B, 1, ApiCall::InitializeForBackup);
+    let out = call_as(&mut c, B, 2, ApiCall::GatherWriterMetadata);
+    let [(WriterEvent::Identify, t)] = delivered(&out)[..] else {
+        panic!("Identify is delivered: {out:?}");
+    };
+    feed(
+        &mut c,
+        3,
+        Input::WriterAnswer {
+            token: t,
+            result: Hresult::WriterErrorRetryable,
+        },
+    );
+    assert_eq!(
+        c.writer_status(W),
+        (WriterState::FailedAtIdentify, Hresult::WriterErrorRetryable)
+    );
+}
+
+/// The events delivered by PrepareForBackup after SetBackupState(`components`), with the
+/// writer's one component added or not.
+fn prepare_for_backup_targets(components: bool, add: bool) -> Vec<(WriterEvent, u64)> {
+    let mut c = service();
+    for call in [
+        ApiCall::InitializeForBackup,
+        ApiCall::SetBackupState {
+            select_components: components,
+            backup_type: BackupType::Full,
+        },
+        ApiCall::GatherWriterMetadata,
+    ] {
+        settled(&mut c, R, 0, call);
+    }
+    if add {
+        let out = call(
+            &mut c,
+            1,
+            ApiCall::AddComponent(Some(ComponentRef { writer: W, idx: 0 })),
+        );
+        assert!(
+            out.iter().any(|o| matches!(
+                o,
+                Output::Reply {
+                    result: Hresult::Ok,
+                    ..
+                }
+            )),
+            "{out:?}"
+        );
+    }
+    call(&mut c, 2, ApiCall::StartSnapshotSet { new_id: Guid(10) });
+    delivered(&call(&mut c, 3, ApiCall::PrepareForBackup))
+}
+
+#[test]
+fn component_mode_prepares_only_writers_with_a_selected_component_rule_23() {
+    // Component mode: a writer without an explicitly added component takes no part.
+    assert_eq!(prepare_for_backup_targets(true, false), vec![]);
+    assert!(matches!(
+        prepare_for_backup_targets(true, true)[..],
+        [(WriterEvent::PrepareForBackup, _)]
+    ));
+    // Non-component mode: every writer that answered Identify, added components or not.
+    for add in [false, true] {
+        assert!(matches!(
+            prepare_for_backup_targets(false, add)[..],
+            [(WriterEvent::PrepareForBackup, _)]
+        ));
+    }
+}
+
+#[test]
+fn add_component_refuses_a_writer_that_did_not_answer_identify_and_an_unknown_component() {
+    let add = |c: &mut Coordinator, writer, idx| {
+        let out = call(
+            c,
+            5,
+            ApiCall::AddComponent(Some(ComponentRef { writer, idx })),
+        );
+        match out[..] {
+            [Output::Reply { result, .. }] => result,
+            _ => panic!("{out:?}"),
+        }
+    };
+    // The writer failed Identify: it is not in the metadata, its components cannot be added.
+    let mut c = service();
+    call(&mut c, 0, ApiCall::InitializeForBackup);
+    let out = call(&mut c, 1, ApiCall::GatherWriterMetadata);
+    let [(WriterEvent::Identify, t)] = delivered(&out)[..] else {
+        panic!("{out:?}");
+    };
+    feed(
+        &mut c,
+        2,
+        Input::WriterAnswer {
+            token: t,
+            result: Hresult::WriterErrorRetryable,
+        },
+    );
+    assert_eq!(add(&mut c, W, 0), Hresult::ObjectNotFound);
+    // It answered: its one component (index 0) is added once; index 1 does not exist.
+    let mut c = service();
+    settled(&mut c, R, 0, ApiCall::InitializeForBackup);
+    settled(&mut c, R, 1, ApiCall::GatherWriterMetadata);
+    assert_eq!(add(&mut c, W, 1), Hresult::ObjectNotFound);
+    assert_eq!(add(&mut c, W, 0), Hresult::Ok);
+    assert_eq!(add(&mut c, W, 0), Hresult::ObjectAlreadyExists);
+}
+
+/// Requester `r`'s DoSnapshotSet at `at_ms`, settled up to the flush-and-hold, whose flush
+/// never ends. Returns the hold's token.
+fn held(c: &mut Coordinator, r: RequesterId, at_ms: u64) -> u64 {
+    let out = call_as(c, r, at_ms, ApiCall::DoSnapshotSet);
+    let out = settle_with(c, at_ms, out, &|o| match o {
+        Output::FlushAndHold { .. } => None,
+        _ => healthy(o),
+    });
+    let [hold] = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::FlushAndHold { token, .. } => Some(*token),
+            _ => None,
+        })
+        .collect::<Vec<_>>()[..]
+    else {
+        panic!("one flush-and-hold: {out:?}");
+    };
+    hold
+}
+
+fn commits(out: &[Output]) -> usize {
+    out.iter()
+        .filter(|o| {
+            matches!(
+                o,
+                Output::ProviderCall {
+                    call: ProviderCall::CommitSnapshots,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+#[test]
+fn a_stale_flush_done_commits_nothing() {
+    let mut c = two_sessions();
+    prepared(&mut c, A, 0, 100, false);
+    let first = held(&mut c, A, 1);
+    // A's flush never ends: the hold window (10 s + 1 µs, rule 13b) fails A's creation.
+    let end = Instant::from_us(1_000).deadline_after(Profile::windows().flush_and_hold_timeout);
+    let mut out = Vec::new();
+    c.handle(
+        end,
+        Input::Timer(Timer::HoldWindow { token: first }),
+        &mut out,
+    );
+    assert_eq!(
+        done(&out, A, ApiCallKind::DoSnapshotSet),
+        Some(Hresult::FlushWritesTimeout)
+    );
+    // The writer's OnAbort (rule 14) returns.
+    settle_with(&mut c, 11_002, out, &healthy);
+    // B's creation reaches its own hold; A's flush ending now is for a hold long gone.
+    prepared(&mut c, B, 20_000, 200, false);
+    let second = held(&mut c, B, 20_001);
+    assert_ne!(first, second);
+    let out = feed(&mut c, 20_002, Input::FlushDone { token: first });
+    assert_eq!(out, vec![]);
+    // B's own flush, then a repeat of it once the hold is released: one commit in all.
+    let out = feed(&mut c, 20_003, Input::FlushDone { token: second });
+    assert_eq!(commits(&out), 1, "{out:?}");
+    let out = settle_with(&mut c, 20_003, out, &healthy);
+    assert_eq!(
+        done(&out, B, ApiCallKind::DoSnapshotSet),
+        Some(Hresult::AsyncFinished)
+    );
+    assert_eq!(
+        feed(&mut c, 20_004, Input::FlushDone { token: second }),
+        vec![]
+    );
+}
+
+#[test]
+fn a_flush_that_ends_at_the_hold_timer_instant_is_late_rule_13b() {
+    let mut c = service();
+    prepared(&mut c, R, 0, 100, false);
+    let hold = held(&mut c, R, 1);
+    let end = Instant::from_us(1_000).deadline_after(Profile::windows().flush_and_hold_timeout);
+    let mut out = Vec::new();
+    c.handle(end, Input::FlushDone { token: hold }, &mut out);
+    assert_eq!(commits(&out), 0, "{out:?}");
+    // One microsecond earlier it would have been in time.
+    let mut c = service();
+    prepared(&mut c, R, 0, 100, false);
+    let hold = held(&mut c, R, 1);
+    let mut out = Vec::new();
+    c.handle(
+        Instant::from_us(end.as_us() - 1),
+        Input::FlushDone { token: hold },
+        &mut out,
+    );
+    assert_eq!(commits(&out), 1, "{out:?}");
+}
+
+#[test]
+fn the_host_is_told_which_event_or_call_an_answer_belongs_to() {
+    let mut profile = Profile::windows();
+    profile.writer_response_timeout = crate::time::Duration::from_secs(7);
+    let mut c = Coordinator::new(profile.clone(), Machine::one_writer_one_volume(), 2);
+    assert_eq!(c.profile(), &profile);
+    assert_eq!(c.machine(), &Machine::one_writer_one_volume());
+    assert!(c.is_idle());
+    call_as(&mut c, A, 0, ApiCall::InitializeForBackup);
+    call_as(&mut c, B, 0, ApiCall::InitializeForBackup);
+    let [(WriterEvent::Identify, a)] =
+        delivered(&call_as(&mut c, A, 1, ApiCall::GatherWriterMetadata))[..]
+    else {
+        panic!("A's Identify runs");
+    };
+    // B's Identify waits in the writer's mailbox (rule 30): nothing answers it yet.
+    let out = call_as(&mut c, B, 1, ApiCall::GatherWriterMetadata);
+    assert_eq!(delivered(&out), vec![]);
+    let b = a + 2;
+    assert_eq!(c.pending_event(a), Some((W, WriterEvent::Identify)));
+    assert_eq!(c.pending_event(b), None);
+    assert!(!c.is_idle());
+    let out = answer(&mut c, 2, a);
+    assert_eq!(delivered(&out), vec![(WriterEvent::Identify, b)]);
+    assert_eq!(c.pending_event(a), None);
+    assert_eq!(c.pending_event(b), Some((W, WriterEvent::Identify)));
+    answer(&mut c, 3, b);
+    assert!(c.is_idle());
+    // A provider call, until it is answered.
+    settled(
+        &mut c,
+        A,
+        4,
+        ApiCall::StartSnapshotSet { new_id: Guid(100) },
+    );
+    let out = call_as(
+        &mut c,
+        A,
+        5,
+        ApiCall::AddToSnapshotSet {
+            volume: Some(C),
+            provider: ProviderArg::Any,
+            new_id: Guid(101),
+        },
+    );
+    let [
+        Output::ProviderCall {
+            provider,
+            call,
+            token,
+            ..
+        },
+    ] = out[..]
+    else {
+        panic!("{out:?}");
+    };
+    assert_eq!(call, ProviderCall::BeginPrepareSnapshot);
+    assert_eq!(c.pending_call(token), Some((provider, call)));
+    assert!(!c.is_idle());
+    feed(
+        &mut c,
+        6,
+        Input::ProviderAnswer {
+            token,
+            result: Hresult::Ok,
+        },
+    );
+    assert_eq!(c.pending_call(token), None);
+    assert!(c.is_idle());
+    // An event voided by a failed creation still runs, but nobody waits for its answer.
+    let out = settled(
+        &mut c,
+        A,
+        7,
+        ApiCall::SetBackupState {
+            select_components: false,
+            backup_type: BackupType::Full,
+        },
+    );
+    assert_eq!(out.len(), 1);
+    settled(&mut c, A, 8, ApiCall::PrepareForBackup);
+    let out = call_as(&mut c, A, 9, ApiCall::DoSnapshotSet);
+    let [(WriterEvent::PrepareForSnapshot, t)] = delivered(&out)[..] else {
+        panic!("{out:?}");
+    };
+    assert_eq!(
+        c.pending_event(t),
+        Some((W, WriterEvent::PrepareForSnapshot))
+    );
+    call_as(&mut c, A, 10, ApiCall::AbortBackup);
+    assert_eq!(c.pending_event(t), None);
+    assert!(!c.is_idle(), "OnAbort runs");
+}
+
+#[test]
+fn release_ends_the_object_and_a_new_one_starts_in_the_backup_context() {
+    let mut c = service();
+    call(&mut c, 0, ApiCall::InitializeForBackup);
+    call(
+        &mut c,
+        1,
+        ApiCall::SetContext(crate::vss::SnapshotContext::FileShareBackup),
+    );
+    assert_eq!(
+        c.session_context(R),
+        crate::vss::SnapshotContext::FileShareBackup
+    );
+    assert!(!c.is_released(R));
+    call(&mut c, 2, ApiCall::Release);
+    assert!(c.is_released(R));
+    feed(&mut c, 3, Input::NewObject { requester: R });
+    assert!(!c.is_released(R));
+    assert_eq!(c.session_context(R), crate::vss::SnapshotContext::Backup);
+}
+
+/// The result of the one reply to `kind` in `out`.
+fn replied(out: &[Output], kind: ApiCallKind) -> Option<Hresult> {
+    out.iter().find_map(|o| match o {
+        Output::Reply { call, result, .. } if *call == kind => Some(*result),
+        _ => None,
+    })
+}
+
+#[test]
+fn do_snapshot_set_is_refused_out_of_sequence() {
+    let dss = |c: &mut Coordinator| {
+        replied(
+            &call(c, 50, ApiCall::DoSnapshotSet),
+            ApiCallKind::DoSnapshotSet,
+        )
+    };
+    // Writer context: no set yet; a set but no PrepareForBackup; an AddToSnapshotSet still
+    // waiting for its provider.
+    let mut c = service();
+    for call in [
+        ApiCall::InitializeForBackup,
+        ApiCall::SetBackupState {
+            select_components: false,
+            backup_type: BackupType::Full,
+        },
+        ApiCall::GatherWriterMetadata,
+    ] {
+        settled(&mut c, R, 0, call);
+    }
+    assert_eq!(dss(&mut c), Some(Hresult::BadState));
+    settled(
+        &mut c,
+        R,
+        1,
+        ApiCall::StartSnapshotSet { new_id: Guid(100) },
+    );
+    settled(
+        &mut c,
+        R,
+        2,
+        ApiCall::AddToSnapshotSet {
+            volume: Some(C),
+            provider: ProviderArg::Any,
+            new_id: Guid(101),
+        },
+    );
+    assert_eq!(dss(&mut c), Some(Hresult::BadState), "not prepared");
+    settled(&mut c, R, 3, ApiCall::PrepareForBackup);
+    // Once, and not again.
+    assert_eq!(dss(&mut c), Some(Hresult::Ok));
+    assert_eq!(dss(&mut c), Some(Hresult::BadState));
+
+    // Writer-less: no PrepareForBackup, but not while an AddToSnapshotSet is outstanding.
+    let mut c = service();
+    call(&mut c, 0, ApiCall::InitializeForBackup);
+    call(
+        &mut c,
+        1,
+        ApiCall::SetContext(crate::vss::SnapshotContext::FileShareBackup),
+    );
+    call(&mut c, 2, ApiCall::StartSnapshotSet { new_id: Guid(100) });
+    let out = call(
+        &mut c,
+        3,
+        ApiCall::AddToSnapshotSet {
+            volume: Some(C),
+            provider: ProviderArg::Any,
+            new_id: Guid(101),
+        },
+    );
+    let [Output::ProviderCall { token, .. }] = out[..] else {
+        panic!("{out:?}");
+    };
+    assert_eq!(dss(&mut c), Some(Hresult::BadState), "add outstanding");
+    feed(
+        &mut c,
+        4,
+        Input::ProviderAnswer {
+            token,
+            result: Hresult::Ok,
+        },
+    );
+    assert_eq!(dss(&mut c), Some(Hresult::Ok));
+}
+
+#[test]
+fn each_provider_is_called_once_per_stage_with_all_its_volumes() {
+    let mut machine = Machine::one_writer_one_volume();
+    machine.volumes.push(crate::machine::VolumeInfo {
+        name: "D:\\".into(),
+        bytes: 1 << 30,
+    });
+    let mut c = Coordinator::new(Profile::windows(), machine, 1);
+    call(&mut c, 0, ApiCall::InitializeForBackup);
+    call(
+        &mut c,
+        1,
+        ApiCall::SetContext(crate::vss::SnapshotContext::FileShareBackup),
+    );
+    call(&mut c, 2, ApiCall::StartSnapshotSet { new_id: Guid(100) });
+    for (v, id) in [(VolumeId(1), 101), (C, 102)] {
+        settled(
+            &mut c,
+            R,
+            3,
+            ApiCall::AddToSnapshotSet {
+                volume: Some(v),
+                provider: ProviderArg::Any,
+                new_id: Guid(id),
+            },
+        );
+    }
+    let out = settled(&mut c, R, 4, ApiCall::DoSnapshotSet);
+    let calls: Vec<(ProviderCall, Vec<VolumeId>)> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::ProviderCall { call, volumes, .. } => Some((*call, volumes.clone())),
+            _ => None,
+        })
+        .collect();
+    let both = vec![VolumeId(1), C];
+    assert_eq!(
+        calls,
+        [
+            ProviderCall::EndPrepareSnapshots,
+            ProviderCall::PreCommitSnapshots,
+            ProviderCall::CommitSnapshots,
+            ProviderCall::PostCommitSnapshots,
+            ProviderCall::PreFinalCommitSnapshots,
+            ProviderCall::PostFinalCommitSnapshots,
+        ]
+        .map(|call| (call, both.clone()))
+    );
+    // The hold is on both volumes, in volume order.
+    assert!(
+        out.contains(&Output::ReleaseWrites {
+            volumes: vec![C, VolumeId(1)]
+        }),
+        "{out:?}"
+    );
+    assert_eq!(c.shadows().len(), 2);
+}
+
+#[test]
+fn a_new_object_releases_the_one_it_replaces_once() {
+    let mut c = service();
+    prepared(&mut c, R, 0, 100, false);
+    settled(&mut c, R, 1, ApiCall::DoSnapshotSet);
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Exists));
+    // The process made a new object without releasing the old one: the old one is released
+    // (rule 27): BackupShutdown, its auto-release shadow deleted.
+    let out = feed(&mut c, 2, Input::NewObject { requester: R });
+    assert!(
+        matches!(delivered(&out)[..], [(WriterEvent::BackupShutdown, _)]),
+        "{out:?}"
+    );
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Released));
+    settle_with(&mut c, 2, out, &healthy);
+    // A released object replaced: nothing is sent again.
+    call(&mut c, 3, ApiCall::InitializeForBackup);
+    call(&mut c, 3, ApiCall::Release);
+    assert!(c.is_released(R));
+    let out = feed(&mut c, 4, Input::NewObject { requester: R });
+    assert_eq!(out, vec![]);
+}
+
+#[test]
+fn an_answer_to_a_replaced_object_counts_for_nothing() {
+    let mut c = service();
+    call(&mut c, 0, ApiCall::InitializeForBackup);
+    let out = call(&mut c, 1, ApiCall::GatherWriterMetadata);
+    let [(WriterEvent::Identify, old)] = delivered(&out)[..] else {
+        panic!("{out:?}");
+    };
+    feed(&mut c, 2, Input::NewObject { requester: R });
+    call(&mut c, 3, ApiCall::InitializeForBackup);
+    let out = call(&mut c, 4, ApiCall::GatherWriterMetadata);
+    assert_eq!(
+        delivered(&out),
+        vec![],
+        "the writer is still in the old Identify"
+    );
+    // The old object's Identify returns: ignored; the new one's is handed over.
+    let out = answer(&mut c, 5, old);
+    assert!(
+        out.contains(&Output::LateAnswerIgnored { token: old }),
+        "{out:?}"
+    );
+    assert_eq!(done(&out, R, ApiCallKind::GatherWriterMetadata), None);
+    let [(WriterEvent::Identify, new)] = delivered(&out)[..] else {
+        panic!("{out:?}");
+    };
+    let out = answer(&mut c, 6, new);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::AsyncDone { data: crate::api::ReplyData::WriterMetadata(ids), .. } if ids == &[W]
+    )), "{out:?}");
+}
+
+#[test]
+fn writers_freeze_by_application_level_and_thaw_in_reverse_rule_2() {
+    use crate::vss::ApplicationLevel::{BackEnd, FrontEnd, System, SystemRm};
+    let mut machine = Machine::one_writer_one_volume();
+    let one = machine.writers[0].clone();
+    machine.writers = [SystemRm, FrontEnd, System, BackEnd]
+        .into_iter()
+        .map(|level| crate::machine::WriterInfo {
+            level,
+            ..one.clone()
+        })
+        .collect();
+    let mut c = Coordinator::new(Profile::windows(), machine, 1);
+    prepared(&mut c, R, 0, 100, false);
+    let out = settled(&mut c, R, 1, ApiCall::DoSnapshotSet);
+    let order = |wanted: WriterEvent| -> Vec<u16> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::WriterEvent { writer, event, .. } if *event == wanted => Some(writer.0),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(order(WriterEvent::Freeze), [1, 3, 2, 0]);
+    assert_eq!(order(WriterEvent::Thaw), [0, 2, 3, 1]);
+    assert_eq!(
+        done(&out, R, ApiCallKind::DoSnapshotSet),
+        Some(Hresult::AsyncFinished)
+    );
+}
+
+/// Requester `R`'s calls, each settled by a healthy host; the result each call returned.
+fn replies(c: &mut Coordinator, calls: &[ApiCall]) -> Vec<Hresult> {
+    calls
+        .iter()
+        .map(|call| {
+            let out = settled(c, R, 0, call.clone());
+            replied(&out, call.kind()).expect("every call is answered")
+        })
+        .collect()
+}
+
+const INIT: ApiCall = ApiCall::InitializeForBackup;
+const GATHER: ApiCall = ApiCall::GatherWriterMetadata;
+const STATUS: ApiCall = ApiCall::GatherWriterStatus;
+const PREPARE: ApiCall = ApiCall::PrepareForBackup;
+const DO_SET: ApiCall = ApiCall::DoSnapshotSet;
+const COMPLETE: ApiCall = ApiCall::BackupComplete;
+const ABORT: ApiCall = ApiCall::AbortBackup;
+const FULL: ApiCall = ApiCall::SetBackupState {
+    select_components: false,
+    backup_type: BackupType::Full,
+};
+const START: ApiCall = ApiCall::StartSnapshotSet { new_id: Guid(100) };
+const ADD: ApiCall = ApiCall::AddToSnapshotSet {
+    volume: Some(C),
+    provider: ProviderArg::Any,
+    new_id: Guid(101),
+};
+const COMPONENT: ApiCall = ApiCall::AddComponent(Some(ComponentRef { writer: W, idx: 0 }));
+const NO_WRITERS: ApiCall = ApiCall::SetContext(crate::vss::SnapshotContext::FileShareBackup);
+const SUCCEEDED: ApiCall = ApiCall::SetBackupSucceeded {
+    component: ComponentRef { writer: W, idx: 0 },
+    succeeded: true,
+};
+
+#[test]
+fn a_writer_context_takes_its_calls_in_rule_s1_order() {
+    use Hresult::{BadState as Bad, ObjectNotFound, Ok};
+    let mut c = service();
+    #[rustfmt::skip]
+    let steps = [
+        (NO_WRITERS, Bad), (INIT, Ok), (INIT, Bad),
+        (COMPONENT, Bad), (STATUS, Bad), (START, Bad), (GATHER, Ok), (GATHER, Bad),
+        (NO_WRITERS, Bad), (STATUS, Ok), (START, Ok), (START, Bad), (ADD, Ok),
+        (PREPARE, Bad), (COMPLETE, Bad), (SUCCEEDED, Bad), (FULL, Ok), (DO_SET, Bad),
+        (PREPARE, Ok), (PREPARE, Bad), (FULL, Bad), (COMPONENT, Bad), (DO_SET, Ok),
+        (FULL, Bad), (PREPARE, Bad), (SUCCEEDED, ObjectNotFound), (COMPLETE, Ok),
+        (COMPLETE, Bad), (ABORT, Ok),
+    ];
+    let calls: Vec<ApiCall> = steps.iter().map(|(call, _)| call.clone()).collect();
+    let want: Vec<Hresult> = steps.iter().map(|(_, result)| *result).collect();
+    assert_eq!(replies(&mut c, &calls), want);
+    // AbortBackup after BackupComplete changes nothing: the shadow stays until Release.
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Exists));
+    call(&mut c, 1, ApiCall::Release);
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Released));
+    assert_eq!(replies(&mut c, &[INIT]), [Bad], "a released object");
+}
+
+#[test]
+fn component_mode_and_abort_backup_in_a_writer_context() {
+    use Hresult::{BadState as Bad, Ok};
+    let mut c = service();
+    let components = ApiCall::SetBackupState {
+        select_components: true,
+        backup_type: BackupType::Full,
+    };
+    #[rustfmt::skip]
+    let steps = [
+        (INIT, Ok), (components, Ok), (GATHER, Ok), (COMPONENT, Ok), (START, Ok),
+        (ADD, Ok), (PREPARE, Ok), (DO_SET, Ok), (SUCCEEDED, Ok),
+    ];
+    let calls: Vec<ApiCall> = steps.iter().map(|(call, _)| call.clone()).collect();
+    let want: Vec<Hresult> = steps.iter().map(|(_, result)| *result).collect();
+    assert_eq!(replies(&mut c, &calls), want);
+    // AbortBackup after the writer's PostSnapshot: no OnAbort (rules 16, S10); the set's
+    // shadows are deleted (rule 22) and the backup is over.
+    let out = call(&mut c, 1, ABORT);
+    assert_eq!(delivered(&out), vec![]);
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Deleted));
+    assert_eq!(replies(&mut c, &[FULL, STATUS, COMPLETE]), [Bad, Bad, Bad]);
+}
+
+#[test]
+fn a_writerless_context_refuses_the_writer_calls_rule_24() {
+    use Hresult::{AsyncFinished, BadState as Bad, Ok};
+    let mut c = service();
+    #[rustfmt::skip]
+    let steps = [
+        (INIT, Ok), (NO_WRITERS, Ok), (NO_WRITERS, Bad), (START, Ok), (GATHER, Ok),
+        (COMPONENT, Bad), (ADD, Ok), (PREPARE, Bad), (DO_SET, Ok), (COMPLETE, Bad),
+    ];
+    let calls: Vec<ApiCall> = steps.iter().map(|(call, _)| call.clone()).collect();
+    let want: Vec<Hresult> = steps.iter().map(|(_, result)| *result).collect();
+    assert_eq!(replies(&mut c, &calls), want);
+    assert_eq!(shadow_status(&c, 101), Some(ShadowStatus::Exists));
+    // Aborted: the metadata can no longer be asked for.
+    let mut c = service();
+    assert_eq!(
+        replies(&mut c, &[INIT, NO_WRITERS, START, ABORT, GATHER]),
+        [Ok, Ok, Ok, Ok, Bad]
+    );
+    let _ = AsyncFinished;
 }
