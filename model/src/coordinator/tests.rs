@@ -2192,3 +2192,70 @@ fn one_writers_freeze_window_leaves_the_other_writers_events_alone_rule_7() {
     );
     assert_eq!(c.writer_status(WriterId(1)).0, WriterState::WaitingForThaw);
 }
+
+#[test]
+fn abort_backup_before_do_snapshot_set_frees_the_creation_slot_rule_20() {
+    let mut c = two_sessions();
+    for r in [A, B] {
+        call_as(&mut c, r, 0, INIT);
+        call_as(&mut c, r, 0, NO_WRITERS);
+    }
+    let start =
+        |c: &mut Coordinator, r| replied(&call_as(c, r, 1, START), ApiCallKind::StartSnapshotSet);
+    assert_eq!(start(&mut c, A), Some(Hresult::Ok));
+    assert_eq!(start(&mut c, B), Some(Hresult::SnapshotSetInProgress));
+    call_as(&mut c, A, 2, ABORT);
+    assert_eq!(start(&mut c, B), Some(Hresult::Ok));
+}
+
+#[test]
+fn another_session_ending_leaves_an_add_to_snapshot_set_waiting_for_its_provider() {
+    let mut c = two_sessions();
+    for r in [A, B] {
+        call_as(&mut c, r, 0, INIT);
+        call_as(&mut c, r, 0, NO_WRITERS);
+    }
+    call_as(&mut c, B, 1, START);
+    let out = call_as(&mut c, B, 2, ADD);
+    let [Output::ProviderCall { token, .. }] = out[..] else {
+        panic!("{out:?}");
+    };
+    let out = call_as(&mut c, A, 3, ApiCall::Release);
+    assert_eq!(
+        count(&out, |o| matches!(o, Output::ProviderCall { .. })),
+        0,
+        "{out:?}"
+    );
+    let out = feed(
+        &mut c,
+        4,
+        Input::ProviderAnswer {
+            token,
+            result: Hresult::Ok,
+        },
+    );
+    assert_eq!(
+        replied(&out, ApiCallKind::AddToSnapshotSet),
+        Some(Hresult::Ok)
+    );
+}
+
+#[test]
+fn prepare_for_backup_is_refused_in_a_writerless_context_even_when_all_else_is_ready_rule_24() {
+    let mut c = service();
+    assert_eq!(
+        replies(
+            &mut c,
+            &[INIT, NO_WRITERS, FULL, GATHER, START, ADD, PREPARE]
+        ),
+        [
+            Hresult::Ok,
+            Hresult::Ok,
+            Hresult::Ok,
+            Hresult::Ok,
+            Hresult::Ok,
+            Hresult::Ok,
+            Hresult::BadState
+        ]
+    );
+}
