@@ -10,8 +10,9 @@ use super::session::Phase;
 use super::tokens::TokenSet;
 use super::{Coordinator, reply};
 
-/// Number of freeze ranks (`ApplicationLevel::freeze_rank` is below this).
-const FREEZE_RANKS: u8 = 4;
+/// The highest freeze rank (`ApplicationLevel::freeze_rank` is at most this): frozen last,
+/// thawed first.
+const LAST_RANK: u8 = 3;
 
 /// `DoSnapshotSet`'s phases, in rule 2's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +103,9 @@ impl Coordinator {
             return;
         };
         let Some(hold) = c.hold.as_mut() else { return };
-        if hold.token != token || c.released || c.stage != Stage::FlushAndHold {
+        // A flush of another hold, or one that ends after this hold's stage (the writes are
+        // released only once the commits are in), changes nothing.
+        if hold.token != token || c.stage != Stage::FlushAndHold {
             return;
         }
         // Rule 13b: a flush that ends at the timer's instant (10 s + 1 µs) is late; the hold
@@ -129,16 +132,17 @@ impl Coordinator {
             }
             let r = c.requester;
             let with_writers = c.with_writers;
-            let next = match c.stage {
+            let stage = c.stage;
+            let next = match stage {
                 Stage::Start => Stage::PrepareForSnapshot,
                 Stage::PrepareForSnapshot => Stage::EndPrepareSnapshots,
                 Stage::EndPrepareSnapshots => Stage::Freeze(0),
-                Stage::Freeze(n) if n + 1 < FREEZE_RANKS => Stage::Freeze(n + 1),
-                Stage::Freeze(_) => Stage::PreCommitSnapshots,
+                Stage::Freeze(LAST_RANK) => Stage::PreCommitSnapshots,
+                Stage::Freeze(n) => Stage::Freeze(n + 1),
                 Stage::PreCommitSnapshots => Stage::FlushAndHold,
                 Stage::FlushAndHold => Stage::CommitSnapshots,
                 Stage::CommitSnapshots => Stage::PostCommitSnapshots,
-                Stage::PostCommitSnapshots => Stage::Thaw(FREEZE_RANKS - 1),
+                Stage::PostCommitSnapshots => Stage::Thaw(LAST_RANK),
                 Stage::Thaw(0) => Stage::PreFinalCommitSnapshots,
                 Stage::Thaw(n) => Stage::Thaw(n - 1),
                 Stage::PreFinalCommitSnapshots => Stage::PostSnapshot,
@@ -148,6 +152,7 @@ impl Coordinator {
                     return;
                 }
             };
+            debug_assert_ne!(next, stage, "every step moves DoSnapshotSet on");
             if next == Stage::PostCommitSnapshots {
                 // All commits are in: release the held writes in their original order.
                 self.release_hold(out);

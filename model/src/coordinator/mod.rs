@@ -159,13 +159,6 @@ impl Coordinator {
         self.sessions[requester.idx()].released()
     }
 
-    /// Whether a flush-and-hold is in force (between the hold request and the release).
-    pub fn hold_active(&self) -> bool {
-        self.creation
-            .as_ref()
-            .is_some_and(|c| c.hold.is_some() && !c.released)
-    }
-
     /// Feeds one input; effects are appended to `out` in the order they happen.
     pub fn handle(&mut self, now: Instant, input: Input, out: &mut Vec<Output>) {
         match input {

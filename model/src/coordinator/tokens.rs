@@ -158,7 +158,16 @@ mod tests {
         // An empty map starts again at the next token.
         m.insert(30, 1);
         assert!(m.contains(30));
+        assert!(!m.contains(31));
         assert_eq!(m.slots.len(), 1);
+        // Cleared, it holds nothing, and takes newer tokens again.
+        m.insert(32, 3);
+        m.clear();
+        assert!(m.is_empty());
+        assert!(!m.contains(30));
+        assert_eq!(m.tokens().count(), 0);
+        m.insert(40, 4);
+        assert_eq!(m.tokens().collect::<Vec<_>>(), vec![40]);
     }
 
     #[test]

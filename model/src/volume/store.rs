@@ -966,4 +966,250 @@ mod tests {
         let mut s = mk(Protection::OriginalVolume);
         assert_eq!(s.make_room(&[C], |_| 9 * 4096, &mut Vec::new()), Err(C));
     }
+
+    const D: VolumeId = VolumeId(1);
+
+    fn two_volumes(capacity: Option<u64>, protection: Protection) -> ShadowStore {
+        ShadowStore::new(vec![
+            Volume::new(1024, 4096, capacity, protection),
+            Volume::new(1024, 4096, capacity, protection),
+        ])
+    }
+
+    #[test]
+    fn a_block_read_back_with_another_sequence_changes_its_term() {
+        for block in [0, 1, 7, 1 << 40] {
+            let mut terms: Vec<u64> = (0..2000).map(|seq| image_term(block, seq)).collect();
+            terms.sort_unstable();
+            terms.dedup();
+            assert_eq!(terms.len(), 2000, "block {block}");
+        }
+        assert_ne!(image_term(1, 1), image_term(2, 1));
+    }
+
+    #[test]
+    fn each_provider_kind_has_its_copy_method_and_name() {
+        let kinds = [
+            (
+                ProviderType::System,
+                CopyMethod::CopyOnWrite,
+                "copy-on-write",
+            ),
+            (
+                ProviderType::Software,
+                CopyMethod::RedirectOnWrite,
+                "redirect-on-write",
+            ),
+            (
+                ProviderType::Hardware,
+                CopyMethod::SplitMirror,
+                "split mirror",
+            ),
+        ];
+        for (kind, method, name) in kinds {
+            assert_eq!(CopyMethod::for_provider(kind), method);
+            assert_eq!(method.name(), name);
+        }
+    }
+
+    #[test]
+    fn the_write_accounting_adds_up_per_volume_and_in_all() {
+        let mut s = two_volumes(None, Protection::OriginalVolume);
+        let mut notes = Vec::new();
+        let t = Instant::from_us;
+        let lat = Duration::from_us(5);
+        assert_eq!(s.n_volumes(), 2);
+        assert_eq!(s.write(t(1), C, 1, lat, &mut notes), WriteFate::Accepted);
+        // The hold returns when the writes in flight have drained: C's completes at 6 µs.
+        assert_eq!(s.hold(t(2), &[D]), t(2));
+        assert_eq!(s.hold(t(3), &[C]), t(6));
+        for (at, v, block) in [(4, C, 2), (5, D, 3), (6, D, 4)] {
+            assert_eq!(s.write(t(at), v, block, lat, &mut notes), WriteFate::Held);
+        }
+        assert_eq!((s.held_on(C), s.held_on(D), s.held_now()), (1, 2, 3));
+        let c = s.counts();
+        assert_eq!((c.issued, c.accepted, c.held, c.failed), (4, 1, 3, 0));
+        assert_eq!((s.accepted_on(C), s.accepted_on(D)), (1, 0));
+        // D alone is released: it was held 98 µs; its oldest write waited 95.
+        let r = s.release(t(100), &[D], &mut notes);
+        assert_eq!(
+            r,
+            Released {
+                n: 2,
+                longest: Duration::from_us(98),
+                max_added: Duration::from_us(95),
+                out_of_order: vec![],
+            }
+        );
+        assert_eq!((s.held_on(C), s.held_on(D), s.held_now()), (1, 0, 1));
+        assert_eq!((s.accepted_on(C), s.accepted_on(D)), (1, 2));
+        // Released again, D has nothing held: nothing happens.
+        assert_eq!(s.release(t(101), &[D], &mut notes), Released::default());
+        // A released write completes its own latency after the release.
+        assert_eq!(s.hold(t(101), &[D]), t(105));
+        let c = s.counts();
+        assert_eq!((c.issued, c.accepted, c.held), (4, 3, 1));
+        s.force_write(C, 9);
+        assert_eq!(s.counts().issued, 5);
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn held_writes_not_queued_in_issue_order_are_reported() {
+        let mut s = store();
+        let mut notes = Vec::new();
+        s.hold(Instant::ZERO, &[C]);
+        for at in [5, 3] {
+            s.write(Instant::from_us(at), C, at, Duration::ZERO, &mut notes);
+        }
+        let r = s.release(Instant::from_us(10), &[C], &mut notes);
+        assert_eq!(r.out_of_order, vec![C]);
+    }
+
+    #[test]
+    fn a_full_diff_area_under_protection_snapshot_fails_writes_and_faults_once() {
+        let mut s = two_volumes(Some(2 * 4096), Protection::Snapshot);
+        let mut notes = Vec::new();
+        for b in 0..4 {
+            s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+        }
+        s.create(Guid(1), Guid(2), C, ProviderType::System);
+        let fates: Vec<WriteFate> = (0..4)
+            .map(|b| s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes))
+            .collect();
+        use WriteFate::{Accepted, Failed};
+        assert_eq!(fates, [Accepted, Accepted, Failed, Failed]);
+        assert_eq!(notes, [StoreNote::ProtectionFault { volume: C }]);
+        assert!(s.is_faulted(C));
+        assert!(!s.is_faulted(D));
+        let c = s.counts();
+        assert_eq!((c.issued, c.accepted, c.failed), (8, 6, 2));
+        assert_eq!(s.accepted_on(C), 6);
+        // The shadow kept its image.
+        assert!(s.is_live(Guid(1)));
+        assert!(s.verify_live().iter().all(|(_, ok)| *ok));
+    }
+
+    #[test]
+    fn a_full_diff_area_deletes_the_shadow_of_its_own_volume_only() {
+        let mut s = two_volumes(Some(2 * 4096), Protection::OriginalVolume);
+        let mut notes = Vec::new();
+        for v in [C, D] {
+            for b in 0..4 {
+                s.write(Instant::ZERO, v, b, Duration::ZERO, &mut notes);
+            }
+        }
+        // Each volume's first shadow: the same key on two volumes; C's is the newer.
+        s.create(Guid(2), Guid(9), D, ProviderType::System);
+        s.create(Guid(1), Guid(9), C, ProviderType::System);
+        for b in 0..3 {
+            s.write(Instant::ZERO, D, b, Duration::ZERO, &mut notes);
+        }
+        assert_eq!(
+            notes,
+            [StoreNote::ShadowDeleted {
+                volume: D,
+                snapshot: Guid(2)
+            }]
+        );
+        assert!(s.is_live(Guid(1)));
+        assert!(!s.is_live(Guid(2)));
+    }
+
+    #[test]
+    fn shadows_are_listed_read_whole_and_deleted() {
+        let mut s = two_volumes(None, Protection::OriginalVolume);
+        let mut notes = Vec::new();
+        assert_eq!(s.heap_bytes(), 0);
+        for b in [3, 9, 4] {
+            s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+        }
+        assert_eq!(s.written_blocks(C), vec![3, 4, 9]);
+        assert!(s.heap_bytes() > 0);
+        let kinds = [
+            ProviderType::System,
+            ProviderType::Software,
+            ProviderType::Hardware,
+            ProviderType::System,
+        ];
+        for (i, kind) in (1..).zip(kinds) {
+            let made = s.create(Guid(i), Guid(100), C, kind);
+            assert_eq!(made.device, i as u32, "devices count up from 1");
+            assert_eq!(made.n_written, i as u64 + 2);
+            assert!(!made.instant_kept, "no hold: no instant kept");
+            s.write(Instant::ZERO, C, i as u64 * 10, Duration::ZERO, &mut notes);
+        }
+        let listed: Vec<(SnapshotId, u32, CopyMethod)> = s
+            .live_shadows()
+            .map(|i| {
+                assert_eq!((i.set_id, i.volume), (Guid(100), C));
+                (i.id, i.device, i.method)
+            })
+            .collect();
+        use CopyMethod::{CopyOnWrite, RedirectOnWrite, SplitMirror};
+        assert_eq!(
+            listed,
+            [
+                (Guid(1), 1, CopyOnWrite),
+                (Guid(2), 2, RedirectOnWrite),
+                (Guid(3), 3, SplitMirror),
+                (Guid(4), 4, CopyOnWrite),
+            ]
+        );
+        // Each reads back its own instant, whole or block by block.
+        let blocks = s.written_blocks(C);
+        for (i, held) in [(1, 3), (2, 4), (3, 5), (4, 6)] {
+            let id = Guid(i);
+            let read = s.read(id, &blocks).unwrap();
+            assert_eq!(read.held_blocks, held, "{id:?}");
+            assert_eq!(Some(read.digest), s.expected_digest(id));
+            let (whole, span) = s.read_all(id).unwrap();
+            assert_eq!(whole, read);
+            assert_eq!(span, Some((3, 40, 7)));
+        }
+        assert_ne!(s.expected_digest(Guid(1)), s.expected_digest(Guid(2)));
+        assert!(s.verify_live().iter().all(|(_, ok)| *ok));
+        assert_eq!(s.verify_live().len(), 4);
+        // Deleted once; then gone.
+        for i in 1..=3 {
+            assert_eq!(s.delete(Guid(i)), Some(C));
+            assert_eq!(s.delete(Guid(i)), None);
+            assert!(!s.is_live(Guid(i)));
+            assert_eq!(s.read(Guid(i), &blocks), Err(ReadError::NotFound));
+            assert_eq!(s.read_all(Guid(i)), Err(ReadError::NotFound));
+        }
+        assert_eq!(s.delete(Guid(77)), None);
+        assert_eq!(s.volume(C).n_shadows(), 1);
+        assert_eq!(s.live_shadows().count(), 1);
+        // The expected image of a deleted shadow is still known.
+        assert!(s.expected_digest(Guid(1)).is_some());
+        assert_eq!(s.expected_digest(Guid(77)), None);
+    }
+
+    #[test]
+    fn make_room_asks_for_the_minimum_of_the_volume_size_and_a_capacity_at_it_is_enough() {
+        let mut s = ShadowStore::new(vec![Volume::new(
+            1000,
+            4096,
+            Some(8 * 4096),
+            Protection::OriginalVolume,
+        )]);
+        let asked = std::cell::RefCell::new(Vec::new());
+        let min = |size| {
+            asked.borrow_mut().push(size);
+            8 * 4096
+        };
+        assert_eq!(s.make_room(&[C], min, &mut Vec::new()), Ok(()));
+        let asked = asked.into_inner();
+        assert!(!asked.is_empty());
+        assert!(asked.iter().all(|&size| size == 1000 * 4096), "{asked:?}");
+    }
+
+    #[test]
+    fn reserving_live_room_before_the_first_write_sizes_the_map() {
+        let mut s = store();
+        let before = s.heap_bytes();
+        s.reserve_live(C, 10_000);
+        assert!(s.heap_bytes() > before);
+    }
 }
