@@ -22,6 +22,9 @@ use crate::vss::{ProviderCall, ProviderType};
 
 use super::{BlockMap, ImageSum, Protection, ShadowKey, Volume, WriteOutcome, WriteSeq};
 
+/// Held writes a volume makes room for when a hold begins (see [`ShadowStore::hold`]).
+const HELD_WRITES_RESERVE: usize = 256;
+
 /// The term of one (block, sequence) pair in an image digest; the digest is the wrapping sum
 /// over the image, so it is order-independent and updatable write by write. For a fixed block
 /// the map from sequence to term is a bijection (xor, odd multiply, xorshift), so a block read
@@ -394,6 +397,9 @@ impl ShadowStore {
         for v in volumes {
             let d = &mut self.disks[v.idx()];
             d.held = true;
+            // A hold queues writes for up to 10 s: start with room for a busy second's worth
+            // rather than growing from nothing by doubling.
+            d.held_writes.reserve(HELD_WRITES_RESERVE);
             d.hold_started = now;
             d.hold_seq = hold_seq;
             drained = drained.max(d.last_complete);
