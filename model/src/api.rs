@@ -4,9 +4,15 @@
 //! values (ARCHITECTURE.md, invariant 2), so a scripted requester, a user's async requester or a
 //! socket client can sit behind the same edge (rule 32).
 
+use std::sync::Arc;
+
 use crate::ids::{Guid, ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
 use crate::vss::{BackupType, Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterState};
+
+/// A list of volumes shared by the messages of one snapshot set: a creation computes it once
+/// and every provider call, hold and release that names it copies a pointer, not the list.
+pub type Volumes = Arc<[VolumeId]>;
 
 /// Which provider a requester names in `AddToSnapshotSet`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -399,8 +405,9 @@ pub enum Output {
         event: WriterEvent,
         /// Token to answer with.
         token: u64,
-        /// For PrepareForSnapshot: the volumes in the set (a writer checks them, rule 5b).
-        set_volumes: Vec<VolumeId>,
+        /// For PrepareForSnapshot: the volumes in the set (a writer checks them, rule 5b);
+        /// empty for every other event.
+        set_volumes: Volumes,
         /// For PrepareForSnapshot: the writer's explicitly included components.
         selected: Vec<u16>,
     },
@@ -413,7 +420,7 @@ pub enum Output {
         /// The set.
         set_id: SnapshotSetId,
         /// The volumes of the set this provider handles (one for `BeginPrepareSnapshot`).
-        volumes: Vec<VolumeId>,
+        volumes: Volumes,
         /// Token to answer with; `AbortSnapshots` is not answered.
         token: u64,
     },
@@ -427,14 +434,14 @@ pub enum Output {
     /// Start flush-and-hold on these volumes (the snapshot instant, rule 13).
     FlushAndHold {
         /// The volumes.
-        volumes: Vec<VolumeId>,
+        volumes: Volumes,
         /// Answer with [`Input::FlushDone`] and this token.
         token: u64,
     },
     /// Release held writes on these volumes, in their original order (rule 14).
     ReleaseWrites {
         /// The volumes.
-        volumes: Vec<VolumeId>,
+        volumes: Volumes,
     },
     /// A provider committed a shadow copy of `volume`: its image is the hold instant.
     CreateShadow {

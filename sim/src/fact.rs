@@ -3,7 +3,7 @@
 //! ([`crate::record`]) turns it into trace records and the accounting, and the oracles
 //! ([`crate::oracle`]) judge it. This module depends on the model only, so both can read it.
 
-use model::api::{ApiCall, ApiCallKind, ShadowStatus, WriterStatus};
+use model::api::{ApiCall, ApiCallKind, ShadowStatus, Volumes, WriterStatus};
 use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::volume::store::{Created, Released, ShadowInfo, WriteCounts};
 use model::vss::{Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterState};
@@ -139,7 +139,7 @@ pub enum Fact {
         /// The set.
         set_id: SnapshotSetId,
         /// The volumes it handles.
-        volumes: Vec<VolumeId>,
+        volumes: Volumes,
     },
     /// A provider call returned.
     ProviderAnswer {
@@ -151,14 +151,14 @@ pub enum Fact {
     /// Flush-and-hold began: the snapshot instant (rule 13).
     Hold {
         /// The volumes held.
-        volumes: Vec<VolumeId>,
+        volumes: Volumes,
     },
     /// The writes in flight at the hold drained.
     Flushed,
     /// Held writes were released (rule 14).
     Release {
         /// The volumes released.
-        volumes: Vec<VolumeId>,
+        volumes: Volumes,
         /// What the release did.
         released: Released,
         /// The write accounting after it.

@@ -1,7 +1,7 @@
 //! The one snapshot-set creation at a time (rule 20): `DoSnapshotSet`'s stages in rule 2's
 //! order, the flush-and-hold (rules 13, 13b) and rule 14's clean-up.
 
-use crate::api::{ApiCallKind, Output, ReplyData, ShadowStatus, Timer};
+use crate::api::{ApiCallKind, Output, ReplyData, ShadowStatus, Timer, Volumes};
 use crate::ids::{ProviderId, RequesterId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
 use crate::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
@@ -31,6 +31,21 @@ pub(super) enum Stage {
     PostFinalCommitSnapshots,
 }
 
+impl Stage {
+    /// The provider call a provider stage makes (`None` for the others).
+    fn provider_call(self) -> Option<ProviderCall> {
+        Some(match self {
+            Stage::EndPrepareSnapshots => ProviderCall::EndPrepareSnapshots,
+            Stage::PreCommitSnapshots => ProviderCall::PreCommitSnapshots,
+            Stage::CommitSnapshots => ProviderCall::CommitSnapshots,
+            Stage::PostCommitSnapshots => ProviderCall::PostCommitSnapshots,
+            Stage::PreFinalCommitSnapshots => ProviderCall::PreFinalCommitSnapshots,
+            Stage::PostFinalCommitSnapshots => ProviderCall::PostFinalCommitSnapshots,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Hold {
     pub(super) token: u64,
@@ -50,7 +65,9 @@ pub(super) struct Creation {
     pub(super) hold: Option<Hold>,
     pub(super) released: bool,
     /// Providers of the set with the volumes each handles, in provider order.
-    pub(super) providers: Vec<(ProviderId, Vec<VolumeId>)>,
+    pub(super) providers: Vec<(ProviderId, Volumes)>,
+    /// Every volume of the set, in volume order (what is held and released).
+    pub(super) volumes: Volumes,
     pub(super) with_writers: bool,
 }
 
@@ -82,6 +99,12 @@ impl Coordinator {
             }
         }
         providers.sort_by_key(|(p, _)| *p);
+        let mut volumes: Vec<VolumeId> = set.volumes.iter().map(|v| v.volume).collect();
+        volumes.sort();
+        let providers = providers
+            .into_iter()
+            .map(|(p, v)| (p, Volumes::from(v)))
+            .collect();
         self.sessions[r.idx()].phase = Phase::Snapshotting { result: None };
         self.start_op(r, name);
         self.creation = Some(Creation {
@@ -92,6 +115,7 @@ impl Coordinator {
             hold: None,
             released: false,
             providers,
+            volumes: volumes.into(),
             with_writers,
         });
         reply(out, r, name, Hresult::Ok, ReplyData::None);
@@ -157,76 +181,62 @@ impl Coordinator {
                 // All commits are in: release the held writes in their original order.
                 self.release_hold(out);
             }
-            let waiting = match next {
+            // The stage's set of tokens is reused: cleared, then filled by the stage's sends.
+            let mut waiting = std::mem::take(
+                &mut self
+                    .creation
+                    .as_mut()
+                    .expect("creation in progress")
+                    .waiting,
+            );
+            waiting.clear();
+            let sink = Some(&mut waiting);
+            match next {
                 Stage::PrepareForSnapshot if with_writers => {
                     let targets = self.session_targets(r);
-                    self.broadcast(now, r, WriterEvent::PrepareForSnapshot, &targets, out)
+                    self.broadcast(now, r, WriterEvent::PrepareForSnapshot, &targets, sink, out)
                 }
                 Stage::Freeze(rank) if with_writers => {
-                    let targets: Vec<WriterId> = self
-                        .session_targets(r)
-                        .into_iter()
-                        .filter(|w| self.machine.writers[w.idx()].level.freeze_rank() == rank)
-                        .collect();
-                    self.broadcast(now, r, WriterEvent::Freeze, &targets, out)
+                    let mut targets = self.session_targets(r);
+                    targets.retain(|w| self.machine.writers[w.idx()].level.freeze_rank() == rank);
+                    self.broadcast(now, r, WriterEvent::Freeze, &targets, sink, out)
                 }
                 Stage::Thaw(rank) if with_writers => {
                     // Only writers whose freeze window is still open get Thaw (rule 7).
-                    let targets: Vec<WriterId> = self
-                        .session_targets(r)
-                        .into_iter()
-                        .filter(|w| {
-                            self.machine.writers[w.idx()].level.freeze_rank() == rank
-                                && self.writers[w.idx()].freeze.is_some()
-                        })
-                        .collect();
-                    self.broadcast(now, r, WriterEvent::Thaw, &targets, out)
+                    let mut targets = self.session_targets(r);
+                    targets.retain(|w| {
+                        self.machine.writers[w.idx()].level.freeze_rank() == rank
+                            && self.writers[w.idx()].freeze.is_some()
+                    });
+                    self.broadcast(now, r, WriterEvent::Thaw, &targets, sink, out)
                 }
                 Stage::PostSnapshot if with_writers => {
                     let targets = self.session_targets(r);
-                    self.broadcast(now, r, WriterEvent::PostSnapshot, &targets, out)
+                    self.broadcast(now, r, WriterEvent::PostSnapshot, &targets, sink, out)
                 }
-                Stage::EndPrepareSnapshots => {
-                    self.call_providers(r, ProviderCall::EndPrepareSnapshots, out)
+                Stage::EndPrepareSnapshots
+                | Stage::PreCommitSnapshots
+                | Stage::CommitSnapshots
+                | Stage::PostCommitSnapshots
+                | Stage::PreFinalCommitSnapshots
+                | Stage::PostFinalCommitSnapshots => {
+                    let call = next.provider_call().expect("a provider stage");
+                    self.call_providers(r, call, &mut waiting, out)
                 }
-                Stage::PreCommitSnapshots => {
-                    self.call_providers(r, ProviderCall::PreCommitSnapshots, out)
-                }
-                Stage::CommitSnapshots => {
-                    self.call_providers(r, ProviderCall::CommitSnapshots, out)
-                }
-                Stage::PostCommitSnapshots => {
-                    self.call_providers(r, ProviderCall::PostCommitSnapshots, out)
-                }
-                Stage::PreFinalCommitSnapshots => {
-                    self.call_providers(r, ProviderCall::PreFinalCommitSnapshots, out)
-                }
-                Stage::PostFinalCommitSnapshots => {
-                    self.call_providers(r, ProviderCall::PostFinalCommitSnapshots, out)
-                }
-                Stage::FlushAndHold => {
-                    self.start_hold(now, out);
-                    Vec::new()
-                }
-                _ => Vec::new(),
-            };
+                Stage::FlushAndHold => self.start_hold(now, out),
+                _ => {}
+            }
             let c = self.creation.as_mut().expect("creation in progress");
             c.stage = next;
-            c.waiting = TokenSet::of(waiting);
+            c.waiting = waiting;
         }
     }
 
-    pub(super) fn set_volumes(&self) -> Vec<VolumeId> {
-        let Some(c) = self.creation.as_ref() else {
-            return Vec::new();
-        };
-        let mut vols: Vec<VolumeId> = c
-            .providers
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .collect();
-        vols.sort();
-        vols
+    /// The volumes of the set being created, in volume order (empty when none is).
+    pub(super) fn set_volumes(&self) -> Volumes {
+        self.creation
+            .as_ref()
+            .map_or_else(|| self.no_volumes.clone(), |c| c.volumes.clone())
     }
 
     pub(super) fn start_hold(&mut self, now: Instant, out: &mut Vec<Output>) {
@@ -296,13 +306,9 @@ impl Coordinator {
             rule,
         });
         if c.hold.is_some() && !c.released {
-            let mut volumes: Vec<VolumeId> = c
-                .providers
-                .iter()
-                .flat_map(|(_, v)| v.iter().copied())
-                .collect();
-            volumes.sort();
-            out.push(Output::ReleaseWrites { volumes });
+            out.push(Output::ReleaseWrites {
+                volumes: c.volumes.clone(),
+            });
         }
         // Providers hear AbortSnapshots only for a set whose DoSnapshotSet was called (rule 14).
         for (provider, volumes) in &c.providers {

@@ -21,7 +21,7 @@ mod writers;
 
 use std::collections::VecDeque;
 
-use crate::api::{ApiCallKind, Input, Output, ReplyData, Timer};
+use crate::api::{ApiCallKind, Input, Output, ReplyData, Timer, Volumes};
 use crate::ids::{ProviderId, RequesterId, WriterId};
 use crate::machine::Machine;
 use crate::profile::Profile;
@@ -53,6 +53,8 @@ pub struct Coordinator {
     creation: Option<Creation>,
     shadows: Vec<ShadowRecord>,
     next_token: u64,
+    /// The empty volume list, shared (an empty `Arc` slice still allocates its counts).
+    no_volumes: Volumes,
 }
 
 fn reply(
@@ -100,6 +102,7 @@ impl Coordinator {
             creation: None,
             shadows: Vec::new(),
             next_token: 1,
+            no_volumes: Volumes::from([]),
         }
     }
 

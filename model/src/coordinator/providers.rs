@@ -1,12 +1,13 @@
 //! Provider calls: choosing a provider for a volume (rules 4, 19), `AddToSnapshotSet`'s
 //! `BeginPrepareSnapshot`, and the answers to every call (rule 16).
 
-use crate::api::{ApiCallKind, Output, ProviderArg, ReplyData, ShadowStatus};
+use crate::api::{ApiCallKind, Output, ProviderArg, ReplyData, ShadowStatus, Volumes};
 use crate::ids::{ProviderId, RequesterId, SnapshotId, VolumeId};
 use crate::time::Instant;
 use crate::vss::{Hresult, ProviderCall, ProviderType, SnapshotContext};
 
 use super::session::{Phase, SetVolume};
+use super::tokens::TokenSet;
 use super::{Coordinator, reply};
 
 /// A provider call not yet answered.
@@ -110,7 +111,7 @@ impl Coordinator {
             provider,
             call: ProviderCall::BeginPrepareSnapshot,
             set_id,
-            volumes: vec![volume],
+            volumes: Volumes::from([volume]),
             token,
         });
     }
@@ -215,17 +216,19 @@ impl Coordinator {
         self.creation_step(now, out);
     }
 
+    /// Sends `call` to every provider of the set being created; their tokens go into `waiting`.
     pub(super) fn call_providers(
         &mut self,
         r: RequesterId,
         call: ProviderCall,
+        waiting: &mut TokenSet,
         out: &mut Vec<Output>,
-    ) -> Vec<u64> {
+    ) {
         let c = self.creation.as_ref().expect("creation in progress");
         let set_id = c.set_id;
-        let providers = c.providers.clone();
-        let mut tokens = Vec::with_capacity(providers.len());
-        for (provider, volumes) in providers {
+        for i in 0..c.providers.len() {
+            let c = self.creation.as_ref().expect("creation in progress");
+            let (provider, volumes) = (c.providers[i].0, c.providers[i].1.clone());
             let token = self.token();
             self.pending_calls.insert(
                 token,
@@ -243,9 +246,8 @@ impl Coordinator {
                 volumes,
                 token,
             });
-            tokens.push(token);
+            waiting.insert(token, ());
         }
-        tokens
     }
 
     /// Rules 14, 27: requester `r` dropped its set (AbortBackup, Release, or its process went
@@ -285,7 +287,7 @@ impl Coordinator {
                 provider,
                 call: ProviderCall::AbortSnapshots,
                 set_id,
-                volumes,
+                volumes: volumes.into(),
                 token,
             });
         }

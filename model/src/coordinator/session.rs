@@ -9,8 +9,14 @@ use crate::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, W
 use crate::time::Instant;
 use crate::vss::{Hresult, SnapshotContext, WriterEvent};
 
+use smallvec::SmallVec;
+
 use super::tokens::TokenSet;
 use super::{Coordinator, reply};
+
+/// The writers one event goes to: inline up to 16, so a broadcast on a machine of a few writers
+/// allocates nothing.
+pub(super) type Targets = SmallVec<[WriterId; 16]>;
 
 /// One writer as one session sees it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -280,11 +286,18 @@ impl Coordinator {
     /// token. The caller replies to the call.
     pub(super) fn start_op(&mut self, r: RequesterId, call: ApiCallKind) -> u64 {
         let token = self.token();
+        // The previous operation's token set is reused, emptied.
+        let mut waiting = self.sessions[r.idx()]
+            .op
+            .take()
+            .map(|op| op.waiting)
+            .unwrap_or_default();
+        waiting.clear();
         self.sessions[r.idx()].op = Some(AsyncOp {
             call,
             token,
             result: None,
-            waiting: TokenSet::new(),
+            waiting,
         });
         token
     }
@@ -451,15 +464,12 @@ impl Coordinator {
         }
         // Every writer of the session still taking part gets OnAbort (rule S12),
         // once (rule 14), and not after its PostSnapshot (rules 16, S10).
-        let targets: Vec<WriterId> = self
-            .session_targets(r)
-            .into_iter()
-            .filter(|w| {
-                let seat = self.sessions[r.idx()].seats[w.idx()];
-                !seat.aborted && !seat.post_snapshot_done
-            })
-            .collect();
-        self.broadcast(now, r, WriterEvent::Abort, &targets, out);
+        let mut targets = self.session_targets(r);
+        targets.retain(|w| {
+            let seat = self.sessions[r.idx()].seats[w.idx()];
+            !seat.aborted && !seat.post_snapshot_done
+        });
+        self.broadcast(now, r, WriterEvent::Abort, &targets, None, out);
         self.delete_set_shadows(r, ShadowStatus::Deleted, out);
         reply(out, r, name, Hresult::Ok, ReplyData::None)
     }
@@ -513,13 +523,13 @@ impl Coordinator {
         // Failed writers get BackupShutdown too (rule 5); only writers that stopped answering
         // are left out (rule 11).
         let s = &self.sessions[r.idx()];
-        let targets: Vec<WriterId> = s
+        let targets: Targets = s
             .identified
             .iter()
             .copied()
             .filter(|w| !s.seats[w.idx()].not_responding)
             .collect();
-        self.broadcast(now, r, WriterEvent::BackupShutdown, &targets, out);
+        self.broadcast(now, r, WriterEvent::BackupShutdown, &targets, None, out);
         if self.sessions[r.idx()].context.is_auto_release() {
             self.delete_set_shadows(r, ShadowStatus::Released, out);
         }
@@ -527,19 +537,13 @@ impl Coordinator {
     }
 
     /// Writers of a session that still take part: participants not left out.
-    pub(super) fn session_targets(&self, r: RequesterId) -> Vec<WriterId> {
+    pub(super) fn session_targets(&self, r: RequesterId) -> Targets {
         let s = &self.sessions[r.idx()];
         s.participants
             .iter()
             .copied()
             .filter(|w| !s.seats[w.idx()].out)
             .collect()
-    }
-
-    pub(super) fn op_wait(&mut self, r: RequesterId, tokens: Vec<u64>) {
-        if let Some(op) = self.sessions[r.idx()].op.as_mut() {
-            op.waiting.extend(tokens);
-        }
     }
 
     pub(super) fn op_maybe_finish(&mut self, _now: Instant, r: RequesterId, out: &mut Vec<Output>) {

@@ -110,22 +110,6 @@ impl<T> TokenMap<T> {
 /// A set of tokens, inserted in increasing order (what a stage or an operation waits for).
 pub(super) type TokenSet = TokenMap<()>;
 
-impl TokenSet {
-    /// The set of `tokens`, given in increasing order.
-    pub(super) fn of(tokens: impl IntoIterator<Item = u64>) -> TokenSet {
-        let mut set = TokenSet::new();
-        set.extend(tokens);
-        set
-    }
-
-    /// Adds `tokens`, in increasing order and newer than those in the set.
-    pub(super) fn extend(&mut self, tokens: impl IntoIterator<Item = u64>) {
-        for t in tokens {
-            self.insert(t, ());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

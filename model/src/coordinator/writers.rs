@@ -1,15 +1,16 @@
 //! Writers: the service-wide status, delivering events and hearing their answers, failures
 //! and time limits (rules 5-11, S3-S9).
 
-use crate::api::{Output, Timer};
+use crate::api::{Output, Timer, Volumes};
 use std::collections::VecDeque;
 
-use crate::ids::{RequesterId, VolumeId, WriterId};
+use crate::ids::{RequesterId, WriterId};
 use crate::time::Instant;
 use crate::vss::{Hresult, WriterEvent, WriterState};
 
 use super::Coordinator;
 use super::session::Seat;
+use super::tokens::TokenSet;
 
 /// The service-wide status of one writer (what `vssadmin list writers` shows).
 #[derive(Clone, Debug)]
@@ -55,7 +56,7 @@ pub(super) struct PendingEvent {
 #[derive(Clone, Debug)]
 pub(super) struct Mail {
     token: u64,
-    set_volumes: Vec<VolumeId>,
+    set_volumes: Volumes,
     selected: Vec<u16>,
 }
 
@@ -70,25 +71,34 @@ impl Coordinator {
         targets: &[WriterId],
         out: &mut Vec<Output>,
     ) {
-        let tokens = self.broadcast(now, r, event, targets, out);
-        self.op_wait(r, tokens);
+        let mut waiting = self.sessions[r.idx()]
+            .op
+            .as_mut()
+            .map(|op| std::mem::take(&mut op.waiting));
+        self.broadcast(now, r, event, targets, waiting.as_mut(), out);
+        if let (Some(op), Some(waiting)) = (self.sessions[r.idx()].op.as_mut(), waiting) {
+            op.waiting = waiting;
+        }
         self.op_maybe_finish(now, r, out);
     }
 
-    /// Delivers `event` to `writers` at once (rule 3) and returns the tokens to wait for.
+    /// Delivers `event` to `writers` at once (rule 3) and adds their tokens to `waiting`, the
+    /// set a stage or an operation waits for (`None`: nothing waits for the answers).
     pub(super) fn broadcast(
         &mut self,
         now: Instant,
         r: RequesterId,
         event: WriterEvent,
         writers: &[WriterId],
+        mut waiting: Option<&mut TokenSet>,
         out: &mut Vec<Output>,
-    ) -> Vec<u64> {
-        let mut tokens = Vec::with_capacity(writers.len());
+    ) {
         for &w in writers {
-            tokens.push(self.deliver(now, r, w, event, out));
+            let token = self.deliver(now, r, w, event, out);
+            if let Some(waiting) = waiting.as_deref_mut() {
+                waiting.insert(token, ());
+            }
         }
-        tokens
     }
 
     /// Sends `event` to writer `w` for session `r` and returns its token. The writer runs one
@@ -115,15 +125,11 @@ impl Coordinator {
             _ => {}
         }
         let (set_volumes, selected) = if event == WriterEvent::PrepareForSnapshot {
-            let s = &self.sessions[r.idx()];
-            let vols = s
-                .set
-                .as_ref()
-                .map(|set| set.volumes.iter().map(|v| v.volume).collect());
-            let sel = s.selected[w.idx()].clone();
-            (vols.unwrap_or_default(), sel)
+            // PrepareForSnapshot is sent by the session's own creation.
+            let sel = self.sessions[r.idx()].selected[w.idx()].clone();
+            (self.set_volumes(), sel)
         } else {
-            (Vec::new(), Vec::new())
+            (self.no_volumes.clone(), Vec::new())
         };
         let generation = self.sessions[r.idx()].generation;
         self.pending_events.insert(

@@ -262,14 +262,30 @@ impl BlockMap {
         self.push_entry(key, value);
     }
 
+    /// Appends an entry: in place when the last chunk has room (the common case, inlined),
+    /// else through [`push_entry_slow`](Self::push_entry_slow).
+    #[inline]
     fn push_entry(&mut self, key: u64, value: u64) {
         match self.chunks.last_mut() {
+            // A chunk never holds more than CHUNK_LEN entries, whatever its capacity.
+            Some(last) if last.len() < last.capacity() && last.len() < CHUNK_LEN => {
+                last.push((key, value));
+                self.len += 1;
+            }
+            _ => self.push_entry_slow(key, value),
+        }
+    }
+
+    /// Appends an entry when the last chunk is full or there is none: the first chunk doubles
+    /// (up to one chunk), later chunks are allocated full-size.
+    #[cold]
+    #[inline(never)]
+    fn push_entry_slow(&mut self, key: u64, value: u64) {
+        match self.chunks.last_mut() {
             Some(last) if last.len() < CHUNK_LEN => {
-                if last.len() == last.capacity() {
-                    // Only the first chunk ever grows: double it, capped at one chunk.
-                    let add = last.len().clamp(4, CHUNK_LEN - last.len());
-                    last.reserve_exact(add);
-                }
+                // Only the first chunk ever grows: double it, capped at one chunk.
+                let add = last.len().clamp(4, CHUNK_LEN - last.len());
+                last.reserve_exact(add);
                 last.push((key, value));
             }
             _ => {

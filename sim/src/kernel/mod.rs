@@ -39,6 +39,10 @@ pub enum Stop {
     TimeLimit,
 }
 
+/// Room reserved for pending events when a kernel is made: a run of a few requesters and writers
+/// keeps fewer than this, so its queue never grows.
+const RESERVED_EVENTS: usize = 64;
+
 /// A disarmed slot's key: after every armed one.
 const IDLE: u128 = u128::MAX;
 
@@ -56,8 +60,10 @@ pub struct Kernel<P> {
     free: Vec<u32>,
     /// `(at_us, seq)` per slot as a [`slot_key`]; `IDLE` when disarmed.
     slots: Vec<u128>,
-    /// The slot with the smallest `(at, seq)`, if any is armed.
-    min_slot: Option<usize>,
+    /// The smallest key in `slots` (`IDLE` when none is armed) and its slot: what the heap's
+    /// top is compared with, one integer comparison per step.
+    min_key: u128,
+    min_slot: usize,
     /// Armed slots.
     n_armed: usize,
     /// Sum over handed-out steps of the pending events then (heap entries and armed slots).
@@ -72,11 +78,12 @@ impl<P> Kernel<P> {
     /// A kernel with `n_slots` idle slots, a step budget and a virtual time limit.
     pub fn new(n_slots: usize, max_steps: u64, max_time: Instant) -> Kernel<P> {
         Kernel {
-            queue: EventQueue::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
+            queue: EventQueue::with_capacity(RESERVED_EVENTS),
+            slab: Vec::with_capacity(RESERVED_EVENTS),
+            free: Vec::with_capacity(RESERVED_EVENTS),
             slots: vec![IDLE; n_slots],
-            min_slot: None,
+            min_key: IDLE,
+            min_slot: 0,
             n_armed: 0,
             len_sum: 0,
             now: Instant::ZERO,
@@ -140,8 +147,14 @@ impl<P> Kernel<P> {
         if self.slots[i] == IDLE {
             self.n_armed += 1;
         }
-        self.slots[i] = slot_key(at.as_us(), seq);
-        self.refresh_min_slot(i);
+        let key = slot_key(at.as_us(), seq);
+        self.slots[i] = key;
+        if key < self.min_key {
+            (self.min_key, self.min_slot) = (key, i);
+        } else if i == self.min_slot {
+            // The minimum moved later: another slot may be earlier now.
+            self.rescan_slots();
+        }
     }
 
     /// Disarms slot `i`.
@@ -150,50 +163,42 @@ impl<P> Kernel<P> {
             self.n_armed -= 1;
         }
         self.slots[i] = IDLE;
-        self.refresh_min_slot(i);
-    }
-
-    #[inline]
-    fn refresh_min_slot(&mut self, changed: usize) {
-        // One slot changed: it is the new minimum if it beats the old one; if it *was* the old
-        // minimum and grew, scan (slots are few: one per workload).
-        match self.min_slot {
-            Some(m) if m != changed => {
-                if self.slots[changed] < self.slots[m] {
-                    self.min_slot = Some(changed);
-                }
-            }
-            _ => {
-                let mut best = 0;
-                for i in 1..self.slots.len() {
-                    if self.slots[i] < self.slots[best] {
-                        best = i;
-                    }
-                }
-                self.min_slot = (self.slots.get(best).is_some_and(|s| *s != IDLE)).then_some(best);
-            }
+        if i == self.min_slot {
+            self.rescan_slots();
         }
     }
 
-    /// What is due next: its `(at_us, seq)` and, for a slot, which one (`None`: the heap's top).
+    /// Finds the earliest slot again (slots are few: one per workload).
     #[inline]
-    fn due(&self) -> Option<((u64, u64), Option<usize>)> {
-        let heap = self.queue.peek_key();
-        let slot = self.min_slot.map(|m| {
-            let k = self.slots[m];
-            (((k >> 64) as u64, k as u64), m)
-        });
-        match (heap, slot) {
-            (None, None) => None,
-            (Some(h), None) => Some((h, None)),
-            (None, Some((s, i))) => Some((s, Some(i))),
-            (Some(h), Some((s, i))) => Some(if s < h { (s, Some(i)) } else { (h, None) }),
+    fn rescan_slots(&mut self) {
+        let (mut key, mut slot) = (IDLE, 0);
+        for (i, &k) in self.slots.iter().enumerate() {
+            if k < key {
+                (key, slot) = (k, i);
+            }
+        }
+        (self.min_key, self.min_slot) = (key, slot);
+    }
+
+    /// What is due next, as a [`slot_key`], and whether it is the earliest slot (else the
+    /// heap's top); `IDLE` when nothing is pending. Keys never tie: every one has its own `seq`.
+    #[inline]
+    fn due(&self) -> (u128, bool) {
+        let heap = self
+            .queue
+            .peek_key()
+            .map_or(IDLE, |(at, seq)| slot_key(at, seq));
+        if self.min_key < heap {
+            (self.min_key, true)
+        } else {
+            (heap, false)
         }
     }
 
     /// When the next event or slot is due.
     pub fn peek_at(&self) -> Option<Instant> {
-        self.due().map(|((at, _), _)| Instant::from_us(at))
+        let (key, _) = self.due();
+        (key != IDLE).then(|| Instant::from_us((key >> 64) as u64))
     }
 
     /// Advances the clock to the earliest event or slot and hands it out, or says why not.
@@ -203,9 +208,11 @@ impl<P> Kernel<P> {
             return Err(Stop::StepLimit);
         }
         self.len_sum += (self.queue.len() + self.n_armed) as u64;
-        let Some(((at, _), slot)) = self.due() else {
+        let (key, from_slot) = self.due();
+        if key == IDLE {
             return Err(Stop::QueueEmpty);
-        };
+        }
+        let at = (key >> 64) as u64;
         if Instant::from_us(at) > self.max_time {
             // The run ends before this event: it is never dispatched.
             self.now = self.max_time;
@@ -213,10 +220,11 @@ impl<P> Kernel<P> {
         }
         self.now = Instant::from_us(at);
         self.steps += 1;
-        if let Some(i) = slot {
+        if from_slot {
+            let i = self.min_slot;
             self.slots[i] = IDLE;
             self.n_armed -= 1;
-            self.refresh_min_slot(i);
+            self.rescan_slots();
             return Ok(Next::Slot(i));
         }
         let (_, key) = self.queue.pop().expect("the heap's top is due");

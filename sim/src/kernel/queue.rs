@@ -22,6 +22,14 @@ impl EventQueue {
         EventQueue::default()
     }
 
+    /// An empty queue with room for `n` events before it grows.
+    pub fn with_capacity(n: usize) -> EventQueue {
+        EventQueue {
+            heap: BinaryHeap::with_capacity(n),
+            next_seq: 0,
+        }
+    }
+
     /// Schedules `payload` at `at`.
     #[inline]
     pub fn push(&mut self, at: Instant, payload: u64) {

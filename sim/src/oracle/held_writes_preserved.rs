@@ -58,7 +58,7 @@ mod tests {
 
     fn release(out_of_order: bool, lost: bool) -> Fact {
         Fact::Release {
-            volumes: vec![C],
+            volumes: vec![C].into(),
             released: Released {
                 n: 2,
                 out_of_order: if out_of_order { vec![C] } else { vec![] },

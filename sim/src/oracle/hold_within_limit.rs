@@ -71,7 +71,7 @@ mod tests {
 
     fn release(us: u64) -> Fact {
         Fact::Release {
-            volumes: vec![C],
+            volumes: vec![C].into(),
             released: Released {
                 longest: Duration::from_us(us),
                 ..Default::default()

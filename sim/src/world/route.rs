@@ -130,7 +130,7 @@ impl World {
                 let (counts, queued) = (self.store.counts(), self.store.held_now());
                 // What the release's writes did to the diff areas comes first, as it happened.
                 self.store_notes();
-                for &v in &volumes {
+                for &v in volumes.iter() {
                     self.sample(v);
                 }
                 self.note(Fact::Release {

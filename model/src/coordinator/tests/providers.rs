@@ -183,7 +183,7 @@ fn abort_backup_stops_waiting_for_the_providers_preparing_volumes_once_each() {
                 call: ProviderCall::AbortSnapshots,
                 volumes,
                 ..
-            } => Some(volumes.clone()),
+            } => Some(volumes.to_vec()),
             _ => None,
         })
         .collect();

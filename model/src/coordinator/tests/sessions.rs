@@ -268,7 +268,9 @@ fn a_stale_flush_done_commits_nothing() {
         _ => healthy(o),
     });
     assert!(
-        out.contains(&Output::ReleaseWrites { volumes: vec![C] }),
+        out.contains(&Output::ReleaseWrites {
+            volumes: vec![C].into()
+        }),
         "{out:?}"
     );
     let late =
@@ -557,7 +559,7 @@ fn each_provider_is_called_once_per_stage_with_all_its_volumes() {
     let calls: Vec<(ProviderCall, Vec<VolumeId>)> = out
         .iter()
         .filter_map(|o| match o {
-            Output::ProviderCall { call, volumes, .. } => Some((*call, volumes.clone())),
+            Output::ProviderCall { call, volumes, .. } => Some((*call, volumes.to_vec())),
             _ => None,
         })
         .collect();
@@ -577,7 +579,7 @@ fn each_provider_is_called_once_per_stage_with_all_its_volumes() {
     // The hold is on both volumes, in volume order.
     assert!(
         out.contains(&Output::ReleaseWrites {
-            volumes: vec![C, VolumeId(1)]
+            volumes: vec![C, VolumeId(1)].into()
         }),
         "{out:?}"
     );

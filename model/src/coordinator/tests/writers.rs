@@ -41,7 +41,7 @@ fn a_writer_gets_one_abort_per_session_rule_14() {
             } else {
                 &[]
             };
-            assert_eq!(set_volumes, want, "{event:?}");
+            assert_eq!(&**set_volumes, want, "{event:?}");
         }
     }
     let [(WriterEvent::Freeze, freeze)] = delivered(&out)
@@ -146,9 +146,9 @@ fn a_healthy_backup_walks_the_writer_through_its_states_rules_s3_s8() {
     let mut out = settled(&mut c, R, 1, DO_SET);
     // The held writes are released once every commit is in: after the shadow is made.
     let at = |f: &dyn Fn(&Output) -> bool| out.iter().position(f).expect("in the outputs");
-    let hold = at(&|o| matches!(o, Output::FlushAndHold { volumes, .. } if volumes == &[C]));
+    let hold = at(&|o| matches!(o, Output::FlushAndHold { volumes, .. } if **volumes == [C]));
     let made = at(&|o| matches!(o, Output::CreateShadow { .. }));
-    let release = at(&|o| matches!(o, Output::ReleaseWrites { volumes } if volumes == &[C]));
+    let release = at(&|o| matches!(o, Output::ReleaseWrites { volumes } if **volumes == [C]));
     assert!(hold < made && made < release, "{out:?}");
     out.extend(settled(&mut c, R, 2, COMPLETE));
     let ok = Hresult::Ok;
