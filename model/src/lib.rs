@@ -10,9 +10,11 @@
 //! - [`api`]: the messages on the coordinator's edges;
 //! - [`coordinator`]: the VSS service; [`requester`], [`writer`], [`provider`]: the other roles;
 //! - [`volume`]: the virtual block device with flush-and-hold support and copy-on-write shadows;
+//! - [`app`]: the applications writers freeze, and when an image of theirs is consistent;
 //! - [`graph`]: the writer state graph the run checks every transition against.
 
 pub mod api;
+pub mod app;
 pub mod coordinator;
 pub mod graph;
 pub mod ids;

@@ -4,6 +4,7 @@
 //! ([`crate::oracle`]) judge it. This module depends on the model only, so both can read it.
 
 use model::api::{ApiCall, ApiCallKind, ShadowStatus, Volumes, WriterStatus};
+use model::app::{AppKind, TornUnit};
 use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::volume::store::{Created, Released, ShadowInfo, WriteCounts};
 use model::vss::{Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterState};
@@ -245,6 +246,22 @@ pub enum Fact {
         /// The rule applied.
         rule: &'static str,
     },
+    /// A set's shadow copies now hold every volume of a writer's application: whether its
+    /// image there is consistent (rules S5, 33). Noted once per set and application.
+    AppImage {
+        /// The set.
+        set_id: SnapshotSetId,
+        /// The application (its workload's name).
+        app: String,
+        /// The writer it belongs to.
+        writer: WriterId,
+        /// Its kind.
+        kind: AppKind,
+        /// Whether its writer had frozen it at the hold (then it cannot be torn).
+        frozen: bool,
+        /// The unit the image cut, when that leaves it torn; `None`: consistent.
+        torn: Option<TornUnit>,
+    },
     /// At the end of the run: every live shadow, and whether it reads back its instant.
     ShadowsVerified(Vec<(ShadowInfo, bool)>),
     /// At the end of the run: a requester's result by the rule of `run --json`'s `result`.
@@ -324,6 +341,8 @@ pub enum FactKind {
     ReadEnded,
     /// [`Fact::Phase`].
     Phase,
+    /// [`Fact::AppImage`].
+    AppImage,
     /// [`Fact::ShadowsVerified`].
     ShadowsVerified,
     /// [`Fact::RequesterResult`].
@@ -384,6 +403,7 @@ impl Fact {
             Fact::ReadStarted { .. } => FactKind::ReadStarted,
             Fact::ReadEnded { .. } => FactKind::ReadEnded,
             Fact::Phase { .. } => FactKind::Phase,
+            Fact::AppImage { .. } => FactKind::AppImage,
             Fact::ShadowsVerified(_) => FactKind::ShadowsVerified,
             Fact::RequesterResult { .. } => FactKind::RequesterResult,
             Fact::Ending { .. } => FactKind::Ending,

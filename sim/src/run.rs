@@ -203,6 +203,20 @@ pub fn check_expect(scenario: &Scenario, report: &Report) -> ExpectJson {
             failures.push(format!("violation {v} occurred"));
         }
     }
+    if let Some(want) = &e.findings {
+        // Exactly these, as many times each (rule 33).
+        let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+        let mut got: Vec<&str> = report.findings.iter().map(|f| f.name.as_str()).collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        if want != got {
+            failures.push(format!(
+                "findings: expected [{}], got [{}]",
+                want.join(", "),
+                got.join(", ")
+            ));
+        }
+    }
     for (status, want) in &e.snapshots {
         let got = report
             .snapshots

@@ -58,7 +58,8 @@ pub struct Record {
     /// What happened: `call`, `reply`, `async_done`, `event`, `answer`, `state`,
     /// `provider_call`, `provider_answer`, `stage`, `hold`, `flushed`, `release`,
     /// `freeze_window`, `shadow_created`, `shadow_deleted`, `read_shadow`, `read`, `phase`,
-    /// `late_answer`, `counter`, `violation`, `instance`, `returned`, `async_status`, `result`,
+    /// `late_answer`, `counter`, `violation`, `app_image`, `finding`, `instance`, `returned`,
+    /// `async_status`, `result`,
     /// `end`, …
     #[serde(deserialize_with = "vocabulary")]
     pub kind: Word,
@@ -138,6 +139,9 @@ pub struct Record {
     /// Free text for people (a violation's explanation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// A writer's application (its workload's name), on `app_image` and `finding`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
     /// `GatherWriterStatus`: the status of each writer it returned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub writers: Option<Vec<WriterStatusRecord>>,

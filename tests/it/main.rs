@@ -1,5 +1,6 @@
 //! The single integration-test binary (matklad, "Delete Cargo Integration Tests").
 //!
+//! - `apps`: writers' applications are consistent when frozen, findings when not;
 //! - `bounds`: the limit of every collection, and the run's work against its limits;
 //! - `canonical`: `scenario fmt` output parses back, runs the same and is stable;
 //! - `roundtrip`: generated scenarios parse back from their canonical text (proptest);
@@ -13,6 +14,7 @@
 //! - `tidy`: determinism and layout rules as a test;
 //! - `trace`: trace schema 2 (header, role instances, paired spans) over the catalog.
 
+mod apps;
 mod bounds;
 mod canonical;
 mod cli;

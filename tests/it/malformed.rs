@@ -129,6 +129,27 @@ const CASES: &[Case] = &[
         says: &["multi-line literal string"],
     },
     Case {
+        file: "application_without_writer.toml",
+        lines: line(20),
+        key: Key::Is("workload[0].application"),
+        says: &["belongs to the writer", "add writer"],
+    },
+    Case {
+        file: "application_unknown_kind.toml",
+        lines: line(20),
+        key: Key::Is("workload[0].application"),
+        says: &["unknown application `databse`", "database"],
+    },
+    Case {
+        file: "application_off_its_components.toml",
+        lines: line(18),
+        key: Key::Is("workload[0].volumes"),
+        says: &[
+            "volumes of one of its writer's components",
+            "SqlServerWriter",
+        ],
+    },
+    Case {
         file: "rate_zero.toml",
         lines: line(9),
         key: Key::Is("workload[0].rate"),
@@ -635,6 +656,13 @@ fn a_syntax_error_with_a_key_keeps_it_and_gives_the_column() {
     let e = error_for("bad_toml_syntax.toml");
     assert!(e.column > 0, "{e}");
     assert_eq!(e.key, "requester");
+}
+
+#[test]
+fn an_application_needs_its_writer_a_known_kind_and_its_components_volumes() {
+    check(case("application_without_writer.toml"));
+    check(case("application_unknown_kind.toml"));
+    check(case("application_off_its_components.toml"));
 }
 
 #[test]

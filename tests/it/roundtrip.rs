@@ -343,6 +343,9 @@ fn workloads(n_volumes: usize) -> impl Strategy<Value = Vec<WorkloadSpec>> {
                     blocks,
                     write_latency,
                     burst,
+                    // Applications need a writer with a matching component: the catalog's
+                    // `apps/` files round-trip them (tests/it/scenarios.rs).
+                    app: None,
                 },
             )
             .collect()
@@ -622,6 +625,15 @@ fn expect(requesters: Vec<String>, writers: Vec<String>) -> impl Strategy<Value 
                             },
                         })
                         .collect(),
+                    // Absent, empty and a list all print back.
+                    findings: match violations.len() {
+                        0 => None,
+                        1 => Some(Vec::new()),
+                        _ => Some(vec![
+                            "torn_transaction".into(),
+                            "mixed_file_generation".into(),
+                        ]),
+                    },
                     violations: violations.into_iter().map(String::from).collect(),
                     snapshots,
                 }

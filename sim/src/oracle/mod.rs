@@ -14,6 +14,7 @@ use model::time::Instant;
 
 use crate::fact::Fact;
 
+mod component_backup_consistent;
 mod failed_set_shadow_left;
 mod freeze_window;
 mod held_writes_preserved;
@@ -85,6 +86,7 @@ pub const ALL: &[Entry] = &[
     writer_state_graph::ENTRY,
     stalled::ENTRY,
     freeze_window::ENTRY,
+    component_backup_consistent::ENTRY,
 ];
 
 /// The names of every oracle, in list order.

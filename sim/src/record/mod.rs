@@ -10,7 +10,8 @@ mod spans;
 pub use crate::fact::{DeletedBy, EndReason, Fact};
 
 use model::api::ApiCallKind;
-use model::ids::VolumeId;
+use model::app::{AppKind, TornUnit};
+use model::ids::{SnapshotSetId, VolumeId};
 use model::machine::Machine;
 use model::time::Instant;
 use model::vss::Hresult;
@@ -34,6 +35,41 @@ pub struct CallRecord {
     pub async_result: Option<Hresult>,
 }
 
+/// Something worth knowing that is not a violation (rule 33): a writer's application caught
+/// torn in a crash-consistent shadow copy. It never changes an exit code by itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// `torn_transaction` or `mixed_file_generation`.
+    pub name: &'static str,
+    /// The application (its workload's name).
+    pub application: String,
+    /// The set whose shadow copies hold the torn image.
+    pub set_id: SnapshotSetId,
+    /// What was torn, for people.
+    pub detail: String,
+    /// When the set's image of the application was complete.
+    pub at: Instant,
+}
+
+/// What a torn image of `app` holds, for people.
+pub fn torn_detail(app: &str, kind: AppKind, t: TornUnit) -> String {
+    match kind {
+        AppKind::Database { log_records, .. } => format!(
+            "{app}: transaction {} is torn: its commit record is in the shadow copies but only \
+             {} of its {} data pages",
+            t.unit,
+            t.written - log_records - 1,
+            t.of - log_records - 1
+        ),
+        AppKind::FileRewrite { file_blocks, files } => format!(
+            "{app}: generation {} is half renamed: {} of its {} files are new, the others old",
+            t.unit,
+            t.written / (file_blocks + 1),
+            files
+        ),
+    }
+}
+
 /// The per-requester bookkeeping of the `calls` list.
 #[derive(Clone, Copy, Debug, Default)]
 struct Pending {
@@ -53,9 +89,12 @@ pub struct Recorder {
     requesters: Vec<String>,
     oracles: Oracles,
     violations: Vec<Violation>,
+    findings: Vec<Finding>,
     found: Vec<Violation>,
     calls: Vec<CallRecord>,
     pending: Vec<Pending>,
+    /// The instant of the fact being noted.
+    now: Instant,
 }
 
 impl Recorder {
@@ -90,9 +129,11 @@ impl Recorder {
             requesters,
             oracles,
             violations: Vec::new(),
+            findings: Vec::new(),
             found: Vec::new(),
             calls: Vec::new(),
             pending: vec![Pending::default(); n_requesters],
+            now: Instant::ZERO,
         }
     }
 
@@ -104,6 +145,10 @@ impl Recorder {
     pub fn violations(&self) -> &[Violation] {
         &self.violations
     }
+    /// Findings (rule 33), in the order they were made.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
     /// The name of requester `r`.
     pub fn requester_name(&self, r: usize) -> String {
         self.requesters.get(r).cloned().unwrap_or_default()
@@ -111,6 +156,7 @@ impl Recorder {
 
     /// Records one fact at `now` on `machine`.
     pub fn note(&mut self, machine: &Machine, now: Instant, fact: Fact) {
+        self.now = now;
         self.account(&fact);
         if let Some(tracer) = self.tracer.as_mut() {
             let names = Names {
@@ -157,6 +203,19 @@ impl Recorder {
     /// The run's accounting, kept from the facts.
     fn account(&mut self, fact: &Fact) {
         match fact {
+            Fact::AppImage {
+                set_id,
+                app,
+                kind,
+                torn: Some(t),
+                ..
+            } => self.findings.push(Finding {
+                name: kind.finding(),
+                application: app.clone(),
+                set_id: *set_id,
+                detail: torn_detail(app, *kind, *t),
+                at: self.now,
+            }),
             Fact::Call { requester, call } => {
                 self.calls.push(CallRecord {
                     requester: requester.idx(),

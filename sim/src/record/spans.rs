@@ -25,6 +25,8 @@ use model::machine::Machine;
 use model::time::{Duration, Instant};
 use model::vss::{Hresult, ProviderCall, WriterEvent};
 
+mod apps;
+
 use super::names::Names;
 use super::{DeletedBy, Fact};
 use crate::trace::{Record, WriterStatusRecord};
@@ -799,6 +801,7 @@ impl Tracer {
                     }
                 }
             }
+            Fact::AppImage { .. } => self.app_image(n, now, fact, out),
             Fact::RequesterResult { requester, result } => {
                 let mut r = Tracer::rec(now, "result", &self.requester(n, *requester));
                 r.result = Some(result.name());

@@ -93,6 +93,21 @@ pub struct RequesterJson {
     pub result: &'static str,
 }
 
+/// One `findings` entry (rule 33): a writer's application torn in a crash-consistent shadow.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FindingJson {
+    /// `torn_transaction` or `mixed_file_generation`.
+    pub name: String,
+    /// The application (its workload's name).
+    pub application: String,
+    /// The set whose shadow copies hold the torn image.
+    pub set_id: String,
+    /// What is torn, for people.
+    pub detail: String,
+    /// When the set's image of the application was complete, in µs.
+    pub t_us: u64,
+}
+
 /// `expect`.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct ExpectJson {
@@ -163,6 +178,8 @@ pub struct Report {
     pub snapshots: Vec<SnapshotJson>,
     /// Invariant names that did not hold.
     pub violations: Vec<String>,
+    /// Torn application images in crash-consistent shadows (rule 33): not violations.
+    pub findings: Vec<FindingJson>,
     /// `[expect]` verdict.
     pub expect: ExpectJson,
     /// Figures for people.
@@ -232,6 +249,7 @@ pub struct Builder {
     /// Shadow id -> index in `snapshots`.
     shadow_index: BTreeMap<String, usize>,
     violations: Vec<String>,
+    findings: Vec<FindingJson>,
     holds: u64,
     hold_us: u64,
     writes_delayed: u64,
@@ -255,6 +273,7 @@ impl Builder {
             snapshots: Vec::new(),
             shadow_index: BTreeMap::new(),
             violations: Vec::new(),
+            findings: Vec::new(),
             holds: 0,
             hold_us: 0,
             writes_delayed: 0,
@@ -408,6 +427,13 @@ impl Builder {
                 }
             }
             "violation" => self.violations.push(r.name.unwrap_or("").to_string()),
+            "finding" => self.findings.push(FindingJson {
+                name: r.name.unwrap_or("").to_string(),
+                application: r.application.clone().unwrap_or_default(),
+                set_id: r.set_id.clone().unwrap_or_default(),
+                detail: r.detail.clone().unwrap_or_default(),
+                t_us: r.t_us,
+            }),
             "end" => {
                 self.end = Some((
                     r.events.unwrap_or(0),
@@ -541,6 +567,7 @@ impl Builder {
             writers,
             snapshots: self.snapshots,
             violations: self.violations,
+            findings: self.findings,
             // Judged by `run::check_expect` once the report stands.
             expect: ExpectJson {
                 passed: true,

@@ -97,6 +97,20 @@ pub fn timeline(records: &[Record]) -> String {
                 r.name.unwrap_or(""),
                 r.detail.as_deref().unwrap_or("")
             ),
+            "app_image" => format!(
+                "{} ({}) in set {}: {}, {} (rule {})",
+                r.application.as_deref().unwrap_or(""),
+                r.name.unwrap_or(""),
+                r.set_id.as_deref().unwrap_or(""),
+                r.result.unwrap_or(""),
+                r.detail.as_deref().unwrap_or(""),
+                r.rule.unwrap_or("")
+            ),
+            "finding" => format!(
+                "FINDING {}: {}",
+                r.name.unwrap_or(""),
+                r.detail.as_deref().unwrap_or("")
+            ),
             "end" => format!("run ends: {}", r.detail.as_deref().unwrap_or("")),
             "stage" if r.span == Some("begin") => {
                 format!("DoSnapshotSet stage {}", r.name.unwrap_or(""))
@@ -171,6 +185,13 @@ pub fn summary_text(report: &Report) -> String {
     }
     if !report.violations.is_empty() {
         out.push_str(&format!("violations: {}\n", report.violations.join(", ")));
+    }
+    if !report.findings.is_empty() {
+        let names: Vec<&str> = report.findings.iter().map(|f| f.name.as_str()).collect();
+        out.push_str(&format!(
+            "findings (not violations, rule 33): {}\n",
+            names.join(", ")
+        ));
     }
     out.push_str(&format!(
         "virtual time {}us, {} events, trace {}\n",

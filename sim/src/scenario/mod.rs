@@ -199,6 +199,20 @@ pub struct WorkloadSpec {
     pub write_latency: Duration,
     /// Bursts: on for this long, then off (`None`: steady).
     pub burst: Option<(Duration, Duration)>,
+    /// The writer's application this workload is (`None`: a plain workload of no writer).
+    pub app: Option<AppSpec>,
+}
+
+/// A workload that is a writer's application: its kind and the writer that freezes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppSpec {
+    /// What it writes and when an image of it is consistent.
+    pub kind: model::app::AppKind,
+    /// The writer (index into the scenario's writers).
+    pub writer: usize,
+    /// A database's data pages: blocks `0..data_blocks` of its first volume (from the
+    /// workload's `blocks`, else what the volume holds besides the log).
+    pub data_blocks: u64,
 }
 
 /// A requester running the standard sequence.
@@ -270,6 +284,8 @@ pub struct Expect {
     pub calls: Vec<CallExpect>,
     /// Violations the scenario deliberately shows.
     pub violations: Vec<String>,
+    /// The findings the run must make, exactly (rule 33); `None`: not checked.
+    pub findings: Option<Vec<String>>,
     /// Shadow counts by status.
     pub snapshots: Vec<(String, u32)>,
 }

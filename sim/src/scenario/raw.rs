@@ -251,6 +251,10 @@ pub(crate) struct RawWorkload {
     pub(crate) burst_on: Option<Spanned<Dur>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) burst_off: Option<Spanned<Dur>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) application: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) writer: Option<Spanned<String>>,
 }
 
 #[derive(Serialize, Deserialize, PartialEq)]
@@ -334,6 +338,8 @@ pub(crate) struct RawExpect {
     pub(crate) calls: Vec<RawCallExpect>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) violations: Vec<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) findings: Option<Vec<Spanned<String>>>,
     #[serde(default, skip_serializing_if = "is_default")]
     pub(crate) snapshots: BTreeMap<String, u32>,
 }

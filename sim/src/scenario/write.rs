@@ -141,7 +141,11 @@ impl Scenario {
                 })
                 .collect(),
             writer: self.writers.iter().map(|w| writer(vols, w)).collect(),
-            workload: self.workloads.iter().map(|w| workload(vols, w)).collect(),
+            workload: self
+                .workloads
+                .iter()
+                .map(|w| workload(vols, &self.writers, w))
+                .collect(),
             requester: self
                 .requesters
                 .iter()
@@ -279,7 +283,7 @@ fn writer(vols: &[VolumeSpec], w: &WriterSpec) -> RawWriter {
     }
 }
 
-fn workload(vols: &[VolumeSpec], w: &WorkloadSpec) -> RawWorkload {
+fn workload(vols: &[VolumeSpec], writers: &[WriterSpec], w: &WorkloadSpec) -> RawWorkload {
     RawWorkload {
         name: sp(w.name.clone()),
         volumes: names(vols, &w.volumes),
@@ -293,6 +297,8 @@ fn workload(vols: &[VolumeSpec], w: &WorkloadSpec) -> RawWorkload {
         write_latency: changed(w.write_latency, DEFAULT_WRITE_LATENCY).map(Dur),
         burst_on: w.burst.map(|(on, _)| sp(Dur(on))),
         burst_off: w.burst.map(|(_, off)| sp(Dur(off))),
+        application: w.app.map(|a| sp(a.kind.name().to_string())),
+        writer: w.app.map(|a| sp(writers[a.writer].name.clone())),
     }
 }
 
@@ -456,6 +462,10 @@ fn expect(s: &Scenario) -> RawExpect {
             })
             .collect(),
         violations: e.violations.iter().cloned().map(sp).collect(),
+        findings: e
+            .findings
+            .as_ref()
+            .map(|f| f.iter().cloned().map(sp).collect()),
         snapshots: e.snapshots.iter().cloned().collect(),
     }
 }

@@ -152,6 +152,8 @@ impl World {
             notes: Vec::new(),
             rec,
             end: None,
+            workload_names: scenario.workloads.iter().map(|w| w.name.clone()).collect(),
+            set_shadows: None,
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");
                 scenario

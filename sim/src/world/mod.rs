@@ -12,6 +12,7 @@
 //! - [`crate::record`]: every fact, once, to the trace, the oracles and the accounting;
 //! - [`model::volume::store`]: flush-and-hold, held writes, copy methods, diff areas.
 
+mod apps;
 mod build;
 mod requesters;
 mod route;
@@ -19,7 +20,7 @@ mod workload;
 
 use model::api::{ApiCallKind, Input};
 use model::coordinator::Coordinator;
-use model::ids::{Guid, RequesterId, VolumeId};
+use model::ids::{Guid, RequesterId, SnapshotSetId, VolumeId};
 use model::profile::Profile;
 use model::provider::ProviderLogic;
 use model::requester::Feedback;
@@ -91,6 +92,10 @@ pub struct World {
     pub rec: Recorder,
     end: Option<EndReason>,
     volume_guids: Vec<Guid>,
+    /// The workloads' names (an application's name in its findings).
+    workload_names: Vec<String>,
+    /// The set whose shadow copies are being made, and the volumes that have one so far.
+    set_shadows: Option<(SnapshotSetId, Vec<VolumeId>)>,
 }
 
 impl World {
@@ -109,6 +114,10 @@ impl World {
     /// Invariants that did not hold.
     pub fn violations(&self) -> &[Violation] {
         self.rec.violations()
+    }
+    /// Findings (rule 33): torn application images in crash-consistent shadow copies.
+    pub fn findings(&self) -> &[crate::record::Finding] {
+        self.rec.findings()
     }
     /// Current virtual time.
     pub fn now(&self) -> Instant {
@@ -415,10 +424,15 @@ impl World {
 
     fn note_input(&mut self, input: &Input) {
         let fact = match input {
-            Input::WriterAnswer { token, result } => Fact::WriterAnswer {
-                of: self.coord.pending_event(*token),
-                result: *result,
-            },
+            Input::WriterAnswer { token, result } => {
+                let of = self.coord.pending_event(*token);
+                // A frozen application has finished its unit before the answer is heard.
+                self.apps_on_answer(of, *result);
+                Fact::WriterAnswer {
+                    of,
+                    result: *result,
+                }
+            }
             Input::ProviderAnswer { token, result } => Fact::ProviderAnswer {
                 of: self.coord.pending_call(*token),
                 result: *result,

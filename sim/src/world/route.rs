@@ -59,6 +59,7 @@ impl World {
                 selected,
             } => {
                 self.note(Fact::WriterEvent { writer, event });
+                self.apps_on_event(writer, event);
                 let info = &self.coord.machine().writers[writer.idx()];
                 match self.writers[writer.idx()].on_event(now, info, event, &set_volumes, &selected)
                 {
@@ -118,6 +119,7 @@ impl World {
                 self.schedule(at, Payload::Coord(Input::Timer(timer)))
             }
             Output::FlushAndHold { volumes, token } => {
+                self.apps_on_hold(&volumes);
                 let drained = self.store.hold(now, &volumes);
                 self.note(Fact::Hold { volumes });
                 self.schedule(
@@ -157,6 +159,7 @@ impl World {
                     context,
                     created,
                 });
+                self.apps_on_shadow(set_id, volume);
             }
             Output::DeleteShadow { snapshot, status } => {
                 if let Some(volume) = self.store.delete(snapshot) {
@@ -182,7 +185,10 @@ impl World {
                 last_error,
                 rule,
             }),
-            Output::FreezeTimedOut { writer } => self.note(Fact::FreezeTimedOut { writer }),
+            Output::FreezeTimedOut { writer } => {
+                self.note(Fact::FreezeTimedOut { writer });
+                self.thaw_apps(writer);
+            }
             Output::LateAnswerIgnored { .. } => self.note(Fact::LateAnswer),
             Output::Phase {
                 set_id,

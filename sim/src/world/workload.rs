@@ -1,6 +1,9 @@
 //! The applications writing to the volumes: the hot path. Each workload keeps its next write in
-//! a kernel slot (no heap entry per write) and draws one 64-bit word per write.
+//! a kernel slot (no heap entry per write) and draws one 64-bit word per write. A workload that
+//! is a writer's application ([`model::app`]) writes in units and is frozen by its writer.
 
+use model::app::{App, TornUnit};
+use model::ids::WriterId;
 use model::time::{Duration, Instant};
 use model::volume::store::ShadowStore;
 
@@ -18,6 +21,19 @@ pub(super) struct Workload {
     region: Vec<u64>,
     rng: SimRng,
     cursor: u64,
+    /// The writer's application this workload is, if it is one.
+    pub(super) app: Option<AppRun>,
+}
+
+/// A writer's application as the run goes.
+pub(super) struct AppRun {
+    pub(super) app: App,
+    pub(super) writer: WriterId,
+    /// Frozen by its writer: no write until Thaw or Abort reaches the writer (rules S5, S6).
+    pub(super) frozen: bool,
+    /// What the last hold caught while the set of that hold is being made: whether the
+    /// application was frozen, and the unit it cut if that left it torn.
+    pub(super) at_hold: Option<(bool, Option<TornUnit>)>,
 }
 
 /// A uniform integer in `0..n` split off the random word `x` (Lemire's multiply-shift); the
@@ -48,7 +64,18 @@ impl Workload {
             region,
             rng: SimRng::fork(seed, &format!("workload:{}", w.name)),
             cursor: 0,
+            app: w.app.map(|a| AppRun {
+                app: App::new(a.kind, a.data_blocks, w.volumes.len() > 1),
+                writer: WriterId::from_index(a.writer),
+                frozen: false,
+                at_hold: None,
+            }),
         }
+    }
+
+    /// The volumes it writes to (scenario indices).
+    pub(super) fn volumes(&self) -> &[usize] {
+        &self.volumes
     }
 
     /// The first write's time.
@@ -79,29 +106,71 @@ impl Workload {
         // One 64-bit draw per write: the volume, the block and the next interval are split off
         // it by successive multiply-shifts.
         let mut x = self.rng.next_u64();
+        if self.app.is_some() {
+            return self.draw_app(now, &mut x);
+        }
         let pick = if self.volumes.len() == 1 {
             0
         } else {
             split(&mut x, self.volumes.len() as u64) as usize
         };
-        let region = self.region[pick];
-        let block = match self.pattern {
-            Pattern::Uniform => split(&mut x, region),
+        let block = self.pick_block(&mut x, self.region[pick]);
+        let next = self.next_write_time(now, &mut x);
+        (self.volumes[pick], block, self.write_latency, next)
+    }
+
+    /// An application's next write: where its unit goes next (data pages by the pattern).
+    #[cold]
+    fn draw_app(&mut self, now: Instant, x: &mut u64) -> (usize, u64, Duration, Instant) {
+        let mut app = self.app.take().expect("an application");
+        let w = app.app.next_write(|n| self.pick_block(x, n));
+        self.app = Some(app);
+        let next = self.next_write_time(now, x);
+        (self.volumes[w.volume], w.block, self.write_latency, next)
+    }
+
+    /// A block of `region` by the pattern.
+    #[inline]
+    fn pick_block(&mut self, x: &mut u64, region: u64) -> u64 {
+        match self.pattern {
+            Pattern::Uniform => split(x, region),
             Pattern::Sequential => {
                 self.cursor = (self.cursor + 1) % region;
                 self.cursor
             }
             Pattern::Hotspot => {
                 let hot = (region / 10).max(1);
-                if split(&mut x, 10) < 9 {
-                    split(&mut x, hot)
+                if split(x, 10) < 9 {
+                    split(x, hot)
                 } else {
-                    split(&mut x, region)
+                    split(x, region)
                 }
             }
+        }
+    }
+
+    /// The rest of the unit in progress, written at once: what the application does before
+    /// its writer's `OnFreeze` returns. (volume index, block, latency) per write.
+    pub(super) fn finish_unit(&mut self) -> Vec<(usize, u64, Duration)> {
+        let Some(mut app) = self.app.take() else {
+            return Vec::new();
         };
-        let next = self.next_write_time(now, &mut x);
-        (self.volumes[pick], block, self.write_latency, next)
+        let n = app.app.rest_of_unit();
+        let writes = (0..n)
+            .map(|_| {
+                let mut x = self.rng.next_u64();
+                let w = app.app.next_write(|r| self.pick_block(&mut x, r));
+                (self.volumes[w.volume], w.block, self.write_latency)
+            })
+            .collect();
+        self.app = Some(app);
+        writes
+    }
+
+    /// When the first write after a thaw at `now` is due.
+    pub(super) fn write_after(&mut self, now: Instant) -> Instant {
+        let mut x = self.rng.next_u64();
+        self.next_write_time(now, &mut x)
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use model::app::AppKind;
+
 use super::super::ctx::Ctx;
 use super::super::limits::{MAX_EXPECT_CALLS, MAX_EXPECT_VIOLATIONS};
 use super::super::raw::RawExpect;
@@ -162,6 +164,31 @@ pub(super) fn expect(
                 .collect(),
         });
     }
+    if let Some(findings) = &e.findings {
+        within(
+            cx,
+            findings.len(),
+            MAX_EXPECT_VIOLATIONS,
+            "expect.findings",
+            "expected findings",
+            "MAX_EXPECT_VIOLATIONS",
+            || findings.get(MAX_EXPECT_VIOLATIONS).map(|v| v.span()),
+        )?;
+        let known = [AppKind::DATABASE.finding(), AppKind::FILE_REWRITE.finding()];
+        for f in findings {
+            if !known.contains(&f.get_ref().as_str()) {
+                return Err(cx.at(
+                    f.span(),
+                    "expect.findings",
+                    format!(
+                        "unknown finding `{}`; {}",
+                        f.get_ref(),
+                        did_you_mean(f.get_ref(), known)
+                    ),
+                ));
+            }
+        }
+    }
     let expect = Expect {
         result: e.result,
         requesters: e.requesters.into_iter().collect(),
@@ -172,6 +199,9 @@ pub(super) fn expect(
             .collect(),
         calls,
         violations: e.violations.into_iter().map(|v| v.into_inner()).collect(),
+        findings: e
+            .findings
+            .map(|f| f.into_iter().map(|x| x.into_inner()).collect()),
         snapshots: e.snapshots.into_iter().collect(),
     };
     Ok(expect)

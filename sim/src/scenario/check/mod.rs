@@ -45,7 +45,7 @@ pub(crate) fn validate(
         providers::system_provider(cx, &raw.system_provider)?;
     let providers = providers::providers(cx, &raw.provider, &vols)?;
     let writers = writers::writers(cx, &raw.writer, &vols)?;
-    let workloads = workloads::workloads(cx, &raw.workload, &vols)?;
+    let workloads = workloads::workloads(cx, &raw.workload, &vols, &writers)?;
     let requesters = requesters::requesters(cx, &raw.requester, &vols, &providers, &writers)?;
     let expect = expect::expect(cx, raw.expect, &requesters, &writers)?;
     budget::budget(

@@ -1,20 +1,24 @@
-//! `[[workload]]`: volumes, rate, block pattern, region, write latency, bursts.
+//! `[[workload]]`: volumes, rate, block pattern, region, write latency, bursts, and the
+//! writer's application a workload may be.
 
+use model::app::AppKind;
 use model::time::Duration;
 
 use super::super::ctx::Ctx;
 use super::super::limits::MAX_WORKLOADS;
 use super::super::raw::RawWorkload;
 use super::super::suggest::did_you_mean;
-use super::super::{Pattern, ScenarioError, WorkloadSpec};
+use super::super::{AppSpec, Pattern, ScenarioError, WorkloadSpec, WriterSpec};
 use super::volumes::{Volumes, vol_refs};
 use super::within;
 
-/// Checks every workload: declared volumes, a rate in range, a known pattern, both burst keys.
+/// Checks every workload: declared volumes, a rate in range, a known pattern, both burst keys,
+/// and for an application its kind, its writer and where its files lie.
 pub(super) fn workloads(
     cx: &Ctx<'_>,
     raw: &[RawWorkload],
     volumes: &Volumes<'_>,
+    writers: &[WriterSpec],
 ) -> Result<Vec<WorkloadSpec>, ScenarioError> {
     within(
         cx,
@@ -87,6 +91,7 @@ pub(super) fn workloads(
                 ));
             }
         };
+        let app = application(cx, i, w, (&vols, volumes), writers)?;
         workloads.push(WorkloadSpec {
             name: w.name.get_ref().clone(),
             volumes: vols,
@@ -98,8 +103,156 @@ pub(super) fn workloads(
                 .map(|d| d.0)
                 .unwrap_or(Duration::from_us(200)),
             burst,
+            app,
         });
     }
 
     Ok(workloads)
+}
+
+/// The application a workload is, if it names one: `application` and `writer` together, on
+/// the volumes of one of that writer's components, with room for its files.
+fn application(
+    cx: &Ctx<'_>,
+    i: usize,
+    w: &RawWorkload,
+    (vols, volumes): (&[usize], &Volumes<'_>),
+    writers: &[WriterSpec],
+) -> Result<Option<AppSpec>, ScenarioError> {
+    let (kind, writer) = match (&w.application, &w.writer) {
+        (None, None) => return Ok(None),
+        (Some(a), None) => {
+            return Err(cx.at(
+                a.span(),
+                &format!("workload[{i}].application"),
+                "an application belongs to the writer that freezes it: add writer = \"NAME\""
+                    .into(),
+            ));
+        }
+        (None, Some(wr)) => {
+            return Err(cx.at(
+                wr.span(),
+                &format!("workload[{i}].writer"),
+                "a workload of a writer is its application: add application = \"database\" \
+                 or \"file_rewrite\""
+                    .into(),
+            ));
+        }
+        (Some(a), Some(wr)) => (a, wr),
+    };
+    let names = ["database", "file_rewrite"];
+    let app_kind = match kind.get_ref().as_str() {
+        "database" => AppKind::DATABASE,
+        "file_rewrite" => AppKind::FILE_REWRITE,
+        other => {
+            return Err(cx.at(
+                kind.span(),
+                &format!("workload[{i}].application"),
+                format!(
+                    "unknown application `{other}`; {}",
+                    did_you_mean(other, names)
+                ),
+            ));
+        }
+    };
+    let Some(wi) = writers.iter().position(|x| x.name == *writer.get_ref()) else {
+        return Err(cx.at(
+            writer.span(),
+            &format!("workload[{i}].writer"),
+            format!(
+                "no writer `{}` is declared; {}",
+                writer.get_ref(),
+                did_you_mean(writer.get_ref(), writers.iter().map(|x| x.name.as_str()))
+            ),
+        ));
+    };
+    let at_volumes = || w.volumes[0].span();
+    let vkey = format!("workload[{i}].volumes");
+    let (min, max, shape) = match app_kind {
+        AppKind::Database { .. } => (1, 2, "a data file and a log: one volume or two"),
+        AppKind::FileRewrite { .. } => (1, 1, "its files on one volume"),
+    };
+    if vols.len() < min || vols.len() > max {
+        return Err(cx.at(
+            at_volumes(),
+            &vkey,
+            format!("a {} application has {shape}", app_kind.name()),
+        ));
+    }
+    // Its files lie on the volumes of one of its writer's components, so a backup of that
+    // component holds all of them.
+    let mut mine = vols.to_vec();
+    mine.sort_unstable();
+    mine.dedup();
+    let covered = writers[wi].components.iter().any(|c| {
+        let mut cv = c.volumes.clone();
+        cv.sort_unstable();
+        cv.dedup();
+        cv == mine
+    });
+    if !covered || mine.len() != vols.len() {
+        return Err(cx.at(
+            at_volumes(),
+            &vkey,
+            format!(
+                "an application's files lie on the volumes of one of its writer's components; \
+                 give the volumes of one component of `{}`",
+                writers[wi].name
+            ),
+        ));
+    }
+    if let AppKind::FileRewrite { .. } = app_kind {
+        for (key, given) in [
+            ("pattern", w.pattern.as_ref().map(|p| p.span())),
+            ("blocks", w.blocks.as_ref().map(|b| b.span())),
+        ] {
+            if let Some(span) = given {
+                return Err(cx.at(
+                    span,
+                    &format!("workload[{i}].{key}"),
+                    format!("a file_rewrite application writes its files in order; remove {key}"),
+                ));
+            }
+        }
+    }
+    let n = |v: usize| volumes.specs[v].bytes / u64::from(volumes.specs[v].block_size);
+    let data = w.blocks.as_ref().map(|b| *b.get_ref());
+    let (first, second) = app_blocks(app_kind, data, vols.iter().map(|v| n(*v)).collect());
+    if first > n(vols[0]) || vols.get(1).is_some_and(|v| second > n(*v)) {
+        return Err(cx.at(
+            w.blocks.as_ref().map_or_else(at_volumes, |b| b.span()),
+            &format!("workload[{i}].blocks"),
+            format!(
+                "the {} application needs {first} blocks on {}{}, more than the volume has",
+                app_kind.name(),
+                volumes.specs[vols[0]].name,
+                if second > 0 {
+                    format!(" and {second} on {}", volumes.specs[vols[1]].name)
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    Ok(Some(AppSpec {
+        kind: app_kind,
+        writer: wi,
+        data_blocks: data_region(app_kind, data, n(vols[0]), vols.len() > 1),
+    }))
+}
+
+/// The blocks an application of `kind` needs on its first and second volume, given the
+/// workload's `blocks` (a database's data region) and its volumes' sizes in blocks.
+fn app_blocks(kind: AppKind, data: Option<u64>, sizes: Vec<u64>) -> (u64, u64) {
+    let two = sizes.len() > 1;
+    kind.blocks_needed(data_region(kind, data, sizes[0], two), two)
+}
+
+/// A database's data region: the workload's `blocks`, else the first volume (less the log
+/// when the log shares it).
+fn data_region(kind: AppKind, data: Option<u64>, first: u64, two: bool) -> u64 {
+    data.unwrap_or(match kind {
+        AppKind::Database { .. } if !two => first.saturating_sub(model::app::DATABASE_LOG_BLOCKS),
+        _ => first,
+    })
 }
