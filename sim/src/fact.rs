@@ -213,6 +213,15 @@ pub enum Fact {
         /// `S_OK`, or `VSS_E_OBJECT_NOT_FOUND` for a shadow deleted under the reader.
         result: Hresult,
     },
+    /// A (flawed) requester copied a live volume instead of a shadow copy.
+    LiveRead {
+        /// The reader.
+        requester: RequesterId,
+        /// The volume.
+        volume: VolumeId,
+        /// Blocks it copied.
+        n: u64,
+    },
     /// A requester began reading a whole shadow.
     ReadStarted {
         /// The reader.
@@ -270,6 +279,15 @@ pub enum Fact {
         requester: RequesterId,
         /// Its result.
         result: Hresult,
+        /// Whether the requester reported it itself (the standard sequence, flawed or not);
+        /// a script's result is judged from its calls.
+        reported: bool,
+    },
+    /// At the end of the run, before `Ending`: who still holds the creation lock
+    /// (StartSnapshotSet to the end of DoSnapshotSet, AbortBackup or Release; rule 20).
+    Settled {
+        /// The requester holding it, if any.
+        creation_lock: Option<RequesterId>,
     },
     /// The run is ending (oracles judge what is still open).
     Ending {
@@ -335,6 +353,8 @@ pub enum FactKind {
     ShadowDeleted,
     /// [`Fact::Read`].
     Read,
+    /// [`Fact::LiveRead`].
+    LiveRead,
     /// [`Fact::ReadStarted`].
     ReadStarted,
     /// [`Fact::ReadEnded`].
@@ -347,23 +367,25 @@ pub enum FactKind {
     ShadowsVerified,
     /// [`Fact::RequesterResult`].
     RequesterResult,
+    /// [`Fact::Settled`].
+    Settled,
     /// [`Fact::Ending`].
     Ending,
     /// [`Fact::End`].
     End,
 }
 
-// Every kind has a bit in a `u32`.
-const _: () = assert!((FactKind::End as u8) < 32);
+// Every kind has a bit in a `u64`.
+const _: () = assert!((FactKind::End as u8) < 64);
 
 impl FactKind {
     /// This kind's bit in a set of kinds.
-    pub const fn bit(self) -> u32 {
+    pub const fn bit(self) -> u64 {
         1 << self as u8
     }
 
     /// The set of `kinds`, as bits.
-    pub const fn set(kinds: &[FactKind]) -> u32 {
+    pub const fn set(kinds: &[FactKind]) -> u64 {
         let mut bits = 0;
         let mut i = 0;
         while i < kinds.len() {
@@ -400,12 +422,14 @@ impl Fact {
             Fact::ShadowCreated { .. } => FactKind::ShadowCreated,
             Fact::ShadowDeleted { .. } => FactKind::ShadowDeleted,
             Fact::Read { .. } => FactKind::Read,
+            Fact::LiveRead { .. } => FactKind::LiveRead,
             Fact::ReadStarted { .. } => FactKind::ReadStarted,
             Fact::ReadEnded { .. } => FactKind::ReadEnded,
             Fact::Phase { .. } => FactKind::Phase,
             Fact::AppImage { .. } => FactKind::AppImage,
             Fact::ShadowsVerified(_) => FactKind::ShadowsVerified,
             Fact::RequesterResult { .. } => FactKind::RequesterResult,
+            Fact::Settled { .. } => FactKind::Settled,
             Fact::Ending { .. } => FactKind::Ending,
             Fact::End { .. } => FactKind::End,
         }

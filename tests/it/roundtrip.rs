@@ -537,6 +537,12 @@ fn requesters(m: Machine) -> impl Strategy<Value = Vec<RequesterSpec>> {
                         go_away_at,
                         repeat,
                         policy,
+                        // A flawed standard requester prints back as its `kind`.
+                        flaw: if script.is_none() {
+                            model::requester::Flaw::ALL.get(i % 6).copied()
+                        } else {
+                            None
+                        },
                         script,
                         script_names,
                     }

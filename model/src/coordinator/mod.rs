@@ -157,6 +157,12 @@ impl Coordinator {
         self.pending_calls.get(token).map(|p| (p.provider, p.call))
     }
 
+    /// Who holds the machine's one creation lock: from StartSnapshotSet to the end of its
+    /// DoSnapshotSet, AbortBackup or Release (rule 20).
+    pub fn creation_lock(&self) -> Option<RequesterId> {
+        self.creation_owner
+    }
+
     /// Whether a requester has released its object.
     pub fn is_released(&self, requester: RequesterId) -> bool {
         self.sessions[requester.idx()].released()

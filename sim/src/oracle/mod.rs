@@ -14,7 +14,9 @@ use model::time::Instant;
 
 use crate::fact::Fact;
 
+mod backup_from_shadow;
 mod component_backup_consistent;
+mod creation_lock_freed;
 mod failed_set_shadow_left;
 mod freeze_window;
 mod held_writes_preserved;
@@ -71,7 +73,7 @@ pub struct Entry {
     /// Name, description, rule.
     pub info: OracleInfo,
     /// The kinds of fact it looks at (`FactKind::set`); it is shown no other.
-    pub sees: u32,
+    pub sees: u64,
     /// Builds the observer for one run.
     pub build: fn(&Setup<'_>) -> Box<dyn Oracle>,
 }
@@ -87,6 +89,8 @@ pub const ALL: &[Entry] = &[
     stalled::ENTRY,
     freeze_window::ENTRY,
     component_backup_consistent::ENTRY,
+    backup_from_shadow::ENTRY,
+    creation_lock_freed::ENTRY,
 ];
 
 /// The names of every oracle, in list order.
@@ -96,9 +100,9 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 
 /// The oracles of one run.
 pub struct Oracles {
-    list: Vec<(&'static str, u32, Box<dyn Oracle>)>,
+    list: Vec<(&'static str, u64, Box<dyn Oracle>)>,
     /// Every kind some oracle looks at.
-    sees: u32,
+    sees: u64,
     scratch: Vec<Violation>,
 }
 

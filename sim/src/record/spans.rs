@@ -726,6 +726,17 @@ impl Tracer {
                 r.status = Some(status.name());
                 out.push(r);
             }
+            Fact::LiveRead {
+                requester,
+                volume,
+                n: blocks,
+            } => {
+                let mut r = Tracer::rec(now, "read_live", &self.requester(n, *requester));
+                r.parent_id = Some(self.cause());
+                r.volume = Some(n.volume(*volume));
+                r.n = Some(*blocks);
+                out.push(r);
+            }
             Fact::ReadStarted {
                 requester,
                 volume,
@@ -802,7 +813,9 @@ impl Tracer {
                 }
             }
             Fact::AppImage { .. } => self.app_image(n, now, fact, out),
-            Fact::RequesterResult { requester, result } => {
+            Fact::RequesterResult {
+                requester, result, ..
+            } => {
                 let mut r = Tracer::rec(now, "result", &self.requester(n, *requester));
                 r.result = Some(result.name());
                 out.push(r);
@@ -827,7 +840,7 @@ impl Tracer {
                 r.writes_failed = Some(writes.failed);
                 out.push(r);
             }
-            Fact::ShadowsVerified(_) | Fact::Ending { .. } => {}
+            Fact::ShadowsVerified(_) | Fact::Settled { .. } | Fact::Ending { .. } => {}
         }
     }
 

@@ -236,6 +236,8 @@ pub struct RequesterSpec {
     pub policy: model::requester::Policy,
     /// A script: the calls to make, instead of the standard sequence.
     pub script: Option<Vec<model::requester::ScriptStep>>,
+    /// A deliberately wrong standard requester (`kind`; `None`: the correct one).
+    pub flaw: Option<model::requester::Flaw>,
     /// For each step of `script` (empty without one), the names it gave for objects the
     /// machine does not have, as written: a step may name them on purpose to show
     /// `VSS_E_OBJECT_NOT_FOUND`, and the canonical text prints them back.

@@ -277,6 +277,8 @@ pub(crate) struct RawRequester {
     pub(crate) policy: Option<RawPolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) script: Option<Vec<Spanned<RawStep>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) kind: Option<Spanned<String>>,
 }
 
 #[derive(Serialize, Deserialize, PartialEq)]

@@ -335,6 +335,7 @@ fn requester(s: &Scenario, r: &RequesterSpec, all: &[usize]) -> RawRequester {
         go_away_at: r.go_away_at.map(Dur),
         repeat: changed(r.repeat, 0).map(sp),
         policy: policy(&r.policy),
+        kind: r.flaw.map(|f| sp(f.name().to_string())),
         script: r.script.as_ref().map(|steps| {
             steps
                 .iter()

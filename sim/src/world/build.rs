@@ -107,13 +107,16 @@ impl World {
             .iter()
             .map(|r| Req {
                 logic: match &r.script {
-                    None => RequesterLogic::Standard(StandardRequester::new(
-                        &machine,
-                        r.context,
-                        r.volumes.iter().map(|v| vid(*v)).collect(),
-                        r.policy.clone(),
-                        r.repeat,
-                    )),
+                    None => RequesterLogic::Standard(
+                        StandardRequester::new(
+                            &machine,
+                            r.context,
+                            r.volumes.iter().map(|v| vid(*v)).collect(),
+                            r.policy.clone(),
+                            r.repeat,
+                        )
+                        .with_flaw(r.flaw),
+                    ),
                     Some(steps) => RequesterLogic::Scripted(ScriptedRequester::new(steps.clone())),
                 },
                 bandwidth: r.read_bandwidth,

@@ -23,7 +23,7 @@ use model::coordinator::Coordinator;
 use model::ids::{Guid, RequesterId, SnapshotSetId, VolumeId};
 use model::profile::Profile;
 use model::provider::ProviderLogic;
-use model::requester::Feedback;
+use model::requester::{Feedback, RequesterLogic};
 use model::time::Instant;
 use model::volume::store::{ShadowInfo, ShadowStore, StoreNote, WriteCounts};
 use model::vss::Hresult;
@@ -295,8 +295,13 @@ impl World {
             self.note(Fact::RequesterResult {
                 requester: RequesterId(u16::try_from(r).expect("requester index fits the id")),
                 result,
+                reported: self.requester_verdict(r).is_some()
+                    || matches!(self.reqs[r].logic, RequesterLogic::Standard(_)),
             });
         }
+        self.note(Fact::Settled {
+            creation_lock: self.coord.creation_lock(),
+        });
         self.note(Fact::Ending { reason });
         let (events, writes) = (self.kernel.steps(), self.store.counts());
         self.note(Fact::End {

@@ -64,7 +64,18 @@ impl World {
                 });
                 self.coord_input(Input::Call { requester: r, call });
             }
-            Action::ReadShadow { volume, snapshot } => self.start_read(r, volume, snapshot),
+            Action::ReadShadow {
+                volume,
+                snapshot,
+                background,
+            } => {
+                self.start_read(r, volume, snapshot);
+                if background {
+                    // The copy goes on by itself; the requester acts again at once.
+                    self.requester_act(r);
+                }
+            }
+            Action::ReadLive { volume } => self.read_live(r, volume),
             Action::Sleep(d) => {
                 let at = self.kernel.now() + d;
                 self.schedule(at, Payload::Feed(r, Feedback::Woke));
@@ -119,6 +130,31 @@ impl World {
             range: None,
         });
         self.schedule_next_range(r);
+    }
+
+    /// A flawed requester copies the live volume: every written block at its bandwidth, the
+    /// volume changing under it all the while.
+    fn read_live(&mut self, r: RequesterId, volume: VolumeId) {
+        let vol = self.store.volume(volume);
+        let bytes = vol.n_written_blocks() * u64::from(vol.block_size());
+        self.note(Fact::LiveRead {
+            requester: r,
+            volume,
+            n: vol.n_written_blocks(),
+        });
+        let bw = self.reqs[r.idx()].bandwidth;
+        let us = (u128::from(bytes) * 1_000_000).div_ceil(u128::from(bw)) as u64;
+        let at = self.kernel.now() + Duration::from_us(us);
+        self.schedule(
+            at,
+            Payload::Feed(
+                r,
+                Feedback::ReadDone {
+                    volume,
+                    complete: true,
+                },
+            ),
+        );
     }
 
     fn range_len(&self, v: VolumeId) -> usize {

@@ -1,6 +1,6 @@
 //! `[[requester]]`: the standard sequence's context, volumes, timing and policy, or a script.
 
-use model::requester::Policy;
+use model::requester::{Flaw, Policy, STANDARD};
 use model::time::Duration;
 use model::vss::SnapshotContext;
 
@@ -94,6 +94,35 @@ pub(super) fn requesters(
         if script.is_some() && (r.policy.is_some() || r.repeat.is_some()) {
             return Err(cx.at(r.name.span(), &format!("requester[{i}].script"), "a scripted requester makes exactly its calls: policy and repeat apply to the standard sequence only".into()));
         }
+        let flaw = match &r.kind {
+            None => None,
+            Some(k) if k.get_ref() == STANDARD => None,
+            Some(k) => match Flaw::from_name(k.get_ref()) {
+                Some(_) if script.is_some() => {
+                    return Err(cx.at(
+                        k.span(),
+                        &format!("requester[{i}].kind"),
+                        "a scripted requester makes exactly its calls: kind names a version of \
+                         the standard sequence; remove one of them"
+                            .into(),
+                    ));
+                }
+                Some(f) => Some(f),
+                None => {
+                    let names = std::iter::once(STANDARD).chain(Flaw::ALL.map(Flaw::name));
+                    return Err(cx.at(
+                        k.span(),
+                        &format!("requester[{i}].kind"),
+                        format!(
+                            "unknown requester kind `{}`; {} (`vss-sim fuzz --list-requesters` \
+                             lists them)",
+                            k.get_ref(),
+                            did_you_mean(k.get_ref(), names)
+                        ),
+                    ));
+                }
+            },
+        };
         if script.is_some() {
             // A script sets its context with a SetContext step and names volumes in its
             // AddToSnapshotSet steps: these keys would be silently ignored.
@@ -127,6 +156,7 @@ pub(super) fn requesters(
             policy,
             script,
             script_names,
+            flaw,
         });
     }
     if requesters.is_empty() {

@@ -1,82 +1,12 @@
-//! Requesters: the standard (VShadow-like) sequence with retry policies, and scripted requesters
-//! that call the API in any order.
-//!
-//! Both are sans-IO state machines: the simulation asks [`RequesterLogic::next_action`] for the
-//! next action and feeds back every reply, finished asynchronous operation, finished shadow
-//! read and expired deadline.
-//!
-//! The standard sequence (rule S27, VShadow's): InitializeForBackup, SetContext (if not
-//! `VSS_CTX_BACKUP`), SetBackupState (component mode, `VSS_BT_FULL`), GatherWriterMetadata,
-//! AddComponent for every component whose files lie on the volumes it adds, StartSnapshotSet,
-//! AddToSnapshotSet per volume, PrepareForBackup + GatherWriterStatus, DoSnapshotSet +
-//! GatherWriterStatus, read each shadow, SetBackupSucceeded, BackupComplete,
-//! GatherWriterStatus, Release. In writer-less contexts it skips AddComponent, PrepareForBackup
-//! and BackupComplete (rule 24). After a failed call it calls AbortBackup once a set
-//! was started (rule S12), skips BackupComplete and releases; a [`Policy`] may then retry.
+//! The standard requester: VShadow's sequence (rule S27) with a retry and abandon `Policy`.
 
 use crate::api::{ApiCall, ApiCallKind, ComponentRef, ProviderArg, ReplyData, WriterStatus};
 use crate::ids::{Guid, SnapshotId, VolumeId, WriterId};
 use crate::machine::Machine;
-use crate::time::{Duration, Instant};
+use crate::time::Duration;
 use crate::vss::{BackupType, Hresult, SnapshotContext};
 
-/// What the requester does next.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Call the API. GUIDs in the call (`new_id`) are drawn by the simulation.
-    Call(ApiCall),
-    /// Read a shadow copy of `volume` in full and verify it.
-    ReadShadow {
-        /// The original volume.
-        volume: VolumeId,
-        /// The shadow.
-        snapshot: SnapshotId,
-    },
-    /// Do nothing for this long, then ask again.
-    Sleep(Duration),
-    /// Create a new `IVssBackupComponents` object (the last one was released).
-    NewObject,
-    /// The requester process goes away without releasing (rule 27).
-    GoAway,
-    /// Wait for the outstanding asynchronous operation or read.
-    Wait,
-    /// Nothing more to do: the object has been released.
-    Done,
-}
-
-/// What the requester hears back.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Feedback {
-    /// A call returned.
-    Reply {
-        /// The call.
-        call: ApiCallKind,
-        /// Its return value.
-        result: Hresult,
-        /// Data returned.
-        data: ReplyData,
-    },
-    /// An asynchronous operation finished (`Wait` returned; `QueryStatus` gives `result`).
-    AsyncDone {
-        /// The call that started it.
-        call: ApiCallKind,
-        /// `QueryStatus`'s answer.
-        result: Hresult,
-        /// Data returned.
-        data: ReplyData,
-    },
-    /// A shadow read finished; `complete` is false if any range failed.
-    ReadDone {
-        /// The volume read.
-        volume: VolumeId,
-        /// Whether every range was read and verified.
-        complete: bool,
-    },
-    /// A sleep ended.
-    Woke,
-    /// The requester's deadline for the whole backup passed.
-    Deadline,
-}
+use super::{Action, Feedback, Flaw};
 
 /// What a requester does when a writer is in a failed state after PrepareForBackup or
 /// DoSnapshotSet (as Kopia does on `VSS_E_SNAPSHOT_SET_IN_PROGRESS`).
@@ -156,6 +86,8 @@ enum Step {
     DoSnapshotSet,
     StatusAfterSnapshot,
     Read(usize),
+    /// A flawed requester copying live volume `i` after DoSnapshotSet failed.
+    ReadLive(usize),
     SetBackupSucceeded(usize),
     BackupComplete,
     StatusAfterComplete,
@@ -205,6 +137,11 @@ pub struct StandardRequester {
     first_failure: Option<Hresult>,
     cancelled: bool,
     deadline_passed: bool,
+    /// The bug of a deliberately wrong requester (`None`: the correct standard requester).
+    flaw: Option<Flaw>,
+    /// A `TrustsWait` requester took a failed DoSnapshotSet for a success: it ignores every
+    /// failure from then on.
+    trusting: bool,
 }
 
 impl StandardRequester {
@@ -262,7 +199,42 @@ impl StandardRequester {
             first_failure: None,
             cancelled: false,
             deadline_passed: false,
+            flaw: None,
+            trusting: false,
         }
+    }
+
+    /// The same requester with a deliberate bug (`None`: none).
+    pub fn with_flaw(mut self, flaw: Option<Flaw>) -> StandardRequester {
+        self.flaw = flaw;
+        self
+    }
+
+    fn flawed(&self, flaw: Flaw) -> bool {
+        self.flaw == Some(flaw)
+    }
+
+    /// Whether it has nothing more to do.
+    pub(super) fn is_done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    /// `S_OK` when its last attempt completed, the first failure it met,
+    /// `VSS_S_ASYNC_CANCELLED` when it abandoned the backup on its own (deadline) before any
+    /// failure; `None` while undecided.
+    pub(super) fn verdict(&self) -> Option<Hresult> {
+        if self.completed {
+            Some(Hresult::Ok)
+        } else if self.cancelled {
+            Some(Hresult::AsyncCancelled)
+        } else {
+            self.first_failure
+        }
+    }
+
+    /// Whether its last attempt ran to the end.
+    pub(super) fn completed(&self) -> bool {
+        self.completed
     }
 
     fn reset_attempt(&mut self) {
@@ -274,6 +246,7 @@ impl StandardRequester {
         self.attempt_failure = None;
         self.retry_pending = false;
         self.completed = false;
+        self.trusting = false;
     }
 
     /// The next action. Call again after each [`StandardRequester::feed`].
@@ -305,15 +278,32 @@ impl StandardRequester {
             Step::DoSnapshotSet => Action::Call(ApiCall::DoSnapshotSet),
             Step::Read(i) => {
                 let (volume, snapshot) = self.snapshots[i];
-                Action::ReadShadow { volume, snapshot }
+                if self.flawed(Flaw::ReleasesWhileReading) {
+                    // The copy runs in the background; the object is released at once.
+                    self.advance();
+                    return Action::ReadShadow {
+                        volume,
+                        snapshot,
+                        background: true,
+                    };
+                }
+                Action::ReadShadow {
+                    volume,
+                    snapshot,
+                    background: false,
+                }
             }
+            Step::ReadLive(i) => Action::ReadLive {
+                volume: self.volumes[i],
+            },
             Step::SetBackupSucceeded(i) => {
                 let c = self.to_add[i];
                 let vols = &self.catalog_entry(c).2;
                 // True only for components whose writer is not failed and whose volumes were
                 // read in full.
-                let succeeded = !self.failed_writers.iter().any(|(w, _)| *w == c.writer)
-                    && vols.iter().all(|v| self.read_ok.contains(v));
+                let succeeded = self.flawed(Flaw::IgnoresWriterStatus)
+                    || (!self.failed_writers.iter().any(|(w, _)| *w == c.writer)
+                        && vols.iter().all(|v| self.read_ok.contains(v)));
                 Action::Call(ApiCall::SetBackupSucceeded {
                     component: c,
                     succeeded,
@@ -465,6 +455,12 @@ impl StandardRequester {
                     return self.abandon();
                 }
                 if !result.is_success() || result == Hresult::AsyncCancelled {
+                    if self.step == Step::DoSnapshotSet && self.flawed(Flaw::TrustsWait) {
+                        // Wait returned: taken for success, QueryStatus never asked.
+                        self.trusting = true;
+                        self.advance();
+                        return;
+                    }
                     return self.fail(result);
                 }
                 match data {
@@ -488,6 +484,9 @@ impl StandardRequester {
                 }
                 self.advance();
             }
+            Feedback::ReadDone { .. } if self.flawed(Flaw::ReleasesWhileReading) => {
+                // The background copy ended; nobody looks at how.
+            }
             Feedback::ReadDone { volume, complete } => {
                 self.waiting = false;
                 if complete {
@@ -496,6 +495,11 @@ impl StandardRequester {
                 if self.deadline_passed {
                     return self.abandon();
                 }
+                if !complete && !self.context.has_writers() {
+                    // No component to mark not backed up: the backup itself failed (its
+                    // shadow copy went away under it).
+                    return self.fail(Hresult::ObjectNotFound);
+                }
                 self.advance();
             }
         }
@@ -503,6 +507,9 @@ impl StandardRequester {
 
     /// Records failed writers; returns true when the policy abandons the attempt for them.
     fn note_status(&mut self, list: &[WriterStatus]) -> bool {
+        if self.flawed(Flaw::IgnoresWriterStatus) {
+            return false;
+        }
         let mut newly_failed = None;
         for s in list {
             if s.state.is_failed() && !self.failed_writers.iter().any(|(w, _)| *w == s.writer) {
@@ -552,6 +559,11 @@ impl StandardRequester {
     }
 
     fn abandon(&mut self) {
+        if self.flawed(Flaw::NeverReleases) {
+            // No AbortBackup, no Release: the object and what it holds stay.
+            self.step = Step::Done;
+            return;
+        }
         self.step = match self.step {
             Step::Release | Step::Done => Step::Done,
             Step::AbortBackup | Step::RetryWait | Step::NewObject => Step::Release,
@@ -561,6 +573,20 @@ impl StandardRequester {
     }
 
     fn fail(&mut self, code: Hresult) {
+        if self.trusting {
+            // A requester that trusted Wait ignores what fails after it.
+            self.advance();
+            return;
+        }
+        if self.step == Step::DoSnapshotSet && self.flawed(Flaw::LiveFallback) {
+            // No shadow copies: copy the live volumes instead, and say nothing.
+            self.step = if self.volumes.is_empty() {
+                self.finish()
+            } else {
+                Step::ReadLive(0)
+            };
+            return;
+        }
         if self.first_failure.is_none() && !self.cancelled {
             self.first_failure = Some(code);
         }
@@ -604,10 +630,14 @@ impl StandardRequester {
             Step::StatusAfterPrepare => Step::DoSnapshotSet,
             Step::DoSnapshotSet => Step::StatusAfterSnapshot,
             Step::StatusAfterSnapshot => self.after_snapshot(),
+            // The copy runs in the background: straight to Release, reported good.
+            Step::Read(_) if self.flawed(Flaw::ReleasesWhileReading) => self.finish(),
             Step::Read(i) if i + 1 < self.snapshots.len() => Step::Read(i + 1),
             Step::Read(_) if writers && !self.to_add.is_empty() => Step::SetBackupSucceeded(0),
             Step::Read(_) if writers => Step::BackupComplete,
             Step::Read(_) => self.finish(),
+            Step::ReadLive(i) if i + 1 < self.volumes.len() => Step::ReadLive(i + 1),
+            Step::ReadLive(_) => self.finish(),
             Step::SetBackupSucceeded(i) if i + 1 < self.to_add.len() => {
                 Step::SetBackupSucceeded(i + 1)
             }
@@ -656,210 +686,9 @@ impl StandardRequester {
     }
 }
 
-/// One step of a scripted requester.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ScriptStep {
-    /// Make a call. With `wait`, an asynchronous call is waited for (`Wait` + `QueryStatus`)
-    /// before the next step; without, the next step follows the call's return at once.
-    Call {
-        /// The call (GUIDs are drawn by the simulation).
-        call: ApiCall,
-        /// Wait for an asynchronous call to finish.
-        wait: bool,
-    },
-    /// Read the shadow this requester's set made of `volume`.
-    Read(VolumeId),
-    /// Do nothing for this long.
-    Sleep(Duration),
-    /// The process goes away without releasing (rule 27).
-    GoAway,
-}
-
-/// A requester that makes exactly the calls its script lists, whatever they return.
-/// At the end of the script the process exits: if it had not released its object, the service
-/// sees it go away (rule 27).
-#[derive(Clone, Debug)]
-pub struct ScriptedRequester {
-    steps: Vec<ScriptStep>,
-    pos: usize,
-    waiting: bool,
-    /// The asynchronous call the script waits for (`Wait` + `QueryStatus`).
-    awaited: Option<ApiCallKind>,
-    /// The shadows the set will hold, from `AddToSnapshotSet`'s answers.
-    snapshots: Vec<(VolumeId, SnapshotId)>,
-    /// The set's `DoSnapshotSet` finished with `VSS_S_ASYNC_FINISHED`: its shadows exist.
-    made: bool,
-    released: bool,
-    done: bool,
-}
-
-impl ScriptedRequester {
-    /// A requester running `steps`.
-    pub fn new(steps: Vec<ScriptStep>) -> ScriptedRequester {
-        ScriptedRequester {
-            steps,
-            pos: 0,
-            waiting: false,
-            awaited: None,
-            snapshots: Vec::new(),
-            made: false,
-            released: false,
-            done: false,
-        }
-    }
-
-    fn next_action(&mut self) -> Action {
-        if self.waiting || self.awaited.is_some() {
-            return Action::Wait;
-        }
-        if self.done {
-            return Action::Done;
-        }
-        let Some(step) = self.steps.get(self.pos).cloned() else {
-            self.done = true;
-            return if self.released {
-                Action::Done
-            } else {
-                Action::GoAway
-            };
-        };
-        self.pos += 1;
-        match step {
-            ScriptStep::Call { call, wait } => {
-                if call == ApiCall::Release {
-                    self.released = true;
-                }
-                if call.is_async() && wait {
-                    self.awaited = Some(call.kind());
-                }
-                self.waiting = true;
-                Action::Call(call)
-            }
-            ScriptStep::Read(volume) => match self
-                .snapshots
-                .iter()
-                .find(|(v, _)| *v == volume)
-                .filter(|_| self.made)
-            {
-                Some(&(volume, snapshot)) => {
-                    self.waiting = true;
-                    Action::ReadShadow { volume, snapshot }
-                }
-                // No shadow of that volume, or not yet (its DoSnapshotSet has not finished):
-                // nothing to read; go on.
-                None => self.next_action(),
-            },
-            ScriptStep::Sleep(d) => {
-                self.waiting = true;
-                Action::Sleep(d)
-            }
-            ScriptStep::GoAway => {
-                self.done = true;
-                Action::GoAway
-            }
-        }
-    }
-
-    fn feed(&mut self, feedback: Feedback) {
-        match feedback {
-            Feedback::Reply { call, result, data } => {
-                self.waiting = false;
-                if let ReplyData::Snapshot(id) = data {
-                    if let Some(ScriptStep::Call {
-                        call:
-                            ApiCall::AddToSnapshotSet {
-                                volume: Some(v), ..
-                            },
-                        ..
-                    }) = self.steps.get(self.pos - 1)
-                    {
-                        self.snapshots.push((*v, id));
-                    }
-                }
-                // An asynchronous call that failed at once has nothing to wait for.
-                if call.is_async() && !result.is_success() && self.awaited == Some(call) {
-                    self.awaited = None;
-                }
-            }
-            Feedback::AsyncDone { call, result, .. } => {
-                if call == ApiCallKind::DoSnapshotSet && result == Hresult::AsyncFinished {
-                    self.made = true;
-                }
-                // Only the operation waited for ends the wait: an earlier `wait = false`
-                // operation finishing now does not.
-                if self.awaited == Some(call) {
-                    self.awaited = None;
-                }
-            }
-            Feedback::ReadDone { .. } | Feedback::Woke => self.waiting = false,
-            Feedback::Deadline => {}
-        }
-    }
-}
-
-/// A requester of either kind, as the simulation drives it.
-#[derive(Clone, Debug)]
-pub enum RequesterLogic {
-    /// The standard sequence.
-    Standard(StandardRequester),
-    /// A script.
-    Scripted(ScriptedRequester),
-}
-
-impl RequesterLogic {
-    /// The next action, asked at virtual time `now` (every input on a role's edge carries it;
-    /// the scripted requesters count in steps and answers and do not need it, a requester run
-    /// by outside code does).
-    pub fn next_action(&mut self, _now: Instant) -> Action {
-        match self {
-            RequesterLogic::Standard(r) => r.next_action(),
-            RequesterLogic::Scripted(r) => r.next_action(),
-        }
-    }
-
-    /// Feeds back what happened at virtual time `now`.
-    pub fn feed(&mut self, _now: Instant, feedback: Feedback) {
-        match self {
-            RequesterLogic::Standard(r) => r.feed(feedback),
-            RequesterLogic::Scripted(r) => r.feed(feedback),
-        }
-    }
-
-    /// Whether the requester has nothing more to do.
-    pub fn is_done(&self) -> bool {
-        match self {
-            RequesterLogic::Standard(r) => r.step == Step::Done,
-            RequesterLogic::Scripted(r) => r.done,
-        }
-    }
-
-    /// The standard requester's verdict: `Some(S_OK)` when its last attempt completed, the
-    /// first failure it met, `VSS_S_ASYNC_CANCELLED` when it abandoned the backup on its own
-    /// (deadline) before any failure; `None` for a script (judged from its calls) or while
-    /// undecided.
-    pub fn verdict(&self) -> Option<Hresult> {
-        match self {
-            RequesterLogic::Standard(r) => {
-                if r.completed {
-                    Some(Hresult::Ok)
-                } else if r.cancelled {
-                    Some(Hresult::AsyncCancelled)
-                } else {
-                    r.first_failure
-                }
-            }
-            RequesterLogic::Scripted(_) => None,
-        }
-    }
-
-    /// Whether the requester ran its backup to the end (the standard sequence only).
-    pub fn completed(&self) -> bool {
-        matches!(self, RequesterLogic::Standard(r) if r.completed)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::*;
     use super::*;
     use crate::api::WriterStatus;
     use crate::machine::VolumeInfo;
@@ -1030,5 +859,208 @@ mod tests {
             "an unselected writer does not stop the backup"
         );
         assert_eq!(r.step, Step::StatusAfterSnapshot);
+    }
+}
+
+#[cfg(test)]
+mod flaws {
+    use super::super::*;
+    use super::*;
+    use crate::machine::Machine;
+
+    /// Drives `r` against a service where every call returns `S_OK`, DoSnapshotSet ends with
+    /// `snapshot`, every writer is stable and each read ends `complete` (a live copy always
+    /// does); returns the actions taken, in order, and the verdict.
+    fn drive(
+        r: StandardRequester,
+        snapshot: Hresult,
+        complete: bool,
+    ) -> (Vec<&'static str>, Option<Hresult>) {
+        let mut r = RequesterLogic::Standard(r);
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            match r.next_action(Instant::ZERO) {
+                Action::Call(call) => {
+                    let name = call.kind();
+                    seen.push(name.name());
+                    let data = match &call {
+                        ApiCall::StartSnapshotSet { .. } => ReplyData::SnapshotSet(Guid(3)),
+                        ApiCall::AddToSnapshotSet { .. } => ReplyData::Snapshot(Guid(4)),
+                        _ => ReplyData::None,
+                    };
+                    let result = Hresult::Ok;
+                    r.feed(
+                        Instant::ZERO,
+                        Feedback::Reply {
+                            call: name,
+                            result,
+                            data,
+                        },
+                    );
+                    if call.is_async() {
+                        let (result, data) = match call {
+                            ApiCall::DoSnapshotSet => (snapshot, ReplyData::None),
+                            ApiCall::GatherWriterMetadata => (
+                                Hresult::AsyncFinished,
+                                ReplyData::WriterMetadata(vec![WriterId(0)]),
+                            ),
+                            _ => (Hresult::AsyncFinished, ReplyData::None),
+                        };
+                        r.feed(
+                            Instant::ZERO,
+                            Feedback::AsyncDone {
+                                call: name,
+                                result,
+                                data,
+                            },
+                        );
+                    }
+                }
+                Action::ReadShadow {
+                    volume, background, ..
+                } => {
+                    seen.push(if background {
+                        "ReadShadow(background)"
+                    } else {
+                        "ReadShadow"
+                    });
+                    if !background {
+                        r.feed(Instant::ZERO, Feedback::ReadDone { volume, complete });
+                    }
+                }
+                Action::ReadLive { volume } => {
+                    seen.push("ReadLive");
+                    let done = Feedback::ReadDone {
+                        volume,
+                        complete: true,
+                    };
+                    r.feed(Instant::ZERO, done);
+                }
+                Action::Done => return (seen, r.verdict()),
+                other => panic!("unexpected action {other:?}"),
+            }
+        }
+        panic!("the requester did not finish: {seen:?}");
+    }
+
+    fn requester(context: SnapshotContext, flaw: Option<Flaw>) -> StandardRequester {
+        let m = Machine::one_writer_one_volume();
+        StandardRequester::new(&m, context, vec![VolumeId(0)], Policy::default(), 0).with_flaw(flaw)
+    }
+
+    #[test]
+    fn a_writerless_backup_whose_shadow_read_fails_is_a_failure() {
+        let r = requester(SnapshotContext::FileShareBackup, None);
+        let (seen, verdict) = drive(r, Hresult::AsyncFinished, false);
+        assert_eq!(verdict, Some(Hresult::ObjectNotFound), "{seen:?}");
+        assert_eq!(seen.last(), Some(&"Release"), "{seen:?}");
+    }
+
+    #[test]
+    fn live_fallback_copies_the_live_volume_and_reports_success() {
+        let r = requester(SnapshotContext::Backup, Some(Flaw::LiveFallback));
+        let (seen, verdict) = drive(r, Hresult::ProviderVeto, true);
+        assert!(seen.contains(&"ReadLive"), "{seen:?}");
+        assert_eq!(verdict, Some(Hresult::Ok));
+        // The correct requester fails and aborts.
+        let (seen, verdict) = drive(
+            requester(SnapshotContext::Backup, None),
+            Hresult::ProviderVeto,
+            true,
+        );
+        assert_eq!(verdict, Some(Hresult::ProviderVeto));
+        assert!(seen.contains(&"AbortBackup"), "{seen:?}");
+    }
+
+    #[test]
+    fn trusts_wait_goes_on_after_a_failed_do_snapshot_set() {
+        let r = requester(SnapshotContext::Backup, Some(Flaw::TrustsWait));
+        let (seen, verdict) = drive(r, Hresult::ProviderVeto, false);
+        assert!(
+            seen.contains(&"ReadShadow") && seen.contains(&"BackupComplete"),
+            "{seen:?}"
+        );
+        assert_eq!(verdict, Some(Hresult::Ok));
+    }
+
+    #[test]
+    fn releases_while_reading_releases_right_after_starting_its_copy() {
+        let r = requester(SnapshotContext::Backup, Some(Flaw::ReleasesWhileReading));
+        let (seen, verdict) = drive(r, Hresult::AsyncFinished, true);
+        let at = seen
+            .iter()
+            .position(|s| *s == "ReadShadow(background)")
+            .expect("a copy");
+        assert_eq!(seen[at + 1..], ["Release"], "{seen:?}");
+        assert_eq!(verdict, Some(Hresult::Ok));
+    }
+
+    #[test]
+    fn ignores_writer_status_marks_components_backed_up_even_when_reads_fail() {
+        let r = requester(SnapshotContext::Backup, Some(Flaw::IgnoresWriterStatus));
+        let mut r = RequesterLogic::Standard(r);
+        // Walk to SetBackupSucceeded with failed reads and look at the value it passes.
+        let mut marked = None;
+        for _ in 0..100 {
+            match r.next_action(Instant::ZERO) {
+                Action::Call(ApiCall::SetBackupSucceeded { succeeded, .. }) => {
+                    marked = Some(succeeded);
+                    break;
+                }
+                Action::Call(call) => {
+                    let name = call.kind();
+                    let data = match &call {
+                        ApiCall::StartSnapshotSet { .. } => ReplyData::SnapshotSet(Guid(3)),
+                        ApiCall::AddToSnapshotSet { .. } => ReplyData::Snapshot(Guid(4)),
+                        _ => ReplyData::None,
+                    };
+                    r.feed(
+                        Instant::ZERO,
+                        Feedback::Reply {
+                            call: name,
+                            result: Hresult::Ok,
+                            data,
+                        },
+                    );
+                    if call.is_async() {
+                        let data = match call {
+                            ApiCall::GatherWriterMetadata => {
+                                ReplyData::WriterMetadata(vec![WriterId(0)])
+                            }
+                            _ => ReplyData::None,
+                        };
+                        let result = Hresult::AsyncFinished;
+                        r.feed(
+                            Instant::ZERO,
+                            Feedback::AsyncDone {
+                                call: name,
+                                result,
+                                data,
+                            },
+                        );
+                    }
+                }
+                Action::ReadShadow { volume, .. } => r.feed(
+                    Instant::ZERO,
+                    Feedback::ReadDone {
+                        volume,
+                        complete: false,
+                    },
+                ),
+                other => panic!("unexpected action {other:?}"),
+            }
+        }
+        assert_eq!(marked, Some(true));
+    }
+
+    #[test]
+    fn never_releases_stops_after_a_failure_without_abort_or_release() {
+        let r = requester(SnapshotContext::Backup, Some(Flaw::NeverReleases));
+        let (seen, verdict) = drive(r, Hresult::ProviderVeto, true);
+        assert!(
+            !seen.contains(&"AbortBackup") && !seen.contains(&"Release"),
+            "{seen:?}"
+        );
+        assert_eq!(verdict, Some(Hresult::ProviderVeto));
     }
 }
