@@ -25,6 +25,7 @@ mod held_writes_preserved;
 mod hold_within_limit;
 mod one_creation_at_a_time;
 mod shadow_point_in_time;
+mod shadows_after_release;
 mod stalled;
 mod writer_state_graph;
 
@@ -92,6 +93,7 @@ pub const ALL: &[Entry] = &[
     stalled::ENTRY,
     freeze_window::ENTRY,
     one_creation_at_a_time::ENTRY,
+    shadows_after_release::ENTRY,
 ];
 
 /// The names of every oracle, in list order.
@@ -164,6 +166,8 @@ struct SetOwners {
     asked: BTreeMap<RequesterId, SnapshotSetId>,
     /// Each requester's current set.
     current: BTreeMap<RequesterId, SnapshotSetId>,
+    /// Every started set's requester.
+    owner: BTreeMap<SnapshotSetId, RequesterId>,
 }
 
 impl SetOwners {
@@ -187,6 +191,7 @@ impl SetOwners {
                     && *result == Hresult::Ok
                 {
                     self.current.insert(*requester, id);
+                    self.owner.insert(id, *requester);
                 }
             }
             _ => {}
@@ -196,6 +201,19 @@ impl SetOwners {
     /// The requester's current set.
     fn set_of(&self, r: RequesterId) -> Option<SnapshotSetId> {
         self.current.get(&r).copied()
+    }
+
+    /// The sets `r` started, in id order.
+    fn sets_of(&self, r: RequesterId) -> impl Iterator<Item = SnapshotSetId> + '_ {
+        self.owner
+            .iter()
+            .filter(move |(_, owner)| **owner == r)
+            .map(|(set, _)| *set)
+    }
+
+    /// The requester that started `set`.
+    fn owner_of(&self, set: SnapshotSetId) -> Option<RequesterId> {
+        self.owner.get(&set).copied()
     }
 }
 
