@@ -20,6 +20,7 @@ use model::vss::Hresult;
 use crate::fact::{Fact, FactKind};
 
 mod failed_set_shadow_left;
+mod freeze_ends;
 mod freeze_window;
 mod held_writes_preserved;
 mod hold_within_limit;
@@ -94,6 +95,7 @@ pub const ALL: &[Entry] = &[
     freeze_window::ENTRY,
     one_creation_at_a_time::ENTRY,
     shadows_after_release::ENTRY,
+    freeze_ends::ENTRY,
 ];
 
 /// The names of every oracle, in list order.
