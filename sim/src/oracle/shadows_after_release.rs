@@ -2,9 +2,9 @@
 //! nothing else (rules 27, S21); every other removal has a rule behind it (rules 14, 16, 17,
 //! 18, 22).
 //!
-//! A requester's object is released by its `Release` call, or by its process going away
-//! (rule 27); the sets released are those it started so far (a requester that makes a new
-//! object afterwards starts new sets). Checked:
+//! A requester's object is released by its `Release` call, by its process going away
+//! (rule 27) or by its making a new object (`CreateVssBackupComponents` again); the sets
+//! released are those it started so far (the new object starts new sets). Checked:
 //!
 //! - when the service answers a requester's `Release`, no shadow copy of a set that requester
 //!   started with an auto-release context (rule S21: no `NO_AUTO_RELEASE` bit) is left, and
@@ -37,6 +37,7 @@ pub(super) const ENTRY: Entry = Entry {
     sees: FactKind::set(SetOwners::SEES)
         | FactKind::set(&[
             FactKind::GoAway,
+            FactKind::NewObject,
             FactKind::Phase,
             FactKind::ShadowCreated,
             FactKind::ShadowDeleted,
@@ -54,6 +55,8 @@ struct Shadow {
     set_id: SnapshotSetId,
     context: SnapshotContext,
     live: bool,
+    /// Reported as outliving its release already (once is enough).
+    reported: bool,
 }
 
 #[derive(Default)]
@@ -109,18 +112,21 @@ impl Oracle for ShadowsAfterRelease {
                 requester,
                 call: ApiCall::Release,
             }
-            | Fact::GoAway { requester } => self.release(*requester),
+            | Fact::GoAway { requester }
+            | Fact::NewObject { requester } => self.release(*requester),
             Fact::Answered {
                 requester,
                 call: ApiCallKind::Release,
                 ..
             } => {
-                for s in &self.shadows {
+                for s in self.shadows.iter_mut() {
                     if s.live
+                        && !s.reported
                         && s.context.is_auto_release()
-                        && self.owner_released(s.set_id)
+                        && self.released.contains(&s.set_id)
                         && self.sets.owner_of(s.set_id) == Some(*requester)
                     {
+                        s.reported = true;
                         out.push(found(
                             now,
                             format!(
@@ -151,6 +157,7 @@ impl Oracle for ShadowsAfterRelease {
                     set_id: *set_id,
                     context: *context,
                     live: true,
+                    reported: false,
                 });
             }
             Fact::ShadowDeleted { snapshot, by, .. } => {
@@ -291,14 +298,20 @@ mod tests {
         });
         facts.push(deleted(7, ShadowStatus::Released));
         facts.push(answered(0, ApiCallKind::Release, Hresult::Ok));
-        // Its next object makes a set of its own, kept until that object is released.
+        // Its next object makes a set of its own, kept until that object is released, here by
+        // a third object.
         facts.extend(start_set(0, 2));
         facts.push(created(2, 8, SnapshotContext::Backup));
         facts.push(phase(2, "finished"));
+        facts.push(Fact::NewObject {
+            requester: model::ids::RequesterId(0),
+        });
+        facts.push(deleted(8, ShadowStatus::Released));
+        facts.push(answered(0, ApiCallKind::Release, Hresult::Ok));
         let v = judge(NAME, at(facts.clone()));
         assert!(v.is_empty(), "{v:?}");
-        // Without the removal, the release is reported.
-        facts.remove(4);
+        // Without the removal, the release is reported, once.
+        facts.remove(5);
         assert_eq!(judge(NAME, at(facts)).len(), 1);
     }
 
