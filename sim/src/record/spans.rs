@@ -824,7 +824,7 @@ impl Tracer {
                 r.writes_failed = Some(writes.failed);
                 out.push(r);
             }
-            Fact::ShadowsVerified(_) | Fact::Ending { .. } => {}
+            Fact::ShadowsVerified(_) | Fact::Ending { .. } | Fact::SnapshotState { .. } => {}
         }
     }
 

@@ -184,6 +184,17 @@ impl World {
             }),
             Output::FreezeTimedOut { writer } => self.note(Fact::FreezeTimedOut { writer }),
             Output::LateAnswerIgnored { .. } => self.note(Fact::LateAnswer),
+            Output::SnapshotState {
+                set_id,
+                snapshot,
+                volume,
+                state,
+            } => self.note(Fact::SnapshotState {
+                set_id,
+                snapshot,
+                volume,
+                state,
+            }),
             Output::Phase {
                 set_id,
                 phase,
