@@ -27,6 +27,7 @@ mod hold_within_limit;
 mod one_creation_at_a_time;
 mod shadow_point_in_time;
 mod shadows_after_release;
+mod snapshot_state_graph;
 mod stalled;
 mod writer_state_graph;
 
@@ -96,6 +97,7 @@ pub const ALL: &[Entry] = &[
     one_creation_at_a_time::ENTRY,
     shadows_after_release::ENTRY,
     freeze_ends::ENTRY,
+    snapshot_state_graph::ENTRY,
 ];
 
 /// The names of every oracle, in list order.
