@@ -10,7 +10,9 @@
 //! `PREPARING` until before `CREATED` (its creation failed or was dropped, rule 14), and
 //! `DELETED` from any state from `COMMITTED` on (it exists from its `CommitSnapshots`;
 //! rules 17, 18, 22, 27). `ABORTED` and `DELETED` are final. The states come from
-//! [`Fact::SnapshotState`], which the coordinator notes as each change happens.
+//! [`Fact::SnapshotState`], which the coordinator notes as each change happens. When the run
+//! ends `Finished` (every requester done, the service idle) every shadow copy is `CREATED`,
+//! `ABORTED` or `DELETED`: none is left half made.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +22,7 @@ use model::time::Instant;
 use model::vss::SnapshotState;
 
 use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
-use crate::fact::{Fact, FactKind};
+use crate::fact::{EndReason, Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
     info: OracleInfo {
@@ -28,7 +30,7 @@ pub(super) const ENTRY: Entry = Entry {
         description: "every shadow copy's VSS_SNAPSHOT_STATE moves along the documented graph",
         rule: "S29, 2, 14",
     },
-    sees: FactKind::set(&[FactKind::SnapshotState]),
+    sees: FactKind::set(&[FactKind::SnapshotState, FactKind::Ending]),
     build,
 };
 
@@ -83,6 +85,26 @@ struct SnapshotStateGraph {
 
 impl Oracle for SnapshotStateGraph {
     fn observe(&mut self, _: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+        if let Fact::Ending {
+            reason: EndReason::Finished,
+        } = fact
+        {
+            for (snapshot, state) in &self.state {
+                if !matches!(
+                    state,
+                    SnapshotState::Created | SnapshotState::Aborted | SnapshotState::Deleted
+                ) {
+                    out.push(found(
+                        now,
+                        format!(
+                            "shadow {snapshot} is left {} at the end of a finished run",
+                            state.name()
+                        ),
+                    ));
+                }
+            }
+            return;
+        }
         if let Fact::SnapshotState {
             set_id,
             snapshot,
@@ -112,7 +134,7 @@ impl Oracle for SnapshotStateGraph {
 mod tests {
     use super::super::testing::{C, judge};
     use super::{CHAIN, is_legal};
-    use crate::fact::Fact;
+    use crate::fact::{EndReason, Fact};
     use model::ids::Guid;
     use model::vss::SnapshotState;
 
@@ -158,6 +180,29 @@ mod tests {
             (2, to(7, SnapshotState::ProcessingPrepare)),
         ];
         assert_eq!(judge(NAME, after_abort).len(), 1);
+    }
+
+    #[test]
+    fn a_shadow_copy_left_half_made_when_the_run_finishes_is_reported() {
+        let ending = |reason| Fact::Ending { reason };
+        let half = vec![
+            (0, to(7, SnapshotState::Preparing)),
+            (1, to(7, SnapshotState::ProcessingPrepare)),
+            (2, ending(EndReason::Finished)),
+        ];
+        assert_eq!(judge(NAME, half).len(), 1);
+        // A run cut by its limits may stop anywhere.
+        let cut = vec![
+            (0, to(7, SnapshotState::Preparing)),
+            (1, ending(EndReason::TimeLimit)),
+        ];
+        assert!(judge(NAME, cut).is_empty());
+        let done = vec![
+            (0, to(7, SnapshotState::Preparing)),
+            (1, to(7, SnapshotState::Aborted)),
+            (2, ending(EndReason::Finished)),
+        ];
+        assert!(judge(NAME, done).is_empty());
     }
 
     #[test]
