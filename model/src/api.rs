@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use crate::ids::{Guid, ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
-use crate::vss::{BackupType, Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterState};
+use crate::vss::{
+    BackupType, Hresult, ProviderCall, SnapshotContext, SnapshotState, WriterEvent, WriterState,
+};
 
 /// A list of volumes shared by the messages of one snapshot set: a creation computes it once
 /// and every provider call, hold and release that names it copies a pointer, not the list.
@@ -493,6 +495,18 @@ pub enum Output {
     LateAnswerIgnored {
         /// The token answered.
         token: u64,
+    },
+    /// A shadow copy of a set moved to another `VSS_SNAPSHOT_STATE` (rule S29), for the
+    /// state-graph check.
+    SnapshotState {
+        /// Its set.
+        set_id: SnapshotSetId,
+        /// The shadow copy.
+        snapshot: SnapshotId,
+        /// The original volume.
+        volume: VolumeId,
+        /// Its new state.
+        state: SnapshotState,
     },
     /// The hold began (snapshot instant) or ended, for the trace.
     Phase {

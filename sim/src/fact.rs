@@ -7,7 +7,7 @@ use model::api::{ApiCall, ApiCallKind, ShadowStatus, Volumes, WriterStatus};
 use model::app::{AppKind, TornUnit};
 use model::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::volume::store::{Created, Released, ShadowInfo, WriteCounts};
-use model::vss::{Hresult, ProviderCall, SnapshotContext, WriterEvent, WriterState};
+use model::vss::{Hresult, ProviderCall, SnapshotContext, SnapshotState, WriterEvent, WriterState};
 
 /// Why the run stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,6 +246,18 @@ pub enum Fact {
         /// For a read to the end: whether what it read is the image of the shadow's instant.
         matches: Option<bool>,
     },
+    /// A shadow copy of a set moved to another `VSS_SNAPSHOT_STATE` (rule S29). No trace
+    /// record: only the oracles read it.
+    SnapshotState {
+        /// Its set.
+        set_id: SnapshotSetId,
+        /// The shadow copy.
+        snapshot: SnapshotId,
+        /// The original volume.
+        volume: VolumeId,
+        /// Its new state.
+        state: SnapshotState,
+    },
     /// A `DoSnapshotSet` phase: the hold began or ended, or the set finished or failed.
     Phase {
         /// The set.
@@ -359,6 +371,8 @@ pub enum FactKind {
     ReadStarted,
     /// [`Fact::ReadEnded`].
     ReadEnded,
+    /// [`Fact::SnapshotState`].
+    SnapshotState,
     /// [`Fact::Phase`].
     Phase,
     /// [`Fact::AppImage`].
@@ -425,6 +439,7 @@ impl Fact {
             Fact::LiveRead { .. } => FactKind::LiveRead,
             Fact::ReadStarted { .. } => FactKind::ReadStarted,
             Fact::ReadEnded { .. } => FactKind::ReadEnded,
+            Fact::SnapshotState { .. } => FactKind::SnapshotState,
             Fact::Phase { .. } => FactKind::Phase,
             Fact::AppImage { .. } => FactKind::AppImage,
             Fact::ShadowsVerified(_) => FactKind::ShadowsVerified,

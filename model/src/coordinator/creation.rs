@@ -4,7 +4,7 @@
 use crate::api::{ApiCallKind, Output, ReplyData, ShadowStatus, Timer, Volumes};
 use crate::ids::{ProviderId, RequesterId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
-use crate::vss::{Hresult, ProviderCall, WriterEvent, WriterState};
+use crate::vss::{Hresult, ProviderCall, SnapshotState, WriterEvent, WriterState};
 
 use super::session::Phase;
 use super::tokens::TokenSet;
@@ -277,6 +277,7 @@ impl Coordinator {
                 rec.freeze = None;
             }
         }
+        self.set_snapshots_to(c.requester, None, SnapshotState::Created, out);
         out.push(Output::Phase {
             set_id: c.set_id,
             phase: "finished",
@@ -305,6 +306,7 @@ impl Coordinator {
             phase: code.name(),
             rule,
         });
+        self.set_snapshots_to(r, None, SnapshotState::Aborted, out);
         if c.hold.is_some() && !c.released {
             out.push(Output::ReleaseWrites {
                 volumes: c.volumes.clone(),

@@ -179,7 +179,7 @@ impl Coordinator {
             Input::FlushDone { token } => self.on_flush_done(now, token, out),
             Input::Timer(timer) => self.on_timer(now, timer, out),
             Input::NewObject { requester } => self.new_object(now, requester, out),
-            Input::ShadowDeleted { snapshot } => self.shadow_deleted(snapshot),
+            Input::ShadowDeleted { snapshot } => self.shadow_deleted(snapshot, out),
         }
     }
 

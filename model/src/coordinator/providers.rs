@@ -4,7 +4,7 @@
 use crate::api::{ApiCallKind, Output, ProviderArg, ReplyData, ShadowStatus, Volumes};
 use crate::ids::{ProviderId, RequesterId, SnapshotId, VolumeId};
 use crate::time::Instant;
-use crate::vss::{Hresult, ProviderCall, ProviderType, SnapshotContext};
+use crate::vss::{Hresult, ProviderCall, ProviderType, SnapshotContext, SnapshotState};
 
 use super::session::{Phase, SetVolume};
 use super::tokens::TokenSet;
@@ -161,10 +161,18 @@ impl Coordinator {
                 return;
             }
             if code.is_success() {
+                let set_id = set.id;
                 set.volumes.push(SetVolume {
                     volume,
                     snapshot,
                     provider: p.provider,
+                    state: SnapshotState::Preparing,
+                });
+                out.push(Output::SnapshotState {
+                    set_id,
+                    snapshot,
+                    volume,
+                    state: SnapshotState::Preparing,
                 });
                 reply(
                     out,
@@ -193,10 +201,12 @@ impl Coordinator {
             self.fail_creation(now, code, "16", out);
             return;
         }
+        let (r, set_id) = (c.requester, c.set_id);
+        if let Some(done) = done_state(p.call) {
+            self.set_snapshots_to(r, Some(p.provider), done, out);
+        }
         if p.call == ProviderCall::CommitSnapshots {
             // The provider made the shadows of its volumes: their image is the hold instant.
-            let r = c.requester;
-            let set_id = c.set_id;
             let context = self.sessions[r.idx()].context;
             let vols: Vec<SetVolume> = self.sessions[r.idx()]
                 .set
@@ -217,6 +227,7 @@ impl Coordinator {
     }
 
     /// Sends `call` to every provider of the set being created; their tokens go into `waiting`.
+    /// Each provider's shadow copies enter the call's processing state (rule S29).
     pub(super) fn call_providers(
         &mut self,
         r: RequesterId,
@@ -229,6 +240,9 @@ impl Coordinator {
         for i in 0..c.providers.len() {
             let c = self.creation.as_ref().expect("creation in progress");
             let (provider, volumes) = (c.providers[i].0, c.providers[i].1.clone());
+            if let Some(processing) = processing_state(call) {
+                self.set_snapshots_to(r, Some(provider), processing, out);
+            }
             let token = self.token();
             self.pending_calls.insert(
                 token,
@@ -292,4 +306,30 @@ impl Coordinator {
             });
         }
     }
+}
+
+/// The state a shadow copy is in while its provider runs `call` (rule S29).
+fn processing_state(call: ProviderCall) -> Option<SnapshotState> {
+    Some(match call {
+        ProviderCall::EndPrepareSnapshots => SnapshotState::ProcessingPrepare,
+        ProviderCall::PreCommitSnapshots => SnapshotState::ProcessingPrecommit,
+        ProviderCall::CommitSnapshots => SnapshotState::ProcessingCommit,
+        ProviderCall::PostCommitSnapshots => SnapshotState::ProcessingPostcommit,
+        ProviderCall::PreFinalCommitSnapshots => SnapshotState::ProcessingPrefinalcommit,
+        ProviderCall::PostFinalCommitSnapshots => SnapshotState::ProcessingPostfinalcommit,
+        _ => return None,
+    })
+}
+
+/// The state a shadow copy is in once its provider's `call` succeeded (rule S29); after
+/// `PostFinalCommitSnapshots` it is created when the whole set is.
+fn done_state(call: ProviderCall) -> Option<SnapshotState> {
+    Some(match call {
+        ProviderCall::EndPrepareSnapshots => SnapshotState::Prepared,
+        ProviderCall::PreCommitSnapshots => SnapshotState::Precommitted,
+        ProviderCall::CommitSnapshots => SnapshotState::Committed,
+        ProviderCall::PostCommitSnapshots => SnapshotState::Postcommitted,
+        ProviderCall::PreFinalCommitSnapshots => SnapshotState::Prefinalcommitted,
+        _ => return None,
+    })
 }

@@ -7,7 +7,7 @@ use crate::api::{
 };
 use crate::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
-use crate::vss::{Hresult, SnapshotContext, WriterEvent};
+use crate::vss::{Hresult, SnapshotContext, SnapshotState, WriterEvent};
 
 use smallvec::SmallVec;
 
@@ -39,6 +39,8 @@ pub(super) struct SetVolume {
     pub(super) volume: VolumeId,
     pub(super) snapshot: SnapshotId,
     pub(super) provider: ProviderId,
+    /// Its shadow copy's `VSS_SNAPSHOT_STATE` (rule S29).
+    pub(super) state: SnapshotState,
 }
 
 /// A snapshot set as its requester builds it.
@@ -462,6 +464,8 @@ impl Coordinator {
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
         }
+        // Rule S29: a set dropped before its shadow copies were created leaves them aborted.
+        self.set_snapshots_to(r, None, SnapshotState::Aborted, out);
         // Every writer of the session still taking part gets OnAbort (rule S12),
         // once (rule 14), and not after its PostSnapshot (rules 16, S10).
         let mut targets = self.session_targets(r);
@@ -515,6 +519,8 @@ impl Coordinator {
         if self.creation_owner == Some(r) {
             self.creation_owner = None;
         }
+        // Rule S29: a set dropped before its shadow copies were created leaves them aborted.
+        self.set_snapshots_to(r, None, SnapshotState::Aborted, out);
         if let Some(op) = self.sessions[r.idx()].op.as_mut() {
             // An operation still running ends with its object.
             op.waiting.clear();

@@ -1,9 +1,10 @@
-//! The shadow copies the service made, and their removal (rules 17, 18, 27).
+//! The shadow copies the service made, and their removal (rules 17, 18, 27); the state of
+//! each shadow copy of a set (rule S29).
 
 use crate::api::{Output, ShadowStatus};
 use crate::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId};
 use crate::time::Instant;
-use crate::vss::SnapshotContext;
+use crate::vss::{SnapshotContext, SnapshotState};
 
 use super::Coordinator;
 use super::session::SetVolume;
@@ -39,15 +40,72 @@ impl Coordinator {
         let Some(set_id) = self.sessions[r.idx()].set.as_ref().map(|s| s.id) else {
             return;
         };
-        for sh in self.shadows.iter_mut() {
+        for i in 0..self.shadows.len() {
+            let sh = &mut self.shadows[i];
             if sh.set_id == set_id && sh.status == ShadowStatus::Exists {
                 sh.status = status;
-                out.push(Output::DeleteShadow {
-                    snapshot: sh.id,
-                    status,
-                });
+                let (snapshot, volume) = (sh.id, sh.volume);
+                out.push(Output::DeleteShadow { snapshot, status });
+                self.snapshot_deleted(r, set_id, snapshot, volume, out);
             }
         }
+    }
+
+    /// Rule S29: the shadow copies of `r`'s set that `provider` handles (every one for `None`)
+    /// are now in `next`. Those already `ABORTED` or `DELETED` stay so, a created one is not
+    /// aborted, and one already in `next` is left alone.
+    pub(super) fn set_snapshots_to(
+        &mut self,
+        r: RequesterId,
+        provider: Option<ProviderId>,
+        next: SnapshotState,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(set) = self.sessions[r.idx()].set.as_mut() else {
+            return;
+        };
+        let set_id = set.id;
+        for v in set.volumes.iter_mut() {
+            let ended = matches!(v.state, SnapshotState::Aborted | SnapshotState::Deleted)
+                || (next == SnapshotState::Aborted && v.state == SnapshotState::Created);
+            if ended || v.state == next || provider.is_some_and(|p| p != v.provider) {
+                continue;
+            }
+            v.state = next;
+            out.push(Output::SnapshotState {
+                set_id,
+                snapshot: v.snapshot,
+                volume: v.volume,
+                state: next,
+            });
+        }
+    }
+
+    /// Rule S29: shadow copy `snapshot` of `set_id`, made by `r`, was removed: `DELETED` (in
+    /// `r`'s set too, if that is still its current one).
+    fn snapshot_deleted(
+        &mut self,
+        r: RequesterId,
+        set_id: SnapshotSetId,
+        snapshot: SnapshotId,
+        volume: VolumeId,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(set) = self.sessions[r.idx()].set.as_mut()
+            && set.id == set_id
+            && let Some(v) = set.volumes.iter_mut().find(|v| v.snapshot == snapshot)
+        {
+            if matches!(v.state, SnapshotState::Aborted | SnapshotState::Deleted) {
+                return;
+            }
+            v.state = SnapshotState::Deleted;
+        }
+        out.push(Output::SnapshotState {
+            set_id,
+            snapshot,
+            volume,
+            state: SnapshotState::Deleted,
+        });
     }
 
     pub(super) fn shadow_created(
@@ -70,12 +128,15 @@ impl Coordinator {
                 })
                 .collect();
             if existing.len() as u32 >= self.profile.client_accessible_shadows_max {
-                let oldest = existing[0];
-                self.shadows[oldest].status = ShadowStatus::Recycled;
+                let oldest = &mut self.shadows[existing[0]];
+                oldest.status = ShadowStatus::Recycled;
+                let (owner, old_set, snapshot, volume) =
+                    (oldest.requester, oldest.set_id, oldest.id, oldest.volume);
                 out.push(Output::DeleteShadow {
-                    snapshot: self.shadows[oldest].id,
+                    snapshot,
                     status: ShadowStatus::Recycled,
                 });
+                self.snapshot_deleted(owner, old_set, snapshot, volume, out);
             }
         }
         self.shadows.push(ShadowRecord {
@@ -98,9 +159,13 @@ impl Coordinator {
     }
 
     /// Rule 17: the volume dropped shadow `snapshot` to make room in its diff area.
-    pub(super) fn shadow_deleted(&mut self, snapshot: SnapshotId) {
+    pub(super) fn shadow_deleted(&mut self, snapshot: SnapshotId, out: &mut Vec<Output>) {
         if let Some(s) = self.shadows.iter_mut().find(|s| s.id == snapshot) {
-            s.status = ShadowStatus::DiffAreaFull;
+            let was = std::mem::replace(&mut s.status, ShadowStatus::DiffAreaFull);
+            if was == ShadowStatus::Exists {
+                let (owner, set_id, volume) = (s.requester, s.set_id, s.volume);
+                self.snapshot_deleted(owner, set_id, snapshot, volume, out);
+            }
         }
     }
 }

@@ -8,20 +8,29 @@
 //! reach no oracle at all) and a constructor. Each file keeps a unit test that feeds it facts
 //! breaking its invariant on purpose.
 
+use std::collections::BTreeMap;
+
+use model::api::{ApiCall, ApiCallKind};
+use model::ids::{RequesterId, SnapshotSetId};
 use model::machine::Machine;
 use model::profile::Profile;
 use model::time::Instant;
+use model::vss::Hresult;
 
-use crate::fact::Fact;
+use crate::fact::{Fact, FactKind};
 
 mod backup_from_shadow;
 mod component_backup_consistent;
 mod creation_lock_freed;
 mod failed_set_shadow_left;
+mod freeze_ends;
 mod freeze_window;
 mod held_writes_preserved;
 mod hold_within_limit;
+mod one_creation_at_a_time;
 mod shadow_point_in_time;
+mod shadows_after_release;
+mod snapshot_state_graph;
 mod stalled;
 mod writer_state_graph;
 
@@ -88,6 +97,10 @@ pub const ALL: &[Entry] = &[
     writer_state_graph::ENTRY,
     stalled::ENTRY,
     freeze_window::ENTRY,
+    one_creation_at_a_time::ENTRY,
+    shadows_after_release::ENTRY,
+    freeze_ends::ENTRY,
+    snapshot_state_graph::ENTRY,
     component_backup_consistent::ENTRY,
     backup_from_shadow::ENTRY,
     creation_lock_freed::ENTRY,
@@ -153,6 +166,67 @@ fn found(now: Instant, detail: String) -> Violation {
     }
 }
 
+/// Which requester started which snapshot set, read from the facts: a `StartSnapshotSet` call
+/// carries the new set's id, and its `S_OK` answer makes the set the caller's current one. An
+/// oracle that needs it sees [`SetOwners::SEES`] and passes every fact to
+/// [`SetOwners::observe`].
+#[derive(Default)]
+struct SetOwners {
+    /// The id of each requester's `StartSnapshotSet` not answered yet.
+    asked: BTreeMap<RequesterId, SnapshotSetId>,
+    /// Each requester's current set.
+    current: BTreeMap<RequesterId, SnapshotSetId>,
+    /// Every started set's requester.
+    owner: BTreeMap<SnapshotSetId, RequesterId>,
+}
+
+impl SetOwners {
+    /// The kinds of fact it reads.
+    const SEES: &[FactKind] = &[FactKind::Call, FactKind::Answered];
+
+    fn observe(&mut self, fact: &Fact) {
+        match fact {
+            Fact::Call {
+                requester,
+                call: ApiCall::StartSnapshotSet { new_id },
+            } => {
+                self.asked.insert(*requester, *new_id);
+            }
+            Fact::Answered {
+                requester,
+                call: ApiCallKind::StartSnapshotSet,
+                result,
+            } => {
+                if let Some(id) = self.asked.remove(requester)
+                    && *result == Hresult::Ok
+                {
+                    self.current.insert(*requester, id);
+                    self.owner.insert(id, *requester);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The requester's current set.
+    fn set_of(&self, r: RequesterId) -> Option<SnapshotSetId> {
+        self.current.get(&r).copied()
+    }
+
+    /// The sets `r` started, in id order.
+    fn sets_of(&self, r: RequesterId) -> impl Iterator<Item = SnapshotSetId> + '_ {
+        self.owner
+            .iter()
+            .filter(move |(_, owner)| **owner == r)
+            .map(|(set, _)| *set)
+    }
+
+    /// The requester that started `set`.
+    fn owner_of(&self, set: SnapshotSetId) -> Option<RequesterId> {
+        self.owner.get(&set).copied()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! Feeding an oracle facts by hand.
@@ -190,6 +264,45 @@ pub(crate) mod testing {
 
     pub(crate) const W: WriterId = WriterId(0);
     pub(crate) const C: VolumeId = VolumeId(0);
+
+    /// Requester `r` calls `call`.
+    pub(crate) fn call(r: u16, call: ApiCall) -> Fact {
+        Fact::Call {
+            requester: RequesterId(r),
+            call,
+        }
+    }
+
+    /// The service answers requester `r`'s `call` with `result`.
+    pub(crate) fn answered(r: u16, call: ApiCallKind, result: Hresult) -> Fact {
+        Fact::Answered {
+            requester: RequesterId(r),
+            call,
+            result,
+        }
+    }
+
+    /// Requester `r` starts set `id`, and the service accepts it.
+    pub(crate) fn start_set(r: u16, id: u128) -> [Fact; 2] {
+        [
+            call(
+                r,
+                ApiCall::StartSnapshotSet {
+                    new_id: model::ids::Guid(id),
+                },
+            ),
+            answered(r, ApiCallKind::StartSnapshotSet, Hresult::Ok),
+        ]
+    }
+
+    /// A `DoSnapshotSet` phase fact ending set `id`'s creation.
+    pub(crate) fn phase(id: u128, phase: &'static str) -> Fact {
+        Fact::Phase {
+            set_id: model::ids::Guid(id),
+            phase,
+            rule: "2",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -840,7 +840,10 @@ impl Tracer {
                 r.writes_failed = Some(writes.failed);
                 out.push(r);
             }
-            Fact::ShadowsVerified(_) | Fact::Settled { .. } | Fact::Ending { .. } => {}
+            Fact::ShadowsVerified(_)
+            | Fact::Settled { .. }
+            | Fact::Ending { .. }
+            | Fact::SnapshotState { .. } => {}
         }
     }
 

@@ -190,6 +190,17 @@ impl World {
                 self.thaw_apps(writer);
             }
             Output::LateAnswerIgnored { .. } => self.note(Fact::LateAnswer),
+            Output::SnapshotState {
+                set_id,
+                snapshot,
+                volume,
+                state,
+            } => self.note(Fact::SnapshotState {
+                set_id,
+                snapshot,
+                volume,
+                state,
+            }),
             Output::Phase {
                 set_id,
                 phase,

@@ -361,3 +361,51 @@ fn abort_backup_during_its_own_creation_cancels_it_rule_22() {
         "{out:?}"
     );
 }
+
+/// The states shadow `id` is put in, in order, in `out` (rule S29).
+fn snapshot_states(out: &[Output], id: u128) -> Vec<SnapshotState> {
+    out.iter()
+        .filter_map(|o| match *o {
+            Output::SnapshotState {
+                snapshot, state, ..
+            } if snapshot == Guid(id) => Some(state),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn each_shadow_copy_moves_along_the_provider_calls_to_created_aborted_or_deleted_rule_s29() {
+    use SnapshotState::*;
+    let mut c = service();
+    prepared(&mut c, R, 0, 100, false);
+    let out = settled(&mut c, R, 1, DO_SET);
+    assert_eq!(
+        snapshot_states(&out, 101),
+        vec![
+            ProcessingPrepare,
+            Prepared,
+            ProcessingPrecommit,
+            Precommitted,
+            ProcessingCommit,
+            Committed,
+            ProcessingPostcommit,
+            Postcommitted,
+            ProcessingPrefinalcommit,
+            Prefinalcommitted,
+            ProcessingPostfinalcommit,
+            Created,
+        ]
+    );
+    // An auto-release shadow copy goes with its requester's release.
+    let out = settled(&mut c, R, 2, ApiCall::Release);
+    assert_eq!(snapshot_states(&out, 101), vec![Deleted]);
+    // A creation that fails leaves it aborted, whatever step it had reached.
+    let (_, out) = vetoed_at(ProviderCall::CommitSnapshots);
+    assert_eq!(snapshot_states(&out, 101).last(), Some(&Aborted));
+    // So does a set dropped before DoSnapshotSet.
+    let mut c = service();
+    prepared(&mut c, R, 0, 100, false);
+    let out = settled(&mut c, R, 1, ApiCall::AbortBackup);
+    assert_eq!(snapshot_states(&out, 101), vec![Aborted]);
+}

@@ -10,7 +10,7 @@ use crate::ids::{Guid, RequesterId, VolumeId, WriterId};
 use crate::machine::Machine;
 use crate::profile::Profile;
 use crate::time::Instant;
-use crate::vss::{BackupType, Hresult, ProviderCall, WriterEvent, WriterState};
+use crate::vss::{BackupType, Hresult, ProviderCall, SnapshotState, WriterEvent, WriterState};
 
 const R: RequesterId = RequesterId(0);
 const W: WriterId = WriterId(0);
