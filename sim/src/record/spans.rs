@@ -25,7 +25,7 @@ use model::machine::Machine;
 use model::time::{Duration, Instant};
 use model::vss::{Hresult, ProviderCall, WriterEvent};
 
-mod apps;
+mod data;
 
 use super::names::Names;
 use super::{DeletedBy, Fact};
@@ -726,17 +726,7 @@ impl Tracer {
                 r.status = Some(status.name());
                 out.push(r);
             }
-            Fact::LiveRead {
-                requester,
-                volume,
-                n: blocks,
-            } => {
-                let mut r = Tracer::rec(now, "read_live", &self.requester(n, *requester));
-                r.parent_id = Some(self.cause());
-                r.volume = Some(n.volume(*volume));
-                r.n = Some(*blocks);
-                out.push(r);
-            }
+            Fact::LiveRead { .. } => self.live_read(n, now, fact, out),
             Fact::ReadStarted {
                 requester,
                 volume,

@@ -121,6 +121,11 @@ pub fn timeline(records: &[Record]) -> String {
                 r.n.unwrap_or(0)
             ),
             "read_shadow" => format!("ReadShadow done: {}", r.result.unwrap_or("")),
+            "read_live" => format!(
+                "copies the LIVE volume {} ({} blocks), not a shadow copy",
+                r.volume.as_deref().unwrap_or(""),
+                r.n.unwrap_or(0)
+            ),
             "freeze_window" if r.span == Some("begin") => "freeze window opens".to_string(),
             "freeze_window" => format!(
                 "freeze window closes after {}us ({})",

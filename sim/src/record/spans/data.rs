@@ -1,5 +1,6 @@
-//! The records of a writer's application image: `app_image`, and a `finding` when it is torn
-//! (rule 33).
+//! The records of what a backup got: a writer's application image (`app_image`, and a
+//! `finding` when it is torn, rule 33) and a flawed requester's copy of a live volume
+//! (`read_live`).
 
 use model::time::Instant;
 
@@ -54,5 +55,28 @@ impl Tracer {
             f.detail = Some(crate::record::torn_detail(app, *kind, *t));
             out.push(f);
         }
+    }
+
+    /// A `read_live` record: a (flawed) requester copied a live volume.
+    pub(super) fn live_read(
+        &mut self,
+        n: &Names<'_>,
+        now: Instant,
+        fact: &Fact,
+        out: &mut Vec<Record>,
+    ) {
+        let Fact::LiveRead {
+            requester,
+            volume,
+            n: blocks,
+        } = fact
+        else {
+            return;
+        };
+        let mut r = Tracer::rec(now, "read_live", &self.requester(n, *requester));
+        r.parent_id = Some(self.cause());
+        r.volume = Some(n.volume(*volume));
+        r.n = Some(*blocks);
+        out.push(r);
     }
 }
