@@ -10,6 +10,8 @@
 //! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
+//! - `search`: `vss-sim fuzz` finds every mutant, none with the standard requester, whatever
+//!   `--jobs` and the shards;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
 //! - `tidy`: determinism and layout rules as a test;
 //! - `trace`: trace schema 2 (header, role instances, paired spans) over the catalog.
@@ -30,6 +32,7 @@ mod regression;
 mod roundtrip;
 mod rules;
 mod scenarios;
+mod search;
 mod tidy;
 mod trace;
 mod vssadmin;

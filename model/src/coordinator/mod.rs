@@ -144,6 +144,15 @@ impl Coordinator {
         self.sessions[r.idx()].context
     }
 
+    /// The backup session (requester slot and object generation) an outstanding event's token
+    /// was sent for: an application its writer froze for one session is thawed by that
+    /// session's Thaw, Abort or BackupShutdown only.
+    pub fn event_session(&self, token: u64) -> Option<(RequesterId, u32)> {
+        self.pending_events
+            .get(token)
+            .map(|p| (p.requester, p.generation))
+    }
+
     /// The writer and event an outstanding token belongs to.
     pub fn pending_event(&self, token: u64) -> Option<(WriterId, WriterEvent)> {
         self.pending_events

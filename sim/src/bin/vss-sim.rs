@@ -87,6 +87,38 @@ enum Command {
     /// List the oracles every run is judged by: `name<TAB>description`, one per line (names
     /// as `violations` prints them).
     Oracles,
+    /// Search fault space: run generated machines (swarm testing) with every oracle on, shrink
+    /// the lowest failing case and write a scenario that replays it. Exit 0: no violation;
+    /// 1: one found (the replay command is printed); 2: bad input.
+    Fuzz {
+        /// Cases in the whole campaign (all shards together).
+        #[arg(long, default_value_t = 1000)]
+        cases: u64,
+        /// The campaign's seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The requester under test: `standard` or a mutant (`--list-requesters`).
+        #[arg(long, value_name = "NAME")]
+        requester: Option<String>,
+        /// Worker threads; the results do not depend on it.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Run only shard K of N (1-based): cases i with i % N == K - 1.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Run shard JOB_COMPLETION_INDEX + 1 of N (a Kubernetes Indexed Job).
+        #[arg(long, value_name = "N")]
+        shards: Option<u64>,
+        /// Where the minimal scenario of a failing case goes.
+        #[arg(long, value_name = "DIR", default_value = "vss-sim-failures")]
+        out: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Print the requesters a campaign can test, one name a line, the correct one first.
+        #[arg(long)]
+        list_requesters: bool,
+    },
     /// Work with scenario files.
     Scenario {
         #[command(subcommand)]
@@ -145,6 +177,27 @@ fn main() -> ExitCode {
             lf,
         } => cmd_vssadmin(&verb, object.as_deref(), file, at.as_deref(), seed, lf),
         Command::Bench { json } => sim::bench::main(json),
+        Command::Fuzz {
+            cases,
+            seed,
+            requester,
+            jobs,
+            shard,
+            shards,
+            out,
+            json,
+            list_requesters,
+        } => sim::fuzz::cli::main(&sim::fuzz::cli::Args {
+            cases: Some(cases),
+            seed: Some(seed),
+            requester,
+            jobs: Some(jobs),
+            shard,
+            shards,
+            out: Some(out),
+            json,
+            list_requesters,
+        }),
         Command::Oracles => {
             let text: String = sim::oracle::ALL
                 .iter()

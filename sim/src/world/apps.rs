@@ -3,41 +3,55 @@
 //! (rule S6), a hold notes what each application's image would cut, and once a set holds every
 //! volume of an application the run notes whether that image is consistent (rule 33).
 
-use model::ids::{SnapshotSetId, VolumeId, WriterId};
+use model::ids::{RequesterId, SnapshotSetId, VolumeId, WriterId};
 use model::vss::{Hresult, WriterEvent};
 
 use super::{World, vid};
 use crate::record::Fact;
 
+/// A backup session: the requester slot and its object's generation.
+type Session = (RequesterId, u32);
+
 impl World {
-    /// A writer's handler answered `result` to `event`: a successful Freeze freezes its
-    /// applications.
-    pub(super) fn apps_on_answer(&mut self, of: Option<(WriterId, WriterEvent)>, result: Hresult) {
-        if let Some((writer, WriterEvent::Freeze)) = of
+    /// A writer's handler answered `result` to `event` of `session`: a successful Freeze
+    /// freezes its applications for that session.
+    pub(super) fn apps_on_answer(
+        &mut self,
+        of: Option<(WriterId, WriterEvent)>,
+        result: Hresult,
+        session: Option<Session>,
+    ) {
+        if let (Some((writer, WriterEvent::Freeze)), Some(session)) = (of, session)
             && result.is_success()
         {
-            self.freeze_apps(writer);
+            self.freeze_apps(writer, session);
         }
     }
 
-    /// `event` was handed to `writer`: Thaw, Abort and BackupShutdown let its applications
-    /// write again.
-    pub(super) fn apps_on_event(&mut self, writer: WriterId, event: WriterEvent) {
+    /// `event` of `session` was handed to `writer`: that session's Thaw, Abort and
+    /// BackupShutdown let its applications write again; another session's events do not.
+    pub(super) fn apps_on_event(
+        &mut self,
+        writer: WriterId,
+        event: WriterEvent,
+        session: Option<Session>,
+    ) {
         if matches!(
             event,
             WriterEvent::Thaw | WriterEvent::Abort | WriterEvent::BackupShutdown
-        ) {
-            self.thaw_apps(writer);
+        ) && let Some(session) = session
+        {
+            self.thaw_apps(writer, Some(session));
         }
     }
 
-    fn freeze_apps(&mut self, writer: WriterId) {
+    fn freeze_apps(&mut self, writer: WriterId, session: Session) {
         let now = self.kernel.now();
         for w in 0..self.workloads.len() {
             let Some(app) = self.workloads[w].app.as_ref() else {
                 continue;
             };
-            if app.writer != writer || app.frozen {
+            if app.writer != writer || app.frozen.is_some() {
                 continue;
             }
             // The unit in progress is finished before OnFreeze returns, then nothing more.
@@ -49,24 +63,27 @@ impl World {
                 }
             }
             if let Some(app) = self.workloads[w].app.as_mut() {
-                app.frozen = true;
+                app.frozen = Some(session);
             }
             self.kernel.disarm_slot(w);
         }
     }
 
-    /// The applications of `writer` write again (its Thaw, its Abort, the end of its freeze
-    /// window, or its session's BackupShutdown).
-    pub(super) fn thaw_apps(&mut self, writer: WriterId) {
+    /// The applications of `writer` frozen for `session` write again (that session's Thaw,
+    /// Abort or BackupShutdown); `None`: whatever froze them (the end of the freeze window).
+    pub(super) fn thaw_apps(&mut self, writer: WriterId, session: Option<Session>) {
         let now = self.kernel.now();
         for w in 0..self.workloads.len() {
             let Some(app) = self.workloads[w].app.as_mut() else {
                 continue;
             };
-            if app.writer != writer || !app.frozen {
+            if app.writer != writer || app.frozen.is_none() {
                 continue;
             }
-            app.frozen = false;
+            if session.is_some_and(|s| app.frozen != Some(s)) {
+                continue;
+            }
+            app.frozen = None;
             let at = self.workloads[w].write_after(now);
             self.kernel.arm_slot(w, at);
         }
@@ -78,7 +95,7 @@ impl World {
         for w in &mut self.workloads {
             let covered = w.volumes().iter().all(|v| volumes.contains(&vid(*v)));
             if let Some(app) = w.app.as_mut() {
-                app.at_hold = covered.then(|| (app.frozen, app.app.torn_now()));
+                app.at_hold = covered.then(|| (app.frozen.is_some(), app.app.torn_now()));
             }
         }
     }

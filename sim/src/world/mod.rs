@@ -23,7 +23,7 @@ use model::coordinator::Coordinator;
 use model::ids::{Guid, RequesterId, SnapshotSetId, VolumeId};
 use model::profile::Profile;
 use model::provider::ProviderLogic;
-use model::requester::{Feedback, RequesterLogic};
+use model::requester::Feedback;
 use model::time::Instant;
 use model::volume::store::{ShadowInfo, ShadowStore, StoreNote, WriteCounts};
 use model::vss::Hresult;
@@ -295,8 +295,9 @@ impl World {
             self.note(Fact::RequesterResult {
                 requester: RequesterId(u16::try_from(r).expect("requester index fits the id")),
                 result,
-                reported: self.requester_verdict(r).is_some()
-                    || matches!(self.reqs[r].logic, RequesterLogic::Standard(_)),
+                // The standard sequence's own verdict; a process that went away before it had
+                // one reported nothing (its result is then judged from its calls).
+                reported: self.requester_verdict(r).is_some(),
             });
         }
         self.note(Fact::Settled {
@@ -432,7 +433,8 @@ impl World {
             Input::WriterAnswer { token, result } => {
                 let of = self.coord.pending_event(*token);
                 // A frozen application has finished its unit before the answer is heard.
-                self.apps_on_answer(of, *result);
+                let session = self.coord.event_session(*token);
+                self.apps_on_answer(of, *result, session);
                 Fact::WriterAnswer {
                     of,
                     result: *result,

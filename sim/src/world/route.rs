@@ -59,7 +59,8 @@ impl World {
                 selected,
             } => {
                 self.note(Fact::WriterEvent { writer, event });
-                self.apps_on_event(writer, event);
+                let session = self.coord.event_session(token);
+                self.apps_on_event(writer, event, session);
                 let info = &self.coord.machine().writers[writer.idx()];
                 match self.writers[writer.idx()].on_event(now, info, event, &set_volumes, &selected)
                 {
@@ -187,7 +188,7 @@ impl World {
             }),
             Output::FreezeTimedOut { writer } => {
                 self.note(Fact::FreezeTimedOut { writer });
-                self.thaw_apps(writer);
+                self.thaw_apps(writer, None);
             }
             Output::LateAnswerIgnored { .. } => self.note(Fact::LateAnswer),
             Output::SnapshotState {

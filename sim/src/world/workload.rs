@@ -29,8 +29,10 @@ pub(super) struct Workload {
 pub(super) struct AppRun {
     pub(super) app: App,
     pub(super) writer: WriterId,
-    /// Frozen by its writer: no write until Thaw or Abort reaches the writer (rules S5, S6).
-    pub(super) frozen: bool,
+    /// Frozen by its writer for this backup session (requester slot, object generation): no
+    /// write until that session's Thaw, Abort or BackupShutdown reaches the writer, or the
+    /// writer's freeze window ends (rules S5, S6).
+    pub(super) frozen: Option<(model::ids::RequesterId, u32)>,
     /// What the last hold caught while the set of that hold is being made: whether the
     /// application was frozen, and the unit it cut if that left it torn.
     pub(super) at_hold: Option<(bool, Option<TornUnit>)>,
@@ -67,7 +69,7 @@ impl Workload {
             app: w.app.map(|a| AppRun {
                 app: App::new(a.kind, a.data_blocks, w.volumes.len() > 1),
                 writer: WriterId::from_index(a.writer),
-                frozen: false,
+                frozen: None,
                 at_hold: None,
             }),
         }

@@ -1,0 +1,257 @@
+//! The `vss-sim fuzz` command: options in, a progress line on standard error, the result on
+//! standard output, the minimal scenario of the lowest failing case under `--out`.
+//!
+//! Exit codes: 0 no oracle fired; 1 one did (the replay command is printed); 2 bad input.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use model::requester::{Flaw, STANDARD};
+
+use super::shrink::shrink;
+use super::{FailureJson, FuzzJson, Options, Totals, run_cases};
+use crate::out;
+
+/// The command line of `vss-sim fuzz`, as the CLI parsed it.
+#[derive(Clone, Debug, Default)]
+pub struct Args {
+    /// `--cases` (default 1000).
+    pub cases: Option<u64>,
+    /// `--seed` (default 0).
+    pub seed: Option<u64>,
+    /// `--requester` (default `standard`).
+    pub requester: Option<String>,
+    /// `--jobs` (default 1).
+    pub jobs: Option<usize>,
+    /// `--shard K/N`.
+    pub shard: Option<String>,
+    /// `--shards N`: this shard is `JOB_COMPLETION_INDEX + 1` of N.
+    pub shards: Option<u64>,
+    /// `--out` (default `./vss-sim-failures/`).
+    pub out: Option<PathBuf>,
+    /// `--json`.
+    pub json: bool,
+    /// `--list-requesters`.
+    pub list_requesters: bool,
+}
+
+/// The requesters `--list-requesters` prints: the standard one, then the mutants.
+pub fn requester_names() -> Vec<&'static str> {
+    std::iter::once(STANDARD)
+        .chain(Flaw::ALL.map(Flaw::name))
+        .collect()
+}
+
+fn bad(msg: String) -> ExitCode {
+    out::stderr_line(format_args!("vss-sim fuzz: {msg}"));
+    ExitCode::from(2)
+}
+
+/// `K/N` with 1 ≤ K ≤ N.
+fn parse_shard(s: &str) -> Option<(u64, u64)> {
+    let (k, n) = s.split_once('/')?;
+    let (k, n) = (k.trim().parse().ok()?, n.trim().parse().ok()?);
+    (k >= 1 && k <= n).then_some((k, n))
+}
+
+fn options(a: &Args) -> Result<Options, String> {
+    let flaw = match a.requester.as_deref() {
+        None | Some(STANDARD) => None,
+        Some(name) => Some(Flaw::from_name(name).ok_or_else(|| {
+            format!(
+                "unknown requester `{name}`; `vss-sim fuzz --list-requesters` lists them: {}",
+                requester_names().join(", ")
+            )
+        })?),
+    };
+    let shard = match (&a.shard, a.shards) {
+        (Some(_), Some(_)) => return Err("give --shard K/N or --shards N, not both".into()),
+        (Some(s), None) => parse_shard(s).ok_or_else(|| {
+            format!("--shard `{s}`: expected K/N with 1 <= K <= N, for example --shard 2/4")
+        })?,
+        (None, Some(n)) => {
+            let i = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                "--shards N takes this shard from JOB_COMPLETION_INDEX (0-based), which is not \
+                 set; give --shard K/N instead"
+                    .to_string()
+            })?;
+            let i: u64 = i.trim().parse().map_err(|_| {
+                format!(
+                    "JOB_COMPLETION_INDEX `{i}` is not a number from 0 to {}",
+                    n.max(1) - 1
+                )
+            })?;
+            if n == 0 || i >= n {
+                return Err(format!(
+                    "JOB_COMPLETION_INDEX {i} is not below --shards {n} (it is 0-based)"
+                ));
+            }
+            (i + 1, n)
+        }
+        (None, None) => (1, 1),
+    };
+    let jobs = a.jobs.unwrap_or(1);
+    if jobs == 0 {
+        return Err("--jobs must be at least 1".into());
+    }
+    Ok(Options {
+        cases: a.cases.unwrap_or(1_000),
+        seed: a.seed.unwrap_or(0),
+        flaw,
+        jobs,
+        shard,
+        out: a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("vss-sim-failures")),
+    })
+}
+
+/// Runs `vss-sim fuzz`.
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // determinism-ok: the progress line and cases_per_sec read the wall clock; no case does.
+pub fn main(a: &Args) -> ExitCode {
+    if a.list_requesters {
+        let text: String = requester_names().iter().map(|n| format!("{n}\n")).collect();
+        return match out::stdout("fuzz", text.as_bytes()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(failed) => failed,
+        };
+    }
+    let o = match options(a) {
+        Ok(o) => o,
+        Err(e) => return bad(e),
+    };
+    let total = super::shard_cases(&o).count() as u64;
+    let terminal = std::io::stderr().is_terminal();
+    let t0 = std::time::Instant::now();
+    let mut last = 0.0f64;
+    let totals = run_cases(&o, |t| {
+        let secs = t0.elapsed().as_secs_f64();
+        let done = t.cases == total;
+        if terminal && (secs - last >= 0.1 || done) {
+            last = secs;
+            out::stderr(format_args!("\r{}", progress(t, total, secs)));
+            if done {
+                out::stderr(format_args!("\n"));
+            }
+        } else if !terminal && (t.cases % 1_000 == 0 || done) {
+            out::stderr_line(format_args!("{}", progress(t, total, secs)));
+        }
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    finish(&o, &totals, secs, a.json)
+}
+
+/// `N/M cases, R cases/s, V violations, ETA Ts`.
+fn progress(t: &Totals, total: u64, secs: f64) -> String {
+    let rate = t.cases as f64 / secs.max(1e-9);
+    let eta = total.saturating_sub(t.cases) as f64 / rate.max(1e-9);
+    let violations: u64 = t.violations.values().sum();
+    format!(
+        "{}/{total} cases, {rate:.0} cases/s, {violations} violations, ETA {eta:.0}s  ",
+        t.cases
+    )
+}
+
+fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
+    let requester = o.flaw.map_or(STANDARD, Flaw::name);
+    let mut report = String::new();
+    let failure = match t.first_failure {
+        None => None,
+        Some((case, oracle)) => {
+            let s = shrink(o.seed, case, oracle, o.flaw);
+            let path = s.path(&o.out);
+            let written = std::fs::create_dir_all(&o.out)
+                .map_err(|e| format!("cannot create {}: {e}", o.out.display()))
+                .and_then(|()| out::write_file(&path, s.text(o.seed).as_bytes(), None))
+                .and_then(|()| {
+                    let mut j = serde_json::to_string_pretty(&s.json(&path, o.seed, requester))
+                        .expect("the report always serialises");
+                    j.push('\n');
+                    out::write_file(&path.with_extension("json"), j.as_bytes(), None)
+                });
+            if let Err(e) = written {
+                return bad(e);
+            }
+            report = s.report(&path);
+            Some(FailureJson {
+                case,
+                oracle: oracle.to_string(),
+                scenario_path: path.display().to_string(),
+                seed: s.scenario.seed,
+            })
+        }
+    };
+    let failed = failure.is_some();
+    let text = if json {
+        let j = FuzzJson {
+            cases: t.cases,
+            violations: t.violations.clone(),
+            findings: t.findings.clone(),
+            cases_per_sec: (t.cases as f64 / secs.max(1e-9) * 10.0).round() / 10.0,
+            events_per_case: if t.cases == 0 {
+                0.0
+            } else {
+                (t.events as f64 / t.cases as f64 * 10.0).round() / 10.0
+            },
+            first_failure: failure,
+        };
+        if !report.is_empty() {
+            out::stderr(format_args!("{report}"));
+        }
+        let mut s = serde_json::to_string(&j).expect("the result always serialises");
+        s.push('\n');
+        s
+    } else {
+        let mut s = format!(
+            "{} cases with the {requester} requester, seed {}, shard {}/{}: {:.0} cases/s, {:.0} \
+             events per case\n",
+            t.cases,
+            o.seed,
+            o.shard.0,
+            o.shard.1,
+            t.cases as f64 / secs.max(1e-9),
+            t.events as f64 / t.cases.max(1) as f64
+        );
+        if t.violations.is_empty() {
+            s.push_str("violations: none\n");
+        } else {
+            for (name, n) in &t.violations {
+                s.push_str(&format!("violations: {name} in {n} cases\n"));
+            }
+        }
+        for (name, n) in &t.findings {
+            s.push_str(&format!(
+                "findings (not violations, rule 33): {name} x{n}\n"
+            ));
+        }
+        s.push_str(&report);
+        s
+    };
+    match out::stdout("fuzz", text.as_bytes()) {
+        Err(e) => e,
+        Ok(_) if failed => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_k_of_n() {
+        assert_eq!(parse_shard("2/4"), Some((2, 4)));
+        assert_eq!(parse_shard("0/4"), None);
+        assert_eq!(parse_shard("5/4"), None);
+        assert_eq!(parse_shard("x"), None);
+    }
+
+    #[test]
+    fn the_standard_requester_is_listed_first() {
+        let names = requester_names();
+        assert_eq!(names[0], "standard");
+        assert_eq!(names.len(), 1 + Flaw::ALL.len());
+    }
+}

@@ -1,0 +1,167 @@
+//! `vss-sim fuzz`: the fault search. The correct standard requester survives a campaign with
+//! no violation; each deliberately wrong requester is caught, shrunk to at most three faults
+//! and written as a scenario whose replay fails; results do not depend on `--jobs` or on
+//! sharding. (The CI budgets are small; `vss-sim fuzz --cases 100000` is the long run.)
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use model::requester::Flaw;
+use sim::fuzz::shrink::shrink;
+use sim::fuzz::{Options, Totals, run_cases};
+use vss_sim_tests::vss_sim_bin;
+
+fn options(cases: u64, flaw: Option<Flaw>) -> Options {
+    Options {
+        cases,
+        seed: 0,
+        flaw,
+        jobs: 2,
+        shard: (1, 1),
+        out: PathBuf::new(),
+    }
+}
+
+fn campaign(o: &Options) -> Totals {
+    run_cases(o, |_| {})
+}
+
+#[test]
+fn the_standard_requester_survives_a_campaign() {
+    let t = campaign(&options(2_000, None));
+    assert_eq!(t.cases, 2_000);
+    assert!(t.violations.is_empty(), "{:?}", t.violations);
+    assert!(t.first_failure.is_none());
+    // The swarm reaches torn and consistent application images.
+    assert!(
+        t.findings.contains_key("torn_transaction"),
+        "{:?}",
+        t.findings
+    );
+}
+
+#[test]
+fn every_mutant_is_caught_shrunk_and_replayable() {
+    let dir = std::env::temp_dir().join(format!("vss-sim-search-{}", std::process::id()));
+    for flaw in Flaw::ALL {
+        let t = campaign(&options(2_000, Some(flaw)));
+        let (case, oracle) = t
+            .first_failure
+            .unwrap_or_else(|| panic!("{} was not caught in 2000 cases", flaw.name()));
+        let s = shrink(0, case, oracle, Some(flaw));
+        assert!(
+            s.faults.1 <= 3,
+            "{}: {} faults after shrinking",
+            flaw.name(),
+            s.faults.1
+        );
+        // The written scenario replays the violation: `vss-sim run` exits 1.
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = s.path(&dir);
+        std::fs::write(&path, s.text(0)).unwrap();
+        let out = Command::new(vss_sim_bin())
+            .args([
+                "run",
+                path.to_str().unwrap(),
+                "--seed",
+                &s.scenario.seed.to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}: {:?}", flaw.name(), out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(oracle), "{}: {stdout}", flaw.name());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn results_do_not_depend_on_jobs_or_shards() {
+    let flaw = Some(Flaw::LiveFallback);
+    let mut one = options(600, flaw);
+    one.jobs = 1;
+    let whole = campaign(&one);
+    let mut two = one.clone();
+    two.jobs = 2;
+    assert_eq!(campaign(&two), whole);
+    // The union of four shards is the whole campaign.
+    let mut merged = Totals::default();
+    for k in 1..=4 {
+        let mut o = one.clone();
+        o.shard = (k, 4);
+        let t = campaign(&o);
+        merged.cases += t.cases;
+        merged.events += t.events;
+        for (k, v) in t.violations {
+            *merged.violations.entry(k).or_default() += v;
+        }
+        for (k, v) in t.findings {
+            *merged.findings.entry(k).or_default() += v;
+        }
+        merged.first_failure = match (merged.first_failure, t.first_failure) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        };
+    }
+    assert_eq!(merged, whole);
+}
+
+#[test]
+fn the_cli_lists_requesters_and_refuses_bad_options() {
+    let run = |args: &[&str]| Command::new(vss_sim_bin()).args(args).output().unwrap();
+    let out = run(&["fuzz", "--list-requesters"]);
+    assert_eq!(out.status.code(), Some(0));
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut want = vec!["standard".to_string()];
+    want.extend(Flaw::ALL.map(|f| f.name().to_string()));
+    assert_eq!(names, want);
+    for bad in [
+        &["fuzz", "--requester", "careless"][..],
+        &["fuzz", "--shard", "5/4"],
+        &["fuzz", "--jobs", "0"],
+    ] {
+        let out = run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {out:?}");
+        assert!(!out.stderr.is_empty());
+    }
+}
+
+#[test]
+fn a_clean_campaign_exits_0_and_a_failing_one_1_with_its_replay() {
+    let dir = std::env::temp_dir().join(format!("vss-sim-cli-{}", std::process::id()));
+    let out = Command::new(vss_sim_bin())
+        .args([
+            "fuzz",
+            "--cases",
+            "200",
+            "--json",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["cases"], 200);
+    assert_eq!(j["violations"], serde_json::json!({}));
+    assert!(j["first_failure"].is_null());
+    let out = Command::new(vss_sim_bin())
+        .args(["fuzz", "--cases", "50", "--requester", "live-fallback"])
+        .args(["--out", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let replay = text
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: vss-sim run "))
+        .expect("a replay line");
+    let (path, seed) = replay.split_once(" --seed ").unwrap();
+    assert!(seed.parse::<u64>().is_ok(), "{replay}");
+    assert!(std::path::Path::new(path).exists(), "{path}");
+    assert!(std::path::Path::new(&path.replace(".toml", ".json")).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
