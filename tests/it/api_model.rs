@@ -14,10 +14,10 @@
 //! (`S_OK`), or may return anything but `VSS_E_BAD_STATE` (an argument error, `Cancel`'s
 //! report of an ended operation). The model follows the "Scripted requesters" call table of
 //! `scenarios/README.md` and rules S1, S12, S13, S14, S21, S23, S24, 20, 21, 22, 23, 24, 25
-//! and 27 of `docs/rules.md`; where those are silent it takes the reading noted at the rule. Where the
-//! coordinator answers otherwise than the documents, the difference is a named entry of
-//! [`deviation`], checked as the coordinator's answer so that the suite stays green and a change
-//! either way is seen.
+//! and 27 of `docs/rules.md`; where those are silent it takes the reading noted at the rule.
+//! Where the coordinator answers otherwise than the documents, the difference is a named entry
+//! of `Object::deviation`, checked as the coordinator's answer, so that the suite stays green
+//! and a change either way is seen.
 //!
 //! After every step that waits, the service must be idle (nothing left outstanding on a healthy
 //! host), and the machine's creation lock (rule 20) must be held exactly when the model says.
