@@ -48,10 +48,13 @@ const STORE: ComponentRef = ComponentRef { writer: W, idx: 0 };
 const GHOST: ComponentRef = ComponentRef { writer: W, idx: 1 };
 /// A provider id nobody registered.
 const UNREGISTERED: Guid = Guid(0xdead_beef);
+/// Component mode, full backup (rule S27).
+const FULL: ApiCall = ApiCall::SetBackupState {
+    select_components: true,
+    backup_type: BackupType::Full,
+};
 
-// ---------------------------------------------------------------------------------------------
 // The steps
-// ---------------------------------------------------------------------------------------------
 
 /// One step of a generated sequence.
 #[derive(Clone, Debug)]
@@ -85,13 +88,12 @@ impl Expect {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
 // The reference model
-// ---------------------------------------------------------------------------------------------
 
 /// Where `GatherWriterMetadata` is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 enum Metadata {
+    #[default]
     NotAsked,
     /// Asked for and not in: still running, or cancelled (then it never comes in).
     Asked,
@@ -106,12 +108,13 @@ enum OpState {
     Cancelled,
 }
 
-/// The model of one `IVssBackupComponents` object.
-#[derive(Clone, Debug)]
+/// The model of one `IVssBackupComponents` object (`Default`: a new one).
+#[derive(Clone, Debug, Default)]
 struct Object {
     initialized: bool,
     released: bool,
-    context: SnapshotContext,
+    /// The context has no writers (rules S21, 24); `VSS_CTX_BACKUP` until `SetContext`.
+    writer_less: bool,
     context_set: bool,
     /// `SetBackupState`'s `bSelectComponents`, once called.
     select_components: Option<bool>,
@@ -133,27 +136,8 @@ struct Object {
 }
 
 impl Object {
-    fn new() -> Object {
-        Object {
-            initialized: false,
-            released: false,
-            context: SnapshotContext::Backup,
-            context_set: false,
-            select_components: None,
-            metadata: Metadata::NotAsked,
-            component_added: false,
-            set: None,
-            prepared: false,
-            writer_takes_part: false,
-            snapshot: None,
-            completed: false,
-            aborted: false,
-            op: None,
-        }
-    }
-
     fn writers(&self) -> bool {
-        self.context.has_writers()
+        !self.writer_less
     }
 
     fn op_running(&self) -> bool {
@@ -252,7 +236,7 @@ impl Object {
                 } else if *ctx == SnapshotContext::All {
                     NotBadState
                 } else {
-                    self.context = *ctx;
+                    self.writer_less = !ctx.has_writers();
                     self.context_set = true;
                     Ok
                 }
@@ -480,6 +464,14 @@ struct Model {
 }
 
 impl Model {
+    fn new(two_volumes: bool) -> Model {
+        Model {
+            two_volumes,
+            obj: Object::default(),
+            expect: None,
+        }
+    }
+
     /// The calls that take the object one step further along rule S1's sequence (or its
     /// writer-less variant, rule 24), so that generated sequences reach the late calls often.
     fn forward(&self) -> Vec<ApiCall> {
@@ -493,15 +485,15 @@ impl Model {
             return v;
         }
         if !o.context_set && o.metadata == Metadata::NotAsked && o.set.is_none() {
-            v.push(ApiCall::SetContext(SnapshotContext::Backup));
-            v.push(ApiCall::SetContext(SnapshotContext::FileShareBackup));
-            v.push(ApiCall::SetContext(SnapshotContext::AppRollback));
+            let contexts = [
+                SnapshotContext::Backup,
+                SnapshotContext::FileShareBackup,
+                SnapshotContext::AppRollback,
+            ];
+            v.extend(contexts.map(ApiCall::SetContext));
         }
         if o.select_components.is_none() {
-            v.push(ApiCall::SetBackupState {
-                select_components: true,
-                backup_type: BackupType::Full,
-            });
+            v.push(FULL);
         }
         if o.metadata == Metadata::NotAsked {
             v.push(ApiCall::GatherWriterMetadata);
@@ -609,13 +601,7 @@ impl ReferenceStateMachine for ApiModel {
     type Transition = Step;
 
     fn init_state() -> BoxedStrategy<Model> {
-        any::<bool>()
-            .prop_map(|two_volumes| Model {
-                two_volumes,
-                obj: Object::new(),
-                expect: None,
-            })
-            .boxed()
+        any::<bool>().prop_map(Model::new).boxed()
     }
 
     fn transitions(state: &Model) -> BoxedStrategy<Step> {
@@ -635,7 +621,7 @@ impl ReferenceStateMachine for ApiModel {
         match step {
             Step::NewObject => {
                 // Rule 27: an object not released goes away first.
-                state.obj = Object::new();
+                state.obj = Object::default();
                 state.expect = None;
             }
             Step::Call { call, hold } => {
@@ -651,9 +637,7 @@ impl ReferenceStateMachine for ApiModel {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
 // The system under test: the coordinator and a healthy host around it
-// ---------------------------------------------------------------------------------------------
 
 struct Host {
     c: Coordinator,
@@ -691,6 +675,23 @@ impl Host {
             all.push(o);
         }
         all
+    }
+
+    /// Requester `R` makes `call` (`hold`: nothing it starts is answered yet); returns what the
+    /// call returned.
+    fn call(&mut self, call: &ApiCall, hold: bool) -> Hresult {
+        self.now_ms += 1;
+        let call = self.with_ids(call);
+        let kind = call.kind();
+        let out = self.feed(Input::Call { requester: R, call });
+        // An asynchronous call returns its IVssAsync at once; AddToSnapshotSet returns when the
+        // provider answers BeginPrepareSnapshot (rule 1).
+        if hold {
+            self.hold(&out);
+            reply_of(&out, kind)
+        } else {
+            reply_of(&self.settle(out), kind)
+        }
     }
 
     /// Gives a fresh id to the calls that carry one.
@@ -771,27 +772,14 @@ impl StateMachineTest for ApiModel {
     }
 
     fn apply(mut host: Host, model: &Model, step: Step) -> Host {
-        host.now_ms += 1;
         match step {
             Step::NewObject => {
+                host.now_ms += 1;
                 let out = host.feed(Input::NewObject { requester: R });
                 host.settle(out);
             }
             Step::Call { call, hold } => {
-                let call = host.with_ids(&call);
-                let kind = call.kind();
-                let out = host.feed(Input::Call {
-                    requester: R,
-                    call: call.clone(),
-                });
-                // An asynchronous call returns its IVssAsync at once; AddToSnapshotSet returns
-                // when the provider answers BeginPrepareSnapshot (rule 1).
-                let got = if hold {
-                    host.hold(&out);
-                    reply_of(&out, kind)
-                } else {
-                    reply_of(&host.settle(out), kind)
-                };
+                let got = host.call(&call, hold);
                 let (docs, deviation) = model.expect.expect("a call sets the expectation");
                 let expect = deviation.map_or(docs, |(e, _)| e);
                 assert!(
@@ -833,4 +821,70 @@ prop_state_machine! {
 
     #[test]
     fn requester_calls_are_refused_exactly_when_out_of_order(sequential 1..=30 => ApiModel);
+}
+
+/// Runs `calls` (each waited for) through the model and the coordinator; returns, for the last
+/// call, what the coordinator returned, the documents' answer and the deviation named, if any.
+fn run_script(calls: &[ApiCall]) -> (Hresult, Expect, Option<&'static str>) {
+    let mut model = Model::new(false);
+    let mut host = <ApiModel as StateMachineTest>::init_test(&model);
+    let mut last = None;
+    for call in calls {
+        let step = Step::Call {
+            call: call.clone(),
+            hold: false,
+        };
+        model = <ApiModel as ReferenceStateMachine>::apply(model, &step);
+        let got = host.call(call, false);
+        let (docs, deviation) = model.expect.expect("a call sets the expectation");
+        last = Some((got, docs, deviation.map(|(_, why)| why)));
+    }
+    last.expect("at least one call")
+}
+
+/// The shortest sequences that show each deviation, so that the report of one is reproducible.
+#[test]
+fn each_deviation_has_a_minimal_sequence() {
+    use ApiCall::{DoSnapshotSet, GatherWriterMetadata, InitializeForBackup, PrepareForBackup};
+    use SnapshotContext::{All, Backup, FileShareBackup};
+    let start = ApiCall::StartSnapshotSet { new_id: Guid(0) };
+    // A second SetContext, with VSS_CTX_ALL: the README says VSS_E_BAD_STATE (a second time),
+    // the coordinator checks the argument first.
+    let calls = [
+        InitializeForBackup,
+        ApiCall::SetContext(Backup),
+        ApiCall::SetContext(All),
+    ];
+    let got = run_script(&calls);
+    assert!(
+        matches!(got, (Hresult::InvalidArg, Expect::BadState, Some(_))),
+        "{got:?}"
+    );
+    // SetBackupState after DoSnapshotSet: refused with writers, accepted writer-less.
+    let calls = [
+        InitializeForBackup,
+        FULL,
+        GatherWriterMetadata,
+        start.clone(),
+        PrepareForBackup,
+        DoSnapshotSet,
+        FULL,
+    ];
+    let got = run_script(&calls);
+    assert!(
+        matches!(got, (Hresult::BadState, Expect::BadState, None)),
+        "{got:?}"
+    );
+    let calls = [
+        InitializeForBackup,
+        ApiCall::SetContext(FileShareBackup),
+        start,
+        DoSnapshotSet,
+        FULL,
+    ];
+    let got = run_script(&calls);
+    assert!(
+        matches!(got, (Hresult::Ok, Expect::BadState, Some(_))),
+        "{got:?}"
+    );
 }
