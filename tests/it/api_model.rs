@@ -292,8 +292,9 @@ impl Object {
                     Ok
                 }
             }
-            // After StartSnapshotSet (rule S1) and before DoSnapshotSet; the table's other
-            // codes are argument errors (rule S23).
+            // After StartSnapshotSet (rule S1) and before DoSnapshotSet; after PrepareForBackup
+            // too, though S1 lists it before (the table names no such condition). The table's
+            // other codes are argument errors (rule S23).
             ApiCall::AddToSnapshotSet {
                 volume, provider, ..
             } => {
