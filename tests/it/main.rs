@@ -1,5 +1,7 @@
 //! The single integration-test binary (matklad, "Delete Cargo Integration Tests").
 //!
+//! - `api_model`: random requester call sequences refused (`VSS_E_BAD_STATE`) exactly when a
+//!   reference model of the call order says so (proptest-state-machine);
 //! - `apps`: writers' applications are consistent when frozen, findings when not;
 //! - `bounds`: the limit of every collection, and the run's work against its limits;
 //! - `canonical`: `scenario fmt` output parses back, runs the same and is stable;
@@ -16,6 +18,7 @@
 //! - `tidy`: determinism and layout rules as a test;
 //! - `trace`: trace schema 2 (header, role instances, paired spans) over the catalog.
 
+mod api_model;
 mod apps;
 mod bounds;
 mod canonical;
