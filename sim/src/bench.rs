@@ -21,6 +21,11 @@
 //!   random writes, then a shadow, then the same writes again, so each one copies the old block
 //!   into the diff area; the peak counts the diff area's block map too.
 //!
+//! - `fuzz_cases_per_sec`, `fuzz_events_per_sec`, `fuzz_events_per_case`: `vss-sim fuzz`'s
+//!   default swarm on one core, in batches of 256 cases, until at least 1 s; `fuzz_ratio` =
+//!   `fuzz_events_per_sec / events_per_sec`, bound ≥ 0.5; `fuzz_scaling_2_jobs`: the same
+//!   batches on 2 workers, cases/s ÷ the 1-worker figure.
+//!
 //! The benchmark is the one place in the project that reads the wall clock
 //! (`std::time::Instant`); nothing here feeds back into a simulated run.
 
@@ -39,6 +44,11 @@ use crate::world::World;
 
 /// Required: `events_per_sec / heap_events_per_sec` at least this.
 pub const RATIO_BOUND: f64 = 0.5;
+/// Required: `fuzz_events_per_sec / events_per_sec` at least this (a search costs at most
+/// twice the bare simulation per event).
+pub const FUZZ_RATIO_BOUND: f64 = 0.5;
+/// Cases of one fault-search batch.
+const FUZZ_BATCH: u64 = 256;
 /// Required: peak heap of the 1 TiB volume, 1 M writes with and without copy-on-write, at most
 /// this (64 MiB).
 pub const BYTES_BOUND: u64 = 64 << 20;
@@ -107,6 +117,18 @@ pub struct BenchReport {
     /// shadow, then the same blocks written again, so every write copies into the diff area;
     /// peak heap bytes.
     pub bytes_1tib_1m_cow: u64,
+    /// Fault-search cases per second on one core: the default swarm, every oracle on, case
+    /// generation included (`vss-sim fuzz --jobs 1`).
+    pub fuzz_cases_per_sec: f64,
+    /// Events per second of those cases.
+    pub fuzz_events_per_sec: f64,
+    /// `fuzz_events_per_sec / events_per_sec`: what a search costs per event over the bare
+    /// simulation; bound ≥ 0.5.
+    pub fuzz_ratio: f64,
+    /// Cases per second with 2 jobs ÷ with 1, the same cases.
+    pub fuzz_scaling_2_jobs: f64,
+    /// Mean events per fault-search case.
+    pub fuzz_events_per_case: f64,
     /// The ratio bound.
     pub ratio_bound: f64,
     /// The memory bound.
@@ -233,6 +255,32 @@ impl HeapFloor {
                 self.secs += secs;
                 return;
             }
+        }
+    }
+}
+
+/// Fault-search batches (seeds 0, 1, …) on `jobs` workers until `budget` seconds have
+/// passed, or exactly `batches` of them: (cases, events, seconds, batches run).
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // The benchmark is the one place that reads the wall clock.
+fn fuzz_loop(jobs: usize, budget: f64, batches: Option<u64>) -> (u64, u64, f64, u64) {
+    let t0 = std::time::Instant::now(); // determinism-ok: the benchmark times itself
+    let (mut cases, mut events, mut n) = (0, 0, 0);
+    loop {
+        let o = crate::fuzz::Options {
+            cases: FUZZ_BATCH,
+            seed: n,
+            flaw: None,
+            jobs,
+            shard: (1, 1),
+            out: std::path::PathBuf::new(),
+        };
+        let t = crate::fuzz::run_cases(&o, |_| {});
+        cases += t.cases;
+        events += t.events;
+        n += 1;
+        let secs = t0.elapsed().as_secs_f64();
+        if batches.map_or(secs >= budget, |b| n >= b) {
+            return (cases, events, secs, n);
         }
     }
 }
@@ -427,7 +475,13 @@ pub fn measure() -> BenchReport {
     let shadows_256_over_64 = shadows[1] / shadows[0];
     let writers_256_over_64 = writers[1] / writers[0];
 
+    let (fuzz_cases, fuzz_events, fuzz_secs, batches) = fuzz_loop(1, MIN_SECS, None);
+    let (_, _, fuzz_secs_2, _) = fuzz_loop(2, 0.0, Some(batches));
+    let fuzz_cases_per_sec = fuzz_cases as f64 / fuzz_secs;
+    let fuzz_events_per_sec = fuzz_events as f64 / fuzz_secs;
+
     let events_per_sec = plain.events as f64 / plain.secs;
+    let fuzz_ratio = fuzz_events_per_sec / events_per_sec;
     let traced_events_per_sec = traced.events as f64 / traced.secs;
     let backups_per_sec = plain.runs as f64 / plain.secs;
     let ratio = slice_ratios[slice_ratios.len() / 2];
@@ -453,11 +507,17 @@ pub fn measure() -> BenchReport {
         heap_events_measured,
         volume_heap_bytes,
         bytes_1tib_1m_cow,
+        fuzz_cases_per_sec: round1(fuzz_cases_per_sec),
+        fuzz_events_per_sec: round1(fuzz_events_per_sec),
+        fuzz_ratio: (fuzz_ratio * 10_000.0).round() / 10_000.0,
+        fuzz_scaling_2_jobs: (fuzz_secs / fuzz_secs_2 * 1000.0).round() / 1000.0,
+        fuzz_events_per_case: round1(fuzz_events as f64 / fuzz_cases.max(1) as f64),
         ratio_bound: RATIO_BOUND,
         bytes_bound: BYTES_BOUND,
         shadows_bound: SHADOWS_BOUND,
         writers_bound: WRITERS_BOUND,
         bounds_met: ratio >= RATIO_BOUND
+            && fuzz_ratio >= FUZZ_RATIO_BOUND
             && bytes <= BYTES_BOUND
             && bytes_1tib_1m_cow <= BYTES_BOUND
             && shadows_256_over_64 <= SHADOWS_BOUND
@@ -499,6 +559,11 @@ pub fn table(r: &BenchReport) -> String {
         "  1 TiB, 1M + 1M writes, COW {:>13} bytes peak heap (every write copies)\n",
         r.bytes_1tib_1m_cow
     ));
+    s.push_str(&format!(
+        "fault search (default swarm, 1 core): {:.0} cases/s, {:.0} events/s, {:.0} events per \
+         case; 2 jobs / 1 job = {:.3}\n",
+        r.fuzz_cases_per_sec, r.fuzz_events_per_sec, r.fuzz_events_per_case, r.fuzz_scaling_2_jobs
+    ));
     if r.runs_not_clean > 0 {
         s.push_str(&format!(
             "  warning: {} run(s) did not finish cleanly (end reason or violations)\n",
@@ -534,6 +599,11 @@ pub fn table(r: &BenchReport) -> String {
         r.writers_run_seconds[1],
         r.writers_run_seconds[0],
         met(r.writers_256_over_64 <= WRITERS_BOUND)
+    ));
+    s.push_str(&format!(
+        "  fuzz events/s / events/s = {:.4}  (required >= {FUZZ_RATIO_BOUND})  {}\n",
+        r.fuzz_ratio,
+        met(r.fuzz_ratio >= FUZZ_RATIO_BOUND)
     ));
     s.push_str(if r.bounds_met {
         "all bounds met\n"

@@ -165,3 +165,24 @@ fn a_clean_campaign_exits_0_and_a_failing_one_1_with_its_replay() {
     assert!(std::path::Path::new(&path.replace(".toml", ".json")).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_determinism_runs_cases_twice_and_finds_them_identical() {
+    let out = Command::new(vss_sim_bin())
+        .args([
+            "fuzz",
+            "--check-determinism",
+            "--cases",
+            "30",
+            "--seed",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("30 cases run twice, every trace identical"),
+        "{text}"
+    );
+}

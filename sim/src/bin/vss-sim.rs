@@ -118,6 +118,10 @@ enum Command {
         /// Print the requesters a campaign can test, one name a line, the correct one first.
         #[arg(long)]
         list_requesters: bool,
+        /// Run a sample of the cases (up to 200) twice and compare their traces byte for
+        /// byte; exit 1 with the first differing line when they differ.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Work with scenario files.
     Scenario {
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
             out,
             json,
             list_requesters,
+            check_determinism,
         } => sim::fuzz::cli::main(&sim::fuzz::cli::Args {
             cases: Some(cases),
             seed: Some(seed),
@@ -197,6 +202,7 @@ fn main() -> ExitCode {
             out: Some(out),
             json,
             list_requesters,
+            check_determinism,
         }),
         Command::Oracles => {
             let text: String = sim::oracle::ALL

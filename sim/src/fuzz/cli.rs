@@ -34,7 +34,12 @@ pub struct Args {
     pub json: bool,
     /// `--list-requesters`.
     pub list_requesters: bool,
+    /// `--check-determinism`: run a sample of the cases twice and compare their traces.
+    pub check_determinism: bool,
 }
+
+/// Cases `--check-determinism` runs twice (at most; fewer when the shard has fewer).
+pub const DETERMINISM_SAMPLE: u64 = 200;
 
 /// The requesters `--list-requesters` prints: the standard one, then the mutants.
 pub fn requester_names() -> Vec<&'static str> {
@@ -122,6 +127,26 @@ pub fn main(a: &Args) -> ExitCode {
         Ok(o) => o,
         Err(e) => return bad(e),
     };
+    if a.check_determinism {
+        let (text, code) = match super::check_determinism(&o, DETERMINISM_SAMPLE) {
+            Ok(n) => (
+                format!("determinism: {n} cases run twice, every trace identical\n"),
+                ExitCode::SUCCESS,
+            ),
+            Err(m) => (
+                format!(
+                    "determinism: case {} differs at trace line {}:\n  first:  {}\n  second: \
+                     {}\n",
+                    m.case, m.line, m.first, m.second
+                ),
+                ExitCode::from(1),
+            ),
+        };
+        return match out::stdout("fuzz", text.as_bytes()) {
+            Ok(_) => code,
+            Err(failed) => failed,
+        };
+    }
     let total = super::shard_cases(&o).count() as u64;
     let terminal = std::io::stderr().is_terminal();
     let t0 = std::time::Instant::now();

@@ -161,6 +161,58 @@ pub fn run_cases(o: &Options, mut progress: impl FnMut(&Totals)) -> Totals {
     totals
 }
 
+/// A case whose two runs differed: the first trace line where they part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The case number.
+    pub case: u64,
+    /// The 1-based trace line where the runs part.
+    pub line: usize,
+    /// That line in the first run and in the second (empty past the end).
+    pub first: String,
+    /// The second run's line.
+    pub second: String,
+}
+
+/// The JSONL trace of `plan`'s run.
+fn trace_bytes(plan: &Plan, case: u64, flaw: Option<Flaw>) -> Vec<u8> {
+    let s = plan.build(&case_name(case), flaw);
+    let mut world = World::new(&s, s.seed, Trace::on(true, false));
+    world.run();
+    world.rec.trace.finish().1.unwrap_or_default()
+}
+
+/// Runs each of `sample` cases of the shard twice (each time from a fresh draw of its plan)
+/// and compares the traces byte for byte: the number of cases checked, or the first
+/// difference.
+pub fn check_determinism(o: &Options, sample: u64) -> Result<u64, Mismatch> {
+    let mut n = 0;
+    for case in shard_cases(o).take(usize::try_from(sample).unwrap_or(usize::MAX)) {
+        let a = trace_bytes(&case_tree(o.seed, case).current(), case, o.flaw);
+        let b = trace_bytes(&case_tree(o.seed, case).current(), case, o.flaw);
+        if a != b {
+            let (la, lb): (Vec<&[u8]>, Vec<&[u8]>) = (
+                a.split(|c| *c == b'\n').collect(),
+                b.split(|c| *c == b'\n').collect(),
+            );
+            let i = (0..la.len().max(lb.len()))
+                .find(|i| la.get(*i) != lb.get(*i))
+                .unwrap_or(0);
+            let text = |l: Option<&&[u8]>| {
+                l.map_or(String::new(), |l| String::from_utf8_lossy(l).into_owned())
+            };
+            return Err(Mismatch {
+                case,
+                line: i + 1,
+                first: text(la.get(i)),
+                second: text(lb.get(i)),
+            });
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// `fuzz --json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct FuzzJson {
@@ -202,6 +254,19 @@ mod tests {
         assert_eq!(case_tree(7, 3).current(), a);
         assert_ne!(case_tree(7, 4).current(), a);
         assert_ne!(case_tree(8, 3).current(), a);
+    }
+
+    #[test]
+    fn a_sample_of_cases_replays_byte_for_byte() {
+        let o = Options {
+            cases: 20,
+            seed: 3,
+            flaw: None,
+            jobs: 1,
+            shard: (1, 1),
+            out: PathBuf::new(),
+        };
+        assert_eq!(check_determinism(&o, 20), Ok(20));
     }
 
     #[test]

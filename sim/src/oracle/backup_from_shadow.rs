@@ -8,15 +8,13 @@
 //! Judged at the end of the run on the requester's last object; a script's result is the
 //! run's judgement of its calls, not a report, and is not judged here.
 
-use std::collections::BTreeMap;
-
 use model::api::{ApiCall, ApiCallKind};
 use model::ids::{RequesterId, SnapshotId, SnapshotSetId, VolumeId};
 use model::machine::Machine;
 use model::time::Instant;
 use model::vss::Hresult;
 
-use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
+use super::{Entry, Few, Oracle, OracleInfo, Setup, VecMap, Violation, found};
 use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
@@ -49,21 +47,21 @@ struct Object {
     asked: Option<(ApiCallKind, Option<SnapshotSetId>, Option<VolumeId>)>,
     set: Option<SnapshotSetId>,
     /// Volumes `AddToSnapshotSet` added (returned `S_OK`).
-    added: Vec<VolumeId>,
+    added: Few<VolumeId>,
     /// Shadow copies read to the end.
-    read_in_full: Vec<SnapshotId>,
+    read_in_full: Few<SnapshotId>,
     /// Live volumes copied.
-    live: Vec<VolumeId>,
+    live: Few<VolumeId>,
     /// The component a `SetBackupSucceeded(false)` in flight names.
     marking_failed: Option<(model::ids::WriterId, u16)>,
     /// Components marked not backed up (the call returned `S_OK`).
-    marked_failed: Vec<(model::ids::WriterId, u16)>,
+    marked_failed: Few<(model::ids::WriterId, u16)>,
 }
 
 #[derive(Default)]
 struct BackupFromShadow {
-    objects: BTreeMap<RequesterId, Object>,
-    shadows: BTreeMap<SnapshotId, (SnapshotSetId, VolumeId)>,
+    objects: VecMap<RequesterId, Object>,
+    shadows: VecMap<SnapshotId, (SnapshotSetId, VolumeId)>,
 }
 
 impl BackupFromShadow {
@@ -113,7 +111,7 @@ impl Oracle for BackupFromShadow {
                 self.objects.remove(requester);
             }
             Fact::Call { requester, call } => {
-                let o = self.objects.entry(*requester).or_default();
+                let o = self.objects.entry_or_default(*requester);
                 o.marking_failed = match call {
                     ApiCall::SetBackupSucceeded {
                         component,
@@ -132,7 +130,7 @@ impl Oracle for BackupFromShadow {
                 call,
                 result,
             } => {
-                let o = self.objects.entry(*requester).or_default();
+                let o = self.objects.entry_or_default(*requester);
                 let asked = o.asked.take();
                 if *result != Hresult::Ok {
                     return;
@@ -169,18 +167,12 @@ impl Oracle for BackupFromShadow {
                 ..
             } => self
                 .objects
-                .entry(*requester)
-                .or_default()
+                .entry_or_default(*requester)
                 .read_in_full
                 .push(*snapshot),
             Fact::LiveRead {
                 requester, volume, ..
-            } => self
-                .objects
-                .entry(*requester)
-                .or_default()
-                .live
-                .push(*volume),
+            } => self.objects.entry_or_default(*requester).live.push(*volume),
             Fact::RequesterResult {
                 requester,
                 result: Hresult::Ok,

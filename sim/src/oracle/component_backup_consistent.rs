@@ -7,8 +7,6 @@
 //! its shadow copy mid-read and still reports the component backed up is caught here: the
 //! backup it reports as good would restore a torn database or a partial copy.
 
-use std::collections::BTreeMap;
-
 use model::api::ApiCall;
 use model::api::ApiCallKind;
 use model::app::TornUnit;
@@ -17,7 +15,7 @@ use model::machine::Machine;
 use model::time::Instant;
 use model::vss::Hresult;
 
-use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
+use super::{Entry, Few, Oracle, OracleInfo, Setup, VecMap, Violation, found};
 use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
@@ -51,7 +49,7 @@ struct Session {
     /// The object's set (`StartSnapshotSet` returned `S_OK`).
     set: Option<SnapshotSetId>,
     /// Shadow copies this requester read to the end (whatever their set).
-    read_in_full: Vec<SnapshotId>,
+    read_in_full: Few<SnapshotId>,
     /// The component a `SetBackupSucceeded(true)` call names, until it returns: it is marked
     /// only when the call returns `S_OK`.
     marking: Option<(WriterId, u16)>,
@@ -59,16 +57,16 @@ struct Session {
 
 #[derive(Default)]
 struct ComponentBackup {
-    sessions: BTreeMap<RequesterId, Session>,
+    sessions: VecMap<RequesterId, Session>,
     /// Every shadow copy made: its set and volume.
-    shadows: BTreeMap<SnapshotId, (SnapshotSetId, VolumeId)>,
+    shadows: VecMap<SnapshotId, (SnapshotSetId, VolumeId)>,
     /// Applications torn in a set's image, by set and writer.
-    torn: BTreeMap<(SnapshotSetId, WriterId), Vec<(String, TornUnit)>>,
+    torn: VecMap<(SnapshotSetId, WriterId), Vec<(String, TornUnit)>>,
 }
 
 impl ComponentBackup {
     fn session(&mut self, r: RequesterId) -> &mut Session {
-        self.sessions.entry(r).or_default()
+        self.sessions.entry_or_default(r)
     }
 
     /// Why marking `component` of `writer` backed up is wrong, if it is.
@@ -81,11 +79,13 @@ impl ComponentBackup {
     ) -> Option<String> {
         let info = machine.writers.get(writer.idx())?;
         let comp = info.components.get(usize::from(idx))?;
-        let what = format!("component {} of {}", comp.name, info.name);
+        // Named only when something is wrong: the common case formats nothing.
+        let what = || format!("component {} of {}", comp.name, info.name);
         let s = self.sessions.get(&r);
         let Some(set) = s.and_then(|s| s.set) else {
             return Some(format!(
-                "{what} was marked backed up with no snapshot set started"
+                "{} was marked backed up with no snapshot set started",
+                what()
             ));
         };
         let read = s.map_or(&[][..], |s| &s.read_in_full[..]);
@@ -101,17 +101,21 @@ impl ComponentBackup {
                     .get(v.idx())
                     .map_or("?", |x| x.name.as_str());
                 return Some(format!(
-                    "{what} was marked backed up, but {name} was not read in full from a \
-                     shadow copy of set {set}"
+                    "{} was marked backed up, but {name} was not read in full from a shadow \
+                     copy of set {set}",
+                    what()
                 ));
             }
         }
         if let Some(apps) = self.torn.get(&(set, writer)) {
             let (app, t) = &apps[0];
             return Some(format!(
-                "{what} was marked backed up, but {app}'s image in set {set} is torn (unit {} \
-                 cut after {} of its {} writes)",
-                t.unit, t.written, t.of
+                "{} was marked backed up, but {app}'s image in set {set} is torn (unit {} cut \
+                 after {} of its {} writes)",
+                what(),
+                t.unit,
+                t.written,
+                t.of
             ));
         }
         None
@@ -184,8 +188,7 @@ impl Oracle for ComponentBackup {
                 ..
             } => self
                 .torn
-                .entry((*set_id, *writer))
-                .or_default()
+                .entry_or_default((*set_id, *writer))
                 .push((app.clone(), *t)),
             _ => {}
         }

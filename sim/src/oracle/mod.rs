@@ -8,8 +8,6 @@
 //! reach no oracle at all) and a constructor. Each file keeps a unit test that feeds it facts
 //! breaking its invariant on purpose.
 
-use std::collections::BTreeMap;
-
 use model::api::{ApiCall, ApiCallKind};
 use model::ids::{RequesterId, SnapshotSetId};
 use model::machine::Machine;
@@ -33,6 +31,70 @@ mod shadows_after_release;
 mod snapshot_state_graph;
 mod stalled;
 mod writer_state_graph;
+
+/// A map for the few keys an oracle tracks (requesters, sets, shadows of one run): pairs in
+/// insertion order, searched linearly, the first four inline (no heap for a machine of a few
+/// requesters and volumes). Cheaper than a `BTreeMap` at these sizes; iteration is in
+/// insertion order, never hashed.
+#[derive(Clone, Debug)]
+pub(crate) struct VecMap<K, V> {
+    pairs: smallvec::SmallVec<[(K, V); 4]>,
+}
+
+/// A short list an oracle keeps (volumes, shadows, components of one object): inline up to 4.
+pub(crate) type Few<T> = smallvec::SmallVec<[T; 4]>;
+
+impl<K, V> Default for VecMap<K, V> {
+    fn default() -> Self {
+        VecMap {
+            pairs: smallvec::SmallVec::new(),
+        }
+    }
+}
+
+impl<K: PartialEq, V> VecMap<K, V> {
+    pub(crate) fn get(&self, k: &K) -> Option<&V> {
+        self.pairs.iter().find(|(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    pub(crate) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        self.pairs.iter_mut().find(|(x, _)| x == k).map(|(_, v)| v)
+    }
+
+    pub(crate) fn insert(&mut self, k: K, v: V) -> Option<V> {
+        match self.get_mut(&k) {
+            Some(old) => Some(std::mem::replace(old, v)),
+            None => {
+                self.pairs.push((k, v));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
+        let i = self.pairs.iter().position(|(x, _)| x == k)?;
+        Some(self.pairs.remove(i).1)
+    }
+
+    pub(crate) fn entry_or_default(&mut self, k: K) -> &mut V
+    where
+        V: Default,
+    {
+        let i = match self.pairs.iter().position(|(x, _)| *x == k) {
+            Some(i) => i,
+            None => {
+                self.pairs.push((k, V::default()));
+                self.pairs.len() - 1
+            }
+        };
+        &mut self.pairs[i].1
+    }
+
+    /// The pairs, in insertion order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.pairs.iter().map(|(k, v)| (k, v))
+    }
+}
 
 /// An invariant that did not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,11 +235,11 @@ fn found(now: Instant, detail: String) -> Violation {
 #[derive(Default)]
 struct SetOwners {
     /// The id of each requester's `StartSnapshotSet` not answered yet.
-    asked: BTreeMap<RequesterId, SnapshotSetId>,
+    asked: VecMap<RequesterId, SnapshotSetId>,
     /// Each requester's current set.
-    current: BTreeMap<RequesterId, SnapshotSetId>,
+    current: VecMap<RequesterId, SnapshotSetId>,
     /// Every started set's requester.
-    owner: BTreeMap<SnapshotSetId, RequesterId>,
+    owner: VecMap<SnapshotSetId, RequesterId>,
 }
 
 impl SetOwners {

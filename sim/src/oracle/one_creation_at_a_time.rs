@@ -41,7 +41,7 @@ struct OneCreationAtATime {
     slot: Option<(RequesterId, SnapshotSetId)>,
     /// The creations in progress (more than one only once a violation was reported), in the
     /// order they began.
-    running: Vec<SnapshotSetId>,
+    running: super::Few<SnapshotSetId>,
 }
 
 impl OneCreationAtATime {

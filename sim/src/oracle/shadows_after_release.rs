@@ -65,9 +65,9 @@ struct ShadowsAfterRelease {
     /// Sets whose requester released the object that started them, in id order.
     released: BTreeSet<SnapshotSetId>,
     /// Sets whose creation ended with a failure phase.
-    failed: Vec<SnapshotSetId>,
+    failed: super::Few<SnapshotSetId>,
     /// Every shadow created, in creation order.
-    shadows: Vec<Shadow>,
+    shadows: super::Few<Shadow>,
 }
 
 impl ShadowsAfterRelease {

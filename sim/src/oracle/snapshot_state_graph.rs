@@ -14,14 +14,12 @@
 //! ends `Finished` (every requester done, the service idle) every shadow copy is `CREATED`,
 //! `ABORTED` or `DELETED`: none is left half made.
 
-use std::collections::BTreeMap;
-
 use model::ids::SnapshotId;
 use model::machine::Machine;
 use model::time::Instant;
 use model::vss::SnapshotState;
 
-use super::{Entry, Oracle, OracleInfo, Setup, Violation, found};
+use super::{Entry, Oracle, OracleInfo, Setup, VecMap, Violation, found};
 use crate::fact::{EndReason, Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
@@ -80,7 +78,7 @@ pub(crate) fn is_legal(prev: SnapshotState, next: SnapshotState) -> bool {
 #[derive(Default)]
 struct SnapshotStateGraph {
     /// Each shadow copy's last state.
-    state: BTreeMap<SnapshotId, SnapshotState>,
+    state: VecMap<SnapshotId, SnapshotState>,
 }
 
 impl Oracle for SnapshotStateGraph {
@@ -89,7 +87,7 @@ impl Oracle for SnapshotStateGraph {
             reason: EndReason::Finished,
         } = fact
         {
-            for (snapshot, state) in &self.state {
+            for (snapshot, state) in self.state.iter() {
                 if !matches!(
                     state,
                     SnapshotState::Created | SnapshotState::Aborted | SnapshotState::Deleted
