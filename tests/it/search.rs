@@ -186,3 +186,53 @@ fn check_determinism_runs_cases_twice_and_finds_them_identical() {
         "{text}"
     );
 }
+
+#[test]
+fn merged_shard_results_equal_the_unsharded_campaign() {
+    let dir = std::env::temp_dir().join(format!("vss-sim-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fuzz = |extra: &[&str]| {
+        let out = Command::new(vss_sim_bin())
+            .args([
+                "fuzz",
+                "--cases",
+                "120",
+                "--requester",
+                "trusts-wait",
+                "--json",
+            ])
+            .args(["--out", dir.join("failures").to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        out.stdout
+    };
+    for k in 1..=3 {
+        let json = fuzz(&["--shard", &format!("{k}/3")]);
+        std::fs::write(dir.join(format!("shard-{k}.json")), json).unwrap();
+    }
+    let merged = Command::new(vss_sim_bin())
+        .args(["fuzz", "merge", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(1), "{merged:?}");
+    let m: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
+    let whole: serde_json::Value = serde_json::from_slice(&fuzz(&[])).unwrap();
+    for key in [
+        "cases",
+        "events",
+        "violations",
+        "findings",
+        "events_per_case",
+    ] {
+        assert_eq!(m[key], whole[key], "{key}");
+    }
+    for key in ["case", "oracle", "seed"] {
+        assert_eq!(
+            m["first_failure"][key], whole["first_failure"][key],
+            "{key}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

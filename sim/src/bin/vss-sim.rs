@@ -90,7 +90,10 @@ enum Command {
     /// Search fault space: run generated machines (swarm testing) with every oracle on, shrink
     /// the lowest failing case and write a scenario that replays it. Exit 0: no violation;
     /// 1: one found (the replay command is printed); 2: bad input.
+    #[command(args_conflicts_with_subcommands = true)]
     Fuzz {
+        #[command(subcommand)]
+        action: Option<FuzzCommand>,
         /// Cases in the whole campaign (all shards together).
         #[arg(long, default_value_t = 1000)]
         cases: u64,
@@ -132,6 +135,17 @@ enum Command {
     Graph {
         /// Which graph: `writer`.
         which: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FuzzCommand {
+    /// Combine the `--json` results of a campaign's shards into the whole campaign's (exit 1
+    /// when any shard found a violation).
+    Merge {
+        /// Shard results: JSON files, or directories of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -182,6 +196,11 @@ fn main() -> ExitCode {
         } => cmd_vssadmin(&verb, object.as_deref(), file, at.as_deref(), seed, lf),
         Command::Bench { json } => sim::bench::main(json),
         Command::Fuzz {
+            action: Some(FuzzCommand::Merge { paths }),
+            ..
+        } => sim::fuzz::cli::merge_main(&paths),
+        Command::Fuzz {
+            action: None,
             cases,
             seed,
             requester,

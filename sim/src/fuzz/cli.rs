@@ -212,6 +212,7 @@ fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
     let text = if json {
         let j = FuzzJson {
             cases: t.cases,
+            events: t.events,
             violations: t.violations.clone(),
             findings: t.findings.clone(),
             cases_per_sec: (t.cases as f64 / secs.max(1e-9) * 10.0).round() / 10.0,
@@ -255,6 +256,61 @@ fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
         s
     };
     match out::stdout("fuzz", text.as_bytes()) {
+        Err(e) => e,
+        Ok(_) if failed => ExitCode::from(1),
+        Ok(_) => ExitCode::SUCCESS,
+    }
+}
+
+/// `vss-sim fuzz merge PATH…`: reads each shard's `--json` result (a file, or every `.json`
+/// file directly in a directory, in name order) and prints the whole campaign's. Exit 1 when a
+/// shard found a violation, 0 otherwise, 2 on a file that cannot be read or is not a result.
+pub fn merge_main(paths: &[PathBuf]) -> ExitCode {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = match std::fs::read_dir(p) {
+                Ok(d) => d
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|f| f.extension().is_some_and(|x| x == "json"))
+                    .collect(),
+                Err(e) => return bad(format!("merge: cannot read {}: {e}", p.display())),
+            };
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    if files.is_empty() {
+        return bad(
+            "merge: no shard result given; pass the JSON files (or their directory) \
+                    that `vss-sim fuzz --shard K/N --json` printed"
+                .into(),
+        );
+    }
+    let mut parts = Vec::new();
+    for f in &files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => return bad(format!("merge: cannot read {}: {e}", f.display())),
+        };
+        match serde_json::from_str::<FuzzJson>(&text) {
+            Ok(j) => parts.push(j),
+            Err(e) => {
+                return bad(format!(
+                    "merge: {}: not a `vss-sim fuzz --json` result ({e})",
+                    f.display()
+                ));
+            }
+        }
+    }
+    let m = super::merge(&parts);
+    let failed = !m.violations.is_empty();
+    let mut s = serde_json::to_string(&m).expect("the result always serialises");
+    s.push('\n');
+    match out::stdout("fuzz merge", s.as_bytes()) {
         Err(e) => e,
         Ok(_) if failed => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,

@@ -214,10 +214,13 @@ pub fn check_determinism(o: &Options, sample: u64) -> Result<u64, Mismatch> {
 }
 
 /// `fuzz --json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct FuzzJson {
     /// Cases run.
     pub cases: u64,
+    /// Events of all cases (what `fuzz merge` sums to recompute `events_per_case`).
+    #[serde(default)]
+    pub events: u64,
     /// Each oracle that fired → the cases it fired in; `{}` when none.
     pub violations: BTreeMap<String, u64>,
     /// Each finding → how many were made.
@@ -231,7 +234,7 @@ pub struct FuzzJson {
 }
 
 /// `first_failure`.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct FailureJson {
     /// The case number.
     pub case: u64,
@@ -241,6 +244,44 @@ pub struct FailureJson {
     pub scenario_path: String,
     /// The seed to replay it with.
     pub seed: u64,
+}
+
+/// Combines the `--json` results of the shards of one campaign into the result of the whole:
+/// cases, events, violations and findings summed, the lowest failing case kept, and the rates
+/// recomputed (`cases_per_sec` as the shards' sum: they run side by side).
+pub fn merge(parts: &[FuzzJson]) -> FuzzJson {
+    let mut m = FuzzJson {
+        cases: 0,
+        events: 0,
+        violations: BTreeMap::new(),
+        findings: BTreeMap::new(),
+        cases_per_sec: 0.0,
+        events_per_case: 0.0,
+        first_failure: None,
+    };
+    for p in parts {
+        m.cases += p.cases;
+        m.events += p.events;
+        m.cases_per_sec += p.cases_per_sec;
+        for (k, v) in &p.violations {
+            *m.violations.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &p.findings {
+            *m.findings.entry(k.clone()).or_default() += v;
+        }
+        if let Some(f) = &p.first_failure
+            && m.first_failure.as_ref().is_none_or(|g| f.case < g.case)
+        {
+            m.first_failure = Some(f.clone());
+        }
+    }
+    m.cases_per_sec = (m.cases_per_sec * 10.0).round() / 10.0;
+    m.events_per_case = if m.cases == 0 {
+        0.0
+    } else {
+        (m.events as f64 / m.cases as f64 * 10.0).round() / 10.0
+    };
+    m
 }
 
 #[cfg(test)]
