@@ -1,4 +1,5 @@
-//! The failure catalog covers every failure code and writer state of issue 3's list.
+//! The failure catalog covers every failure code and writer state of the README's
+//! "Reproducing a failure on demand" table.
 //!
 //! Runs every scenario under `scenarios/`, collects each HRESULT name the `run --json` report
 //! shows (`result`, `requesters[].result`, `calls[].result`, `calls[].async_result`,
@@ -12,7 +13,7 @@ use std::path::Path;
 use sim::run::{RunOptions, run};
 use vss_sim_tests::{load, root, toml_files};
 
-/// Issue 3, item 4: the codes the catalog must produce between its files.
+/// The codes the catalog must produce between its files.
 const REQUIRED_CODES: &[&str] = &[
     "VSS_E_WRITERERROR_INCONSISTENTSNAPSHOT",
     "VSS_E_WRITERERROR_OUTOFRESOURCES",
@@ -39,7 +40,7 @@ const REQUIRED_CODES: &[&str] = &[
     "VSS_S_ASYNC_CANCELLED",
 ];
 
-/// Issue 3, item 4: the writer states (the restore states come with the restore work).
+/// The writer states (the restore states come with the restore work).
 const REQUIRED_STATES: &[&str] = &[
     "VSS_WS_FAILED_AT_IDENTIFY",
     "VSS_WS_FAILED_AT_PREPARE_BACKUP",
@@ -51,7 +52,7 @@ const REQUIRED_STATES: &[&str] = &[
     "VSS_WS_FAILED_AT_BACKUPSHUTDOWN",
 ];
 
-/// Issue 3, item 4: the catalog's folders.
+/// The catalog's folders.
 const FOLDERS: &[&str] = &[
     "happy",
     "writer",
@@ -83,7 +84,7 @@ fn catalog_produces_every_listed_code_and_writer_state() {
         let scenario = load(path);
         let report = run(&scenario, scenario.seed, RunOptions::default()).report;
         // A code counts when the scenario's [expect] asserts it and the run passes that
-        // [expect] (issue 3: "asserted by their [expect] and visible in run --json").
+        // [expect], as well as visible in run --json.
         if !report.expect.passed {
             continue;
         }
@@ -111,7 +112,7 @@ fn catalog_produces_every_listed_code_and_writer_state() {
         .collect();
     assert!(
         missing.is_empty(),
-        "no scenario under scenarios/ shows these any more (issue 3, item 4); add or fix one \
+        "no scenario under scenarios/ shows these any more ; add or fix one \
          whose [expect] asserts each:\n  {}",
         missing.join("\n  ")
     );
@@ -136,7 +137,7 @@ fn catalog_has_forty_files_in_its_nine_folders() {
     );
     assert!(
         total >= MIN_FILES,
-        "the catalog holds {total} scenarios in {}; issue 3 asks for at least {MIN_FILES}",
+        "the catalog holds {total} scenarios in {}; the catalog keeps at least {MIN_FILES}",
         FOLDERS.join(", ")
     );
 }

@@ -33,7 +33,7 @@ fn every_reproducer_of_a_found_defect_passes_its_expect() {
 
 #[test]
 fn a_read_step_before_the_shadow_exists_reads_nothing() {
-    // Issue 7, item 3: the read step runs while DoSnapshotSet (wait = false) is still
+    // The read step runs while DoSnapshotSet (wait = false) is still
     // creating the shadow. Before the fix it read the live volume for 8 virtual seconds.
     let path = root().join("tests/inputs/found/read_before_the_shadow_exists.toml");
     let s = load(&path);

@@ -313,7 +313,7 @@ impl World {
         reason
     }
 
-    /// The result of requester `r` by the rule of `run --json`'s `result` (issue #2, item 7):
+    /// The result of requester `r` by the rule of `run --json`'s `result` (README, "JSON output"):
     /// `S_OK` when its backup completed, else its first failure, `VSS_S_ASYNC_CANCELLED` if it
     /// cancelled or aborted before any, `VSS_S_ASYNC_PENDING` if it had not finished.
     pub fn requester_result(&self, r: usize) -> Hresult {
