@@ -105,7 +105,7 @@ pub struct WriterPlan {
 pub struct WorkloadPlan {
     /// Index into the volumes.
     pub volume: u8,
-    /// 0: 100/s, 1: 500/s, 2: 2000/s.
+    /// 0: 50/s, 1: 200/s, 2: 800/s.
     pub rate: u8,
     /// 0: uniform, 1: sequential, 2: hotspot.
     pub pattern: u8,
@@ -209,7 +209,7 @@ pub const CONTEXTS: [SnapshotContext; 5] = [
 ];
 
 const SIZES: [u64; 4] = [64 << 20, 256 << 20, 1 << 30, 8 << 30];
-const RATES: [u64; 3] = [100, 500, 2000];
+const RATES: [u64; 3] = [50, 200, 800];
 
 /// The features of a swarm case: each on or off at even odds.
 pub fn features() -> impl Strategy<Value = Features> {
@@ -439,7 +439,7 @@ impl Plan {
                 s.workloads.push(WorkloadSpec {
                     name: format!("app{i}.exe"),
                     volumes: vols.clone(),
-                    rate: 1000,
+                    rate: 500,
                     // A file rewriter's blocks follow its files, not a pattern.
                     pattern: if matches!(kind, AppKind::Database { .. }) {
                         Pattern::Hotspot
