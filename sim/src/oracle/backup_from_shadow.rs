@@ -9,12 +9,12 @@
 //! run's judgement of its calls, not a report, and is not judged here.
 
 use model::api::{ApiCall, ApiCallKind};
-use model::ids::{RequesterId, SnapshotId, SnapshotSetId, VolumeId};
+use model::ids::{RequesterId, VolumeId};
 use model::machine::Machine;
 use model::time::Instant;
 use model::vss::Hresult;
 
-use super::{Entry, Few, Oracle, OracleInfo, Setup, VecMap, Violation, found};
+use super::{BackupReads, Entry, Few, Oracle, OracleInfo, Setup, VecMap, Violation, found};
 use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
@@ -24,15 +24,12 @@ pub(super) const ENTRY: Entry = Entry {
                       copy of its set, none from a live volume",
         rule: "S1, 13",
     },
-    sees: FactKind::set(&[
-        FactKind::Call,
-        FactKind::Answered,
-        FactKind::NewObject,
-        FactKind::ShadowCreated,
-        FactKind::ReadEnded,
-        FactKind::LiveRead,
-        FactKind::RequesterResult,
-    ]),
+    sees: FactKind::set(BackupReads::SEES)
+        | FactKind::set(&[
+            FactKind::NewObject,
+            FactKind::LiveRead,
+            FactKind::RequesterResult,
+        ]),
     build,
 };
 
@@ -43,13 +40,10 @@ fn build(_: &Setup<'_>) -> Box<dyn Oracle> {
 /// One requester's current object, as far as its backup goes.
 #[derive(Default)]
 struct Object {
-    /// The call in flight and what it named (a set, a volume).
-    asked: Option<(ApiCallKind, Option<SnapshotSetId>, Option<VolumeId>)>,
-    set: Option<SnapshotSetId>,
-    /// Volumes `AddToSnapshotSet` added (returned `S_OK`).
+    /// The call in flight and the volume it named.
+    asked: Option<(ApiCallKind, Option<VolumeId>)>,
+    /// Volumes `AddToSnapshotSet` added (returned `S_OK`) to the object's current set.
     added: Few<VolumeId>,
-    /// Shadow copies read to the end.
-    read_in_full: Few<SnapshotId>,
     /// Live volumes copied.
     live: Few<VolumeId>,
     /// The component a `SetBackupSucceeded(false)` in flight names.
@@ -60,12 +54,13 @@ struct Object {
 
 #[derive(Default)]
 struct BackupFromShadow {
+    /// Each requester's set and what it read of it.
+    reads: BackupReads,
     objects: VecMap<RequesterId, Object>,
-    shadows: VecMap<SnapshotId, (SnapshotSetId, VolumeId)>,
 }
 
 impl BackupFromShadow {
-    fn judge(&self, machine: &Machine, o: &Object) -> Option<String> {
+    fn judge(&self, machine: &Machine, r: RequesterId, o: &Object) -> Option<String> {
         let name = |v: &VolumeId| {
             machine
                 .volumes
@@ -78,13 +73,9 @@ impl BackupFromShadow {
                 name(v)
             ));
         }
-        let set = o.set?;
+        let set = self.reads.set_of(r)?;
         for v in &o.added {
-            let read = o.read_in_full.iter().any(|s| {
-                self.shadows
-                    .get(s)
-                    .is_some_and(|(sset, vol)| *sset == set && vol == v)
-            });
+            let read = self.reads.read_from_its_set(r, *v);
             let excused = o.marked_failed.iter().any(|(w, c)| {
                 machine
                     .writers
@@ -106,6 +97,7 @@ impl BackupFromShadow {
 
 impl Oracle for BackupFromShadow {
     fn observe(&mut self, machine: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+        self.reads.observe(fact);
         match fact {
             Fact::NewObject { requester } => {
                 self.objects.remove(requester);
@@ -120,9 +112,8 @@ impl Oracle for BackupFromShadow {
                     _ => None,
                 };
                 o.asked = Some(match call {
-                    ApiCall::StartSnapshotSet { new_id } => (call.kind(), Some(*new_id), None),
-                    ApiCall::AddToSnapshotSet { volume, .. } => (call.kind(), None, *volume),
-                    other => (other.kind(), None, None),
+                    ApiCall::AddToSnapshotSet { volume, .. } => (call.kind(), *volume),
+                    other => (other.kind(), None),
                 });
             }
             Fact::Answered {
@@ -136,13 +127,11 @@ impl Oracle for BackupFromShadow {
                     return;
                 }
                 match (call, asked) {
-                    (ApiCallKind::StartSnapshotSet, Some((_, Some(set), _))) => {
-                        o.set = Some(set);
+                    (ApiCallKind::StartSnapshotSet, _) => {
                         o.added.clear();
-                        o.read_in_full.clear();
                         o.marked_failed.clear();
                     }
-                    (ApiCallKind::AddToSnapshotSet, Some((_, _, Some(v)))) => o.added.push(v),
+                    (ApiCallKind::AddToSnapshotSet, Some((_, Some(v)))) => o.added.push(v),
                     (ApiCallKind::SetBackupSucceeded, _) => {
                         if let Some(c) = o.marking_failed.take() {
                             o.marked_failed.push(c);
@@ -151,25 +140,6 @@ impl Oracle for BackupFromShadow {
                     _ => {}
                 }
             }
-            Fact::ShadowCreated {
-                set_id,
-                snapshot,
-                volume,
-                ..
-            } => {
-                self.shadows.insert(*snapshot, (*set_id, *volume));
-            }
-            Fact::ReadEnded {
-                requester,
-                snapshot,
-                result: Hresult::Ok,
-                matches: Some(_),
-                ..
-            } => self
-                .objects
-                .entry_or_default(*requester)
-                .read_in_full
-                .push(*snapshot),
             Fact::LiveRead {
                 requester, volume, ..
             } => self.objects.entry_or_default(*requester).live.push(*volume),
@@ -181,7 +151,7 @@ impl Oracle for BackupFromShadow {
                 if let Some(why) = self
                     .objects
                     .get(requester)
-                    .and_then(|o| self.judge(machine, o))
+                    .and_then(|o| self.judge(machine, *requester, o))
                 {
                     out.push(found(now, why));
                 }

@@ -7,15 +7,14 @@
 //! its shadow copy mid-read and still reports the component backed up is caught here: the
 //! backup it reports as good would restore a torn database or a partial copy.
 
-use model::api::ApiCall;
-use model::api::ApiCallKind;
+use model::api::{ApiCall, ApiCallKind};
 use model::app::TornUnit;
-use model::ids::{RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
+use model::ids::{RequesterId, SnapshotSetId, WriterId};
 use model::machine::Machine;
 use model::time::Instant;
 use model::vss::Hresult;
 
-use super::{Entry, Few, Oracle, OracleInfo, Setup, VecMap, Violation, found};
+use super::{BackupReads, Entry, Oracle, OracleInfo, Setup, VecMap, Violation, found};
 use crate::fact::{Fact, FactKind};
 
 pub(super) const ENTRY: Entry = Entry {
@@ -25,50 +24,26 @@ pub(super) const ENTRY: Entry = Entry {
                       with its writer's data consistent",
         rule: "S1, S5, 33",
     },
-    sees: FactKind::set(&[
-        FactKind::Call,
-        FactKind::Answered,
-        FactKind::NewObject,
-        FactKind::ShadowCreated,
-        FactKind::ReadEnded,
-        FactKind::AppImage,
-    ]),
+    sees: FactKind::set(BackupReads::SEES) | FactKind::set(&[FactKind::AppImage]),
     build,
 };
 
-fn build(setup: &Setup<'_>) -> Box<dyn Oracle> {
-    let _ = setup;
+fn build(_: &Setup<'_>) -> Box<dyn Oracle> {
     Box::new(ComponentBackup::default())
-}
-
-/// One requester's backup as the oracle follows it.
-#[derive(Default)]
-struct Session {
-    /// The set `StartSnapshotSet` was called for, until it answers.
-    asked: Option<SnapshotSetId>,
-    /// The object's set (`StartSnapshotSet` returned `S_OK`).
-    set: Option<SnapshotSetId>,
-    /// Shadow copies this requester read to the end (whatever their set).
-    read_in_full: Few<SnapshotId>,
-    /// The component a `SetBackupSucceeded(true)` call names, until it returns: it is marked
-    /// only when the call returns `S_OK`.
-    marking: Option<(WriterId, u16)>,
 }
 
 #[derive(Default)]
 struct ComponentBackup {
-    sessions: VecMap<RequesterId, Session>,
-    /// Every shadow copy made: its set and volume.
-    shadows: VecMap<SnapshotId, (SnapshotSetId, VolumeId)>,
+    /// Each requester's set and what it read of it.
+    reads: BackupReads,
+    /// The component a requester's `SetBackupSucceeded(true)` names, until the call returns:
+    /// it is marked only when the call returns `S_OK`.
+    marking: VecMap<RequesterId, (WriterId, u16)>,
     /// Applications torn in a set's image, by set and writer.
     torn: VecMap<(SnapshotSetId, WriterId), Vec<(String, TornUnit)>>,
 }
 
 impl ComponentBackup {
-    fn session(&mut self, r: RequesterId) -> &mut Session {
-        self.sessions.entry_or_default(r)
-    }
-
     /// Why marking `component` of `writer` backed up is wrong, if it is.
     fn judge(
         &self,
@@ -81,21 +56,14 @@ impl ComponentBackup {
         let comp = info.components.get(usize::from(idx))?;
         // Named only when something is wrong: the common case formats nothing.
         let what = || format!("component {} of {}", comp.name, info.name);
-        let s = self.sessions.get(&r);
-        let Some(set) = s.and_then(|s| s.set) else {
+        let Some(set) = self.reads.set_of(r) else {
             return Some(format!(
                 "{} was marked backed up with no snapshot set started",
                 what()
             ));
         };
-        let read = s.map_or(&[][..], |s| &s.read_in_full[..]);
         for v in &comp.volumes {
-            let from_set = read.iter().any(|snap| {
-                self.shadows
-                    .get(snap)
-                    .is_some_and(|(sset, vol)| *sset == set && vol == v)
-            });
-            if !from_set {
+            if !self.reads.read_from_its_set(r, *v) {
                 let name = machine
                     .volumes
                     .get(v.idx())
@@ -124,62 +92,34 @@ impl ComponentBackup {
 
 impl Oracle for ComponentBackup {
     fn observe(&mut self, machine: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
+        self.reads.observe(fact);
         match fact {
-            Fact::NewObject { requester } => {
-                self.sessions.remove(requester);
+            Fact::Call {
+                requester,
+                call:
+                    ApiCall::SetBackupSucceeded {
+                        component: c,
+                        succeeded,
+                    },
+            } => {
+                if *succeeded {
+                    self.marking.insert(*requester, (c.writer, c.idx));
+                } else {
+                    self.marking.remove(requester);
+                }
             }
-            Fact::Call { requester, call } => match call {
-                ApiCall::StartSnapshotSet { new_id } => {
-                    self.session(*requester).asked = Some(*new_id);
-                }
-                ApiCall::SetBackupSucceeded {
-                    component: c,
-                    succeeded,
-                } => {
-                    self.session(*requester).marking = succeeded.then_some((c.writer, c.idx));
-                }
-                _ => {}
-            },
             Fact::Answered {
                 requester,
                 call: ApiCallKind::SetBackupSucceeded,
                 result,
             } => {
-                let marked = self.session(*requester).marking.take();
+                let marked = self.marking.remove(requester);
                 if let (Some((writer, idx)), Hresult::Ok) = (marked, result)
                     && let Some(why) = self.judge(machine, *requester, writer, idx)
                 {
                     out.push(found(now, why));
                 }
             }
-            Fact::Answered {
-                requester,
-                call: ApiCallKind::StartSnapshotSet,
-                result,
-            } => {
-                let s = self.session(*requester);
-                let asked = s.asked.take();
-                if *result == Hresult::Ok {
-                    s.set = asked;
-                    s.read_in_full.clear();
-                }
-            }
-            Fact::ShadowCreated {
-                set_id,
-                snapshot,
-                volume,
-                ..
-            } => {
-                self.shadows.insert(*snapshot, (*set_id, *volume));
-            }
-            // Read to the end: its image was compared with its instant.
-            Fact::ReadEnded {
-                requester,
-                snapshot,
-                result: Hresult::Ok,
-                matches: Some(_),
-                ..
-            } => self.session(*requester).read_in_full.push(*snapshot),
             Fact::AppImage {
                 set_id,
                 app,
@@ -201,7 +141,7 @@ mod tests {
     use super::*;
     use model::api::ComponentRef;
     use model::app::AppKind;
-    use model::ids::Guid;
+    use model::ids::{Guid, SnapshotId};
     use model::vss::SnapshotContext;
 
     const R: RequesterId = RequesterId(0);

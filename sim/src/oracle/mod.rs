@@ -9,7 +9,7 @@
 //! breaking its invariant on purpose.
 
 use model::api::{ApiCall, ApiCallKind};
-use model::ids::{RequesterId, SnapshotSetId};
+use model::ids::{RequesterId, SnapshotId, SnapshotSetId, VolumeId};
 use model::machine::Machine;
 use model::profile::Profile;
 use model::time::Instant;
@@ -275,7 +275,7 @@ impl SetOwners {
         self.current.get(&r).copied()
     }
 
-    /// The sets `r` started, in id order.
+    /// The sets `r` started, in the order they were started.
     fn sets_of(&self, r: RequesterId) -> impl Iterator<Item = SnapshotSetId> + '_ {
         self.owner
             .iter()
@@ -286,6 +286,73 @@ impl SetOwners {
     /// The requester that started `set`.
     fn owner_of(&self, set: SnapshotSetId) -> Option<RequesterId> {
         self.owner.get(&set).copied()
+    }
+}
+
+/// What each requester read, and of which set: its current set ([`SetOwners`]), every shadow
+/// copy's set and volume, and the shadow copies each requester read to the end. Shared by the
+/// oracles that judge a backup by what it read ([`BackupReads::SEES`], every fact passed to
+/// [`BackupReads::observe`]).
+#[derive(Default)]
+struct BackupReads {
+    sets: SetOwners,
+    /// Every shadow copy made: its set and volume.
+    shadows: VecMap<SnapshotId, (SnapshotSetId, VolumeId)>,
+    /// The shadow copies each requester read to the end (its image compared with its instant).
+    read_in_full: VecMap<RequesterId, Few<SnapshotId>>,
+}
+
+impl BackupReads {
+    /// The kinds of fact it reads.
+    const SEES: &[FactKind] = &[
+        FactKind::Call,
+        FactKind::Answered,
+        FactKind::ShadowCreated,
+        FactKind::ReadEnded,
+    ];
+
+    fn observe(&mut self, fact: &Fact) {
+        self.sets.observe(fact);
+        match fact {
+            Fact::ShadowCreated {
+                set_id,
+                snapshot,
+                volume,
+                ..
+            } => {
+                self.shadows.insert(*snapshot, (*set_id, *volume));
+            }
+            Fact::ReadEnded {
+                requester,
+                snapshot,
+                result: Hresult::Ok,
+                matches: Some(_),
+                ..
+            } => self
+                .read_in_full
+                .entry_or_default(*requester)
+                .push(*snapshot),
+            _ => {}
+        }
+    }
+
+    /// The requester's current set.
+    fn set_of(&self, r: RequesterId) -> Option<SnapshotSetId> {
+        self.sets.set_of(r)
+    }
+
+    /// Whether `r` read `volume` in full from a shadow copy of its current set.
+    fn read_from_its_set(&self, r: RequesterId, volume: VolumeId) -> bool {
+        let Some(set) = self.set_of(r) else {
+            return false;
+        };
+        self.read_in_full.get(&r).is_some_and(|read| {
+            read.iter().any(|snap| {
+                self.shadows
+                    .get(snap)
+                    .is_some_and(|(s, v)| *s == set && *v == volume)
+            })
+        })
     }
 }
 
