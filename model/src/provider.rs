@@ -63,6 +63,11 @@ impl Default for ProviderLogic {
 }
 
 impl ProviderLogic {
+    /// Heals the provider (rule 31): no fault fires from now on.
+    pub fn heal(&mut self) {
+        self.faults.clear();
+    }
+
     /// Sets one call's latency.
     pub fn set_latency(&mut self, call: ProviderCall, latency: Duration) {
         self.latency[call_idx(call)] = latency;

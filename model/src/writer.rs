@@ -146,6 +146,13 @@ pub enum WriterLogic {
 }
 
 impl WriterLogic {
+    /// Heals the writer (rule 31): no fault of its script fires from now on.
+    pub fn heal(&mut self) {
+        match self {
+            WriterLogic::Scripted(w) => w.faults.clear(),
+        }
+    }
+
     /// The writer's answer to `event`, delivered at virtual time `now` (the scripted writer
     /// answers by its latency table and does not need it; a writer run by outside code does).
     /// `set_volumes` and `selected` are given with PrepareForSnapshot so the writer can check

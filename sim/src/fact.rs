@@ -296,10 +296,29 @@ pub enum Fact {
         reported: bool,
     },
     /// At the end of the run, before `Ending`: who still holds the creation lock
-    /// (StartSnapshotSet to the end of DoSnapshotSet, AbortBackup or Release; rule 20).
+    /// (StartSnapshotSet to the end of DoSnapshotSet, AbortBackup or Release; rule 20), and the
+    /// volumes whose diff area is in use with no shadow copy left on them.
     Settled {
         /// The requester holding it, if any.
         creation_lock: Option<RequesterId>,
+        /// Volumes without a shadow copy whose diff area still holds bytes, with the bytes.
+        diff_leaks: Vec<(VolumeId, u64)>,
+    },
+    /// `[run] heal_at` (rule 31): faults stop; `answered` handler and provider calls that were
+    /// stuck answer `S_OK` now.
+    Healed {
+        /// How many stuck calls were answered.
+        answered: u32,
+    },
+    /// `heal_at + settle_within` came and the run had not ended (rule 31): what was still open.
+    SettleDue {
+        /// Requesters neither finished nor gone.
+        waiting: Vec<RequesterId>,
+        /// The requester holding the creation lock, if any.
+        creation_lock: Option<RequesterId>,
+        /// Whether the service still had work in progress (a creation, an outstanding event
+        /// or call).
+        service_busy: bool,
     },
     /// The run is ending (oracles judge what is still open).
     Ending {
@@ -383,6 +402,10 @@ pub enum FactKind {
     RequesterResult,
     /// [`Fact::Settled`].
     Settled,
+    /// [`Fact::Healed`].
+    Healed,
+    /// [`Fact::SettleDue`].
+    SettleDue,
     /// [`Fact::Ending`].
     Ending,
     /// [`Fact::End`].
@@ -445,6 +468,8 @@ impl Fact {
             Fact::ShadowsVerified(_) => FactKind::ShadowsVerified,
             Fact::RequesterResult { .. } => FactKind::RequesterResult,
             Fact::Settled { .. } => FactKind::Settled,
+            Fact::Healed { .. } => FactKind::Healed,
+            Fact::SettleDue { .. } => FactKind::SettleDue,
             Fact::Ending { .. } => FactKind::Ending,
             Fact::End { .. } => FactKind::End,
         }

@@ -9,7 +9,9 @@
 //!
 //! Generated machines are small and their limits short (a 5-second freeze window, a 30-second
 //! writer response limit, a deadline of at most a minute), so a case is a few thousand events
-//! and a search runs thousands of cases a second; the rules are the same, only scaled.
+//! and a search runs thousands of cases a second; the rules are the same, only scaled. Every
+//! case heals (rule 31) between 10 and 60 virtual seconds in and must settle within five
+//! minutes after: safety while the faults fire, liveness once they stop.
 
 use std::sync::OnceLock;
 
@@ -22,7 +24,7 @@ use model::writer::FaultAction;
 use proptest::prelude::*;
 
 use crate::scenario::{
-    AppSpec, ComponentSpec, Pattern, RequesterSpec, Scenario, VolumeSpec, WorkloadSpec,
+    AppSpec, ComponentSpec, Heal, Pattern, RequesterSpec, Scenario, VolumeSpec, WorkloadSpec,
     WriterFaultSpec, WriterSpec, parse,
 };
 
@@ -118,7 +120,8 @@ pub struct WorkloadPlan {
 pub struct ProviderFaultPlan {
     /// Index into [`PROVIDER_CALLS`].
     pub call: u8,
-    /// 0..4: fail with [`PROVIDER_CODES`]`[code]`; 4: take 12 s; 5: hang (only with a deadline).
+    /// 0..4: fail with [`PROVIDER_CODES`]`[code]`; 4: take 12 s; 5: hang (until a deadline or
+    /// the heal).
     pub action: u8,
     /// The failure code.
     pub code: u8,
@@ -156,6 +159,8 @@ pub struct Plan {
     pub requester: RequesterPlan,
     /// A second one.
     pub second: Option<RequesterPlan>,
+    /// When faults stop (`[run] heal_at`, rule 31), in s.
+    pub heal_s: u8,
     /// The run's seed.
     pub seed: u64,
 }
@@ -207,6 +212,14 @@ pub const CONTEXTS: [SnapshotContext; 5] = [
     SnapshotContext::AppRollback,
     SnapshotContext::ClientAccessible,
 ];
+
+/// When a case heals, in s: after the faults had their time (every requester starts within
+/// 2 s, the scaled limits are 5 and 30 s), early enough that the settle phase is short.
+const HEAL_S: std::ops::Range<u8> = 10..61;
+
+/// How long a healed case has to settle: its reads (at most three 8-GiB volumes at 200 MB/s)
+/// and the second requester's retries fit with room to spare.
+const SETTLE_WITHIN: Duration = Duration::from_secs(300);
 
 const SIZES: [u64; 4] = [64 << 20, 256 << 20, 1 << 30, 8 << 30];
 const RATES: [u64; 3] = [50, 200, 800];
@@ -332,10 +345,18 @@ pub fn plan(f: Features) -> impl Strategy<Value = Plan> {
         } else {
             Just(None).boxed()
         },
-        any::<u64>(),
+        (HEAL_S, any::<u64>()),
     )
         .prop_map(
-            move |(volumes, writers, workloads, provider_faults, requester, second, seed)| {
+            move |(
+                volumes,
+                writers,
+                workloads,
+                provider_faults,
+                requester,
+                second,
+                (heal_s, seed),
+            )| {
                 let mut p = Plan {
                     features: f,
                     volumes,
@@ -344,6 +365,7 @@ pub fn plan(f: Features) -> impl Strategy<Value = Plan> {
                     provider_faults,
                     requester,
                     second,
+                    heal_s,
                     seed,
                 };
                 // A feature turned off draws nothing of its kind.
@@ -475,16 +497,13 @@ impl Plan {
                 app: None,
             });
         }
-        // Every requester must have a deadline for a hang to end (until healing, rule 31).
-        let deadline = self.requester.deadline_s.is_some()
-            && self.second.as_ref().is_none_or(|r| r.deadline_s.is_some());
-        s.system_provider_faults = self
-            .provider_faults
-            .iter()
-            // A hung provider call ends only by Cancel or a deadline (rule 16).
-            .filter(|p| p.action != 5 || deadline)
-            .map(provider_fault)
-            .collect();
+        // A hung provider call ends by a deadline or at the heal (rules 16, 31); by
+        // heal_at + settle_within the machine must have settled.
+        s.heal = Some(Heal {
+            at: Duration::from_secs(u64::from(self.heal_s)),
+            settle_within: SETTLE_WITHIN,
+        });
+        s.system_provider_faults = self.provider_faults.iter().map(provider_fault).collect();
         let all: Vec<usize> = (0..n_vol).collect();
         s.requesters = vec![requester(&self.requester, "backup", &all, flaw)];
         if let Some(second) = &self.second {

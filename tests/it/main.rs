@@ -9,6 +9,7 @@
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
 //! - `found`: the reproducers of defects found by fuzzing from outside pass their `[expect]`;
+//! - `heal`: faults stop at `[run] heal_at` and the machine must settle after (rule 31);
 //! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
@@ -27,6 +28,7 @@ mod coverage;
 mod determinism;
 mod found;
 mod fuzz;
+mod heal;
 mod malformed;
 #[cfg(unix)]
 mod output;

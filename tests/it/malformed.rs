@@ -129,6 +129,21 @@ const CASES: &[Case] = &[
         says: &["multi-line literal string"],
     },
     Case {
+        file: "settle_within_without_heal_at.toml",
+        lines: line(5),
+        key: Key::Is("run.settle_within"),
+        says: &["there is no heal_at", "add heal_at"],
+    },
+    Case {
+        file: "heal_at_after_max_virtual_time.toml",
+        lines: line(6),
+        key: Key::Is("run.heal_at"),
+        says: &[
+            "not before max_virtual_time",
+            "heal earlier or raise max_virtual_time",
+        ],
+    },
+    Case {
         file: "application_without_writer.toml",
         lines: line(20),
         key: Key::Is("workload[0].application"),

@@ -21,8 +21,9 @@ use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::test_runner::{Config, RngSeed};
 use sim::scenario::{
-    CALL_NAMES, CallExpect, ComponentSpec, Expect, Pattern, ProviderSpec, RequesterSpec, Scenario,
-    StepNames, VIOLATION_NAMES, VolumeSpec, WorkloadSpec, WriterFaultSpec, WriterSpec, parse,
+    CALL_NAMES, CallExpect, ComponentSpec, Expect, Heal, Pattern, ProviderSpec, RequesterSpec,
+    Scenario, StepNames, VIOLATION_NAMES, VolumeSpec, WorkloadSpec, WriterFaultSpec, WriterSpec,
+    parse,
 };
 
 /// Names the generator never gives a declared object: script steps use them for `NOT_FOUND`.
@@ -726,6 +727,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     max_virtual_time
                 };
                 let max_steps = max_steps | (1 << 62);
+                // Half the scenarios heal, half-way through the run (rule 31).
+                let heal = (seed & 1 == 1 && max_virtual_time.as_us() > 1).then(|| Heal {
+                    at: Duration::from_us(max_virtual_time.as_us() / 2),
+                    settle_within: Duration::from_us(1 + seed % 1_000_000_000),
+                });
                 Scenario {
                     name,
                     description,
@@ -735,6 +741,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     profile,
                     max_virtual_time,
                     max_steps,
+                    heal,
                     volumes,
                     system_provider_latency,
                     system_provider_faults,

@@ -35,7 +35,7 @@ struct CreationLockFreed {
 impl Oracle for CreationLockFreed {
     fn observe(&mut self, _: &Machine, now: Instant, fact: &Fact, out: &mut Vec<Violation>) {
         match fact {
-            Fact::Settled { creation_lock } => self.held = *creation_lock,
+            Fact::Settled { creation_lock, .. } => self.held = *creation_lock,
             Fact::Ending {
                 reason: EndReason::Finished,
             } => {
@@ -67,6 +67,7 @@ mod tests {
                 1,
                 Fact::Settled {
                     creation_lock: lock,
+                    diff_leaks: Vec::new(),
                 },
             ),
             (1, Fact::Ending { reason }),

@@ -26,6 +26,7 @@ mod freeze_window;
 mod held_writes_preserved;
 mod hold_within_limit;
 mod one_creation_at_a_time;
+mod settles;
 mod shadow_point_in_time;
 mod shadows_after_release;
 mod snapshot_state_graph;
@@ -129,6 +130,8 @@ pub struct Setup<'a> {
     pub max_steps: u64,
     /// The run's virtual time limit.
     pub max_time: Instant,
+    /// `[run] heal_at` and the instant the run must have settled by (rule 31), if it heals.
+    pub heal: Option<(Instant, Instant)>,
 }
 
 /// An observer of a run's facts.
@@ -166,6 +169,7 @@ pub const ALL: &[Entry] = &[
     component_backup_consistent::ENTRY,
     backup_from_shadow::ENTRY,
     creation_lock_freed::ENTRY,
+    settles::ENTRY,
 ];
 
 /// The names of every oracle, in list order.
@@ -377,6 +381,7 @@ pub(crate) mod testing {
             profile: &p,
             max_steps: 1_000,
             max_time: Instant::from_us(3_600_000_000),
+            heal: Some((Instant::from_us(60_000_000), Instant::from_us(90_000_000))),
         };
         let entry = ALL.iter().find(|e| e.info.name == name).expect("an oracle");
         let mut o = (entry.build)(&setup);

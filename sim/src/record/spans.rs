@@ -830,8 +830,10 @@ impl Tracer {
                 r.writes_failed = Some(writes.failed);
                 out.push(r);
             }
+            Fact::Healed { answered } => out.push(Tracer::healed(now, *answered)),
             Fact::ShadowsVerified(_)
             | Fact::Settled { .. }
+            | Fact::SettleDue { .. }
             | Fact::Ending { .. }
             | Fact::SnapshotState { .. } => {}
         }

@@ -35,6 +35,10 @@ pub fn timeline(records: &[Record]) -> String {
             "new_object" => "CreateVssBackupComponents: a new object".to_string(),
             "go_away" => "the requester process goes away (rule 27)".to_string(),
             "deadline" => "the requester's deadline passed".to_string(),
+            "heal" => format!(
+                "faults stop (heal_at, rule 31): {}",
+                r.detail.as_deref().unwrap_or("")
+            ),
             "event" => format!("<- {}", r.name.unwrap_or("")),
             "answer" => format!(
                 "{} answered {}",

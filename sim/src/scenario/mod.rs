@@ -292,6 +292,17 @@ pub struct Expect {
     pub snapshots: Vec<(String, u32)>,
 }
 
+/// `[run] heal_at` and `settle_within` (rule 31): from `at` on no fault fires and every stuck
+/// handler or provider call answers `S_OK`; by `at + settle_within` the run must have ended
+/// settled (the `settles` oracle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heal {
+    /// When faults stop, from virtual time 0.
+    pub at: Duration,
+    /// How long after `at` the machine has to settle.
+    pub settle_within: Duration,
+}
+
 /// A validated scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {
@@ -311,6 +322,9 @@ pub struct Scenario {
     pub max_virtual_time: Duration,
     /// Step budget.
     pub max_steps: u64,
+    /// The healing phase, `[run] heal_at` and `settle_within` (rule 31); `None`: faults never
+    /// stop.
+    pub heal: Option<Heal>,
     /// Volumes.
     pub volumes: Vec<VolumeSpec>,
     /// Latency overrides for the system provider.

@@ -122,6 +122,10 @@ pub(crate) struct RawRun {
     pub(crate) max_virtual_time: Option<Dur>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max_steps: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) heal_at: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) settle_within: Option<Dur>,
 }
 
 #[derive(Serialize, Deserialize, PartialEq)]

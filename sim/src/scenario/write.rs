@@ -31,6 +31,7 @@ use toml::Spanned;
 
 use super::check::machine::{
     DEFAULT_EPOCH, DEFAULT_MACHINE_NAME, DEFAULT_MAX_STEPS, DEFAULT_MAX_VIRTUAL_TIME,
+    DEFAULT_SETTLE_WITHIN,
 };
 use super::raw::{
     RawCallExpect, RawComponent, RawExpect, RawMachine, RawPolicy, RawProfile, RawProvider,
@@ -117,6 +118,11 @@ impl Scenario {
             run: RawRun {
                 max_virtual_time: changed(self.max_virtual_time, DEFAULT_MAX_VIRTUAL_TIME).map(Dur),
                 max_steps: changed(self.max_steps, DEFAULT_MAX_STEPS),
+                heal_at: self.heal.map(|h| Dur(h.at)),
+                settle_within: self
+                    .heal
+                    .and_then(|h| changed(h.settle_within, DEFAULT_SETTLE_WITHIN))
+                    .map(Dur),
             },
             volume: vols.iter().map(volume).collect(),
             system_provider: RawSystemProvider {

@@ -130,6 +130,9 @@ impl World {
             profile: &profile,
             max_steps: scenario.max_steps,
             max_time,
+            heal: scenario
+                .heal
+                .map(|h| (Instant::ZERO + h.at, Instant::ZERO + h.at + h.settle_within)),
         });
         let requester_names = scenario.requesters.iter().map(|r| r.name.clone()).collect();
         let rec = Recorder::new(
@@ -157,6 +160,9 @@ impl World {
             end: None,
             workload_names: scenario.workloads.iter().map(|w| w.name.clone()).collect(),
             set_shadows: None,
+            heals: scenario.heal.is_some(),
+            healed: false,
+            hung: Vec::new(),
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");
                 scenario
@@ -178,6 +184,10 @@ impl World {
                     Payload::Feed(id, Feedback::Deadline),
                 );
             }
+        }
+        if let Some(h) = scenario.heal {
+            world.schedule(Instant::ZERO + h.at, Payload::Heal);
+            world.schedule(Instant::ZERO + h.at + h.settle_within, Payload::SettleDue);
         }
         for w in 0..world.workloads.len() {
             let first = world.workloads[w].first_write_time();

@@ -52,6 +52,10 @@ enum Payload {
     ReadRange(RequesterId),
     /// A requester process goes away (rule 27).
     GoAway(RequesterId),
+    /// `[run] heal_at`: faults stop and stuck calls answer (rule 31).
+    Heal,
+    /// `heal_at + settle_within`: the run should have ended by now (rule 31).
+    SettleDue,
 }
 
 /// What an administrator sees of one volume's shadow storage (`vssadmin list shadowstorage`).
@@ -96,6 +100,13 @@ pub struct World {
     workload_names: Vec<String>,
     /// The set whose shadow copies are being made, and the volumes that have one so far.
     set_shadows: Option<(SnapshotSetId, Vec<VolumeId>)>,
+    /// Whether the scenario heals (`[run] heal_at`, rule 31).
+    heals: bool,
+    /// Healed: no fault fires any more (rule 31).
+    healed: bool,
+    /// Until healed, the `S_OK` answers of the handlers and provider calls that hung; sent at
+    /// `heal_at` (kept only when the scenario heals).
+    hung: Vec<Input>,
 }
 
 impl World {
@@ -300,8 +311,16 @@ impl World {
                 reported: self.requester_verdict(r).is_some(),
             });
         }
+        let diff_leaks = (0..self.store.n_volumes())
+            .filter_map(|v| {
+                let vol = self.store.volume(vid(v));
+                let used = vol.diff_area_used_bytes();
+                (vol.n_shadows() == 0 && used > 0).then_some((vid(v), used))
+            })
+            .collect();
         self.note(Fact::Settled {
             creation_lock: self.coord.creation_lock(),
+            diff_leaks,
         });
         self.note(Fact::Ending { reason });
         let (events, writes) = (self.kernel.steps(), self.store.counts());
@@ -386,8 +405,53 @@ impl World {
                     self.read_range_done(r);
                 }
             }
-            Payload::GoAway(r) => self.go_away(r),
+            Payload::GoAway(r) => {
+                // Healed: a go-away is a fault and fires no more (rule 31).
+                if !self.healed {
+                    self.go_away(r);
+                }
+            }
+            Payload::Heal => self.heal(),
+            Payload::SettleDue => self.settle_due(),
         }
+    }
+
+    /// `[run] heal_at` (rule 31): no writer or provider fault fires from now on, and every
+    /// handler or provider call still stuck answers `S_OK` at once (an answer to a handler the
+    /// service already abandoned is late and ignored, rule 30).
+    fn heal(&mut self) {
+        self.healed = true;
+        for w in &mut self.writers {
+            w.heal();
+        }
+        for p in &mut self.providers {
+            p.heal();
+        }
+        let hung = std::mem::take(&mut self.hung);
+        let now = self.kernel.now();
+        self.note(Fact::Healed {
+            answered: u32::try_from(hung.len()).unwrap_or(u32::MAX),
+        });
+        for input in hung {
+            self.schedule(now, Payload::Coord(input));
+        }
+    }
+
+    /// `heal_at + settle_within` with the run still going: what is open, for the `settles`
+    /// oracle.
+    fn settle_due(&mut self) {
+        let waiting = (0..self.reqs.len())
+            .filter(|&r| {
+                let q = &self.reqs[r];
+                !(q.gone || (q.logic.is_done() && q.read.is_none()))
+            })
+            .map(RequesterId::from_index)
+            .collect();
+        self.note(Fact::SettleDue {
+            waiting,
+            creation_lock: self.coord.creation_lock(),
+            service_busy: !self.coord.is_idle(),
+        });
     }
 
     fn coord_input(&mut self, input: Input) {

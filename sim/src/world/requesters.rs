@@ -85,6 +85,11 @@ impl World {
                 self.coord_input(Input::NewObject { requester: r });
                 self.requester_act(r);
             }
+            Action::GoAway if self.healed => {
+                // Healed: a script's go-away is a fault and fires no more; the script goes on
+                // with its next step (rule 31).
+                self.requester_act(r);
+            }
             Action::GoAway => self.go_away(r),
             Action::Wait | Action::Done => {}
         }

@@ -18,6 +18,14 @@ impl World {
         self.schedule(at, Payload::Feed(requester, feedback));
     }
 
+    /// A handler or provider call hung: a scenario that heals answers it `S_OK` at `heal_at`
+    /// (rule 31); one that does not leaves it hanging (rules 11, 16).
+    fn hang(&mut self, answer: Input) {
+        if self.heals {
+            self.hung.push(answer);
+        }
+    }
+
     pub(super) fn execute(&mut self, o: Output) {
         let now = self.kernel.now();
         match o {
@@ -68,7 +76,10 @@ impl World {
                         now + after,
                         Payload::Coord(Input::WriterAnswer { token, result }),
                     ),
-                    Response::Hang => {}
+                    Response::Hang => self.hang(Input::WriterAnswer {
+                        token,
+                        result: Hresult::Ok,
+                    }),
                 }
             }
             Output::ProviderCall {
@@ -113,7 +124,10 @@ impl World {
                             Payload::Coord(Input::ProviderAnswer { token, result }),
                         );
                     }
-                    Response::Hang => {}
+                    Response::Hang => self.hang(Input::ProviderAnswer {
+                        token,
+                        result: Hresult::Ok,
+                    }),
                 }
             }
             Output::SetTimer { at, timer } => {

@@ -1,6 +1,6 @@
 //! The records of what a backup got: a writer's application image (`app_image`, and a
 //! `finding` when it is torn, rule 33) and a flawed requester's copy of a live volume
-//! (`read_live`).
+//! (`read_live`); and the run's heal (`heal`, rule 31), after which faults stop.
 
 use model::time::Instant;
 
@@ -9,6 +9,17 @@ use crate::fact::Fact;
 use crate::trace::Record;
 
 impl Tracer {
+    /// The `heal` record (rule 31): how many stuck calls answered `S_OK`.
+    pub(super) fn healed(now: Instant, answered: u32) -> Record {
+        let mut r = Tracer::rec(now, "heal", &Tracer::sim());
+        r.rule = Some("31");
+        r.detail = Some(match answered {
+            1 => "1 stuck call answered S_OK".to_string(),
+            n => format!("{n} stuck calls answered S_OK"),
+        });
+        r
+    }
+
     /// An `app_image` record on the application's writer (rule S5 when it is consistent, 33
     /// when torn), and a `finding` when it is torn.
     pub(super) fn app_image(

@@ -3,9 +3,10 @@
 use model::profile::Profile;
 use model::time::Duration;
 
-use super::super::ScenarioError;
 use super::super::ctx::Ctx;
 use super::super::raw::{RawMachine, RawProfile, RawRun};
+use super::super::{Heal, ScenarioError};
+use crate::units::format_duration;
 
 /// The machine name printed by the vssadmin view when `[machine] name` is absent.
 pub(crate) const DEFAULT_MACHINE_NAME: &str = "vss-sim.local";
@@ -88,12 +89,56 @@ pub(super) fn profile(p: &RawProfile) -> Profile {
     profile
 }
 
-/// `[run]`: the virtual-time limit and the step budget.
-pub(super) fn run(raw: &RawRun) -> (Duration, u64) {
-    (
-        raw.max_virtual_time
-            .map(|d| d.0)
-            .unwrap_or(DEFAULT_MAX_VIRTUAL_TIME),
-        raw.max_steps.unwrap_or(DEFAULT_MAX_STEPS),
-    )
+/// `[run] settle_within` when absent: five minutes (rule 31).
+pub(crate) const DEFAULT_SETTLE_WITHIN: Duration = Duration::from_secs(300);
+
+/// `[run]`: the virtual-time limit, the step budget and the healing phase (rule 31).
+pub(super) fn run(
+    cx: &Ctx<'_>,
+    raw: &RawRun,
+) -> Result<(Duration, u64, Option<Heal>), ScenarioError> {
+    let max_time = raw
+        .max_virtual_time
+        .map(|d| d.0)
+        .unwrap_or(DEFAULT_MAX_VIRTUAL_TIME);
+    let heal = match (raw.heal_at, raw.settle_within) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(cx.near(
+                "settle_within",
+                "run.settle_within",
+                "settle_within bounds the time after heal_at, and there is no heal_at; add                  heal_at = \"30s\" (when faults stop) or remove settle_within"
+                    .into(),
+            ));
+        }
+        (Some(at), settle) => {
+            let settle_within = settle.map(|d| d.0).unwrap_or(DEFAULT_SETTLE_WITHIN);
+            if settle_within == Duration::ZERO {
+                return Err(cx.near(
+                    "settle_within",
+                    "run.settle_within",
+                    "settle_within is 0: nothing can settle in no time; write a positive \
+                     duration such as \"5m\""
+                        .into(),
+                ));
+            }
+            if at.0 >= max_time {
+                return Err(cx.near(
+                    "heal_at",
+                    "run.heal_at",
+                    format!(
+                        "heal_at = {} is not before max_virtual_time = {}: the run would end \
+                         before healing; heal earlier or raise max_virtual_time",
+                        format_duration(at.0),
+                        format_duration(max_time)
+                    ),
+                ));
+            }
+            Some(Heal {
+                at: at.0,
+                settle_within,
+            })
+        }
+    };
+    Ok((max_time, raw.max_steps.unwrap_or(DEFAULT_MAX_STEPS), heal))
 }

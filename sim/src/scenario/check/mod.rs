@@ -38,7 +38,7 @@ pub(crate) fn validate(
     let (machine_name, epoch) = machine::machine(cx, &raw.machine)?;
     machine::profile_values(cx, &raw.profile)?;
     let profile = machine::profile(&raw.profile);
-    let (max_virtual_time, max_steps) = machine::run(&raw.run);
+    let (max_virtual_time, max_steps, heal) = machine::run(cx, &raw.run)?;
     let volumes = volumes::volumes(cx, &raw.volume)?;
     let vols = volumes::Volumes::new(&volumes);
     let (system_provider_latency, system_provider_faults) =
@@ -71,6 +71,7 @@ pub(crate) fn validate(
         profile,
         max_virtual_time,
         max_steps,
+        heal,
         volumes,
         system_provider_latency,
         system_provider_faults,
