@@ -30,6 +30,7 @@ pub mod record;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod situation;
 pub mod strategy;
 pub mod trace;
 pub mod units;

@@ -3,12 +3,13 @@
 //! A case is drawn in two steps, as swarm testing does (TigerBeetle's `options_swarm`): first
 //! [`Features`], which parts of the machine are on at all (writer faults, provider faults,
 //! applications, a second requester, writer-less contexts, bounded diff areas, a process that
-//! goes away, a deadline, bursts), then a [`Plan`] of small numbers within those features. A
+//! goes away, a deadline, bursts, a slow flush), then a [`Plan`] of small numbers within those features. A
 //! plan is plain data that proptest shrinks (fewer volumes, writers, faults; smaller values);
 //! [`Plan::build`] turns it into a [`Scenario`] that passes every check of the scenario format.
 //!
 //! Generated machines are small and their limits short (a 5-second freeze window, a 30-second
-//! writer response limit, a deadline of at most a minute), so a case is a few thousand events
+//! writer response limit, a deadline of at most a minute, rule 28's diff-area minimum at 1 MiB
+//! and 4 MiB), so a case is a few thousand events
 //! and a search runs thousands of cases a second; the rules are the same, only scaled. Every
 //! case heals (rule 31) between 10 and 60 virtual seconds in and must settle within five
 //! minutes after: safety while the faults fire, liveness once they stop.
@@ -50,6 +51,8 @@ pub struct Features {
     pub deadline: bool,
     /// Plain workloads write in bursts.
     pub bursts: bool,
+    /// The file systems' flush takes long, sometimes past the 10-second hold (rule 13).
+    pub slow_flush: bool,
 }
 
 impl Features {
@@ -64,6 +67,7 @@ impl Features {
         go_away: true,
         deadline: true,
         bursts: true,
+        slow_flush: true,
     };
 }
 
@@ -72,7 +76,7 @@ impl Features {
 pub struct VolumePlan {
     /// 0: 64 MiB, 1: 256 MiB, 2: 1 GiB, 3: 8 GiB.
     pub size: u8,
-    /// A bounded diff area of this many MiB.
+    /// A bounded diff area of this many MiB (the fuzz profile's minimum is 1 MiB).
     pub diff_area_mib: Option<u16>,
 }
 
@@ -81,7 +85,8 @@ pub struct VolumePlan {
 pub struct WriterFaultPlan {
     /// Index into [`FAULT_EVENTS`].
     pub event: u8,
-    /// 0..4: fail with [`WRITER_CODES`]`[code]`; 4: hang; 5: answer after 8 s; 6: after 40 s.
+    /// 0..4: fail with [`WRITER_CODES`]`[code]`; 4: hang; 5: answer after 8 s (past the scaled
+    /// freeze window); 6: after 40 s (past the response limit).
     pub action: u8,
     /// The failure code.
     pub code: u8,
@@ -140,6 +145,9 @@ pub struct RequesterPlan {
     pub deadline_s: Option<u8>,
     /// When its process goes away, in ms.
     pub go_away_ms: Option<u16>,
+    /// It reads at 2 MB/s instead of 200 MB/s (with bounded diff areas: a long read a full diff
+    /// area can cut short).
+    pub slow_read: bool,
 }
 
 /// One case of a fault search, as small numbers proptest can shrink.
@@ -161,12 +169,18 @@ pub struct Plan {
     pub second: Option<RequesterPlan>,
     /// When faults stop (`[run] heal_at`, rule 31), in s.
     pub heal_s: u8,
+    /// The flush's length, in ms (`slow_flush`; past 10 000 the hold times out).
+    pub flush_ms: Option<u16>,
+    /// Snapshot protection: a full diff area fails writes instead of deleting shadows (rule 17;
+    /// drawn with `diff_areas`).
+    pub snapshot_protection: bool,
     /// The run's seed.
     pub seed: u64,
 }
 
 /// The writer events a generated fault targets.
-pub const FAULT_EVENTS: [WriterEvent; 8] = [
+pub const FAULT_EVENTS: [WriterEvent; 9] = [
+    WriterEvent::Identify,
     WriterEvent::PrepareForBackup,
     WriterEvent::PrepareForSnapshot,
     WriterEvent::Freeze,
@@ -178,11 +192,14 @@ pub const FAULT_EVENTS: [WriterEvent; 8] = [
 ];
 
 /// The writer failure codes a generated fault returns.
-pub const WRITER_CODES: [Hresult; 4] = [
+pub const WRITER_CODES: [Hresult; 7] = [
     Hresult::WriterErrorRetryable,
     Hresult::WriterErrorNonRetryable,
     Hresult::WriterErrorTimeout,
     Hresult::WriterErrorOutOfResources,
+    Hresult::WriterErrorInconsistentSnapshot,
+    Hresult::WriterErrorRecoveryFailed,
+    Hresult::WriterErrorPartialFailure,
 ];
 
 /// The provider calls a generated fault targets.
@@ -226,7 +243,7 @@ const RATES: [u64; 3] = [50, 200, 800];
 
 /// The features of a swarm case: each on or off at even odds.
 pub fn features() -> impl Strategy<Value = Features> {
-    (any::<[bool; 5]>(), any::<[bool; 4]>()).prop_map(|(a, b)| Features {
+    (any::<[bool; 5]>(), any::<[bool; 5]>()).prop_map(|(a, b)| Features {
         writer_faults: a[0],
         provider_faults: a[1],
         applications: a[2],
@@ -236,6 +253,7 @@ pub fn features() -> impl Strategy<Value = Features> {
         go_away: b[1],
         deadline: b[2],
         bursts: b[3],
+        slow_flush: b[4],
     })
 }
 
@@ -257,13 +275,19 @@ fn requester_plan(f: Features) -> impl Strategy<Value = RequesterPlan> {
         } else {
             Just(None).boxed()
         },
+        if f.diff_areas {
+            any::<bool>().boxed()
+        } else {
+            Just(false).boxed()
+        },
     )
         .prop_map(
-            |(context, start_ms, deadline_s, go_away_ms)| RequesterPlan {
+            |(context, start_ms, deadline_s, go_away_ms, slow_read)| RequesterPlan {
                 context,
                 start_ms,
                 deadline_s,
                 go_away_ms,
+                slow_read,
             },
         )
 }
@@ -273,7 +297,7 @@ pub fn plan(f: Features) -> impl Strategy<Value = Plan> {
     let volume = (
         0u8..SIZES.len() as u8,
         if f.diff_areas {
-            proptest::option::of(8u16..600).boxed()
+            proptest::option::of(1u16..48).boxed()
         } else {
             Just(None).boxed()
         },
@@ -345,7 +369,20 @@ pub fn plan(f: Features) -> impl Strategy<Value = Plan> {
         } else {
             Just(None).boxed()
         },
-        (HEAL_S, any::<u64>()),
+        (
+            HEAL_S,
+            if f.slow_flush {
+                proptest::option::of(5u16..12_000).boxed()
+            } else {
+                Just(None).boxed()
+            },
+            if f.diff_areas {
+                any::<bool>().boxed()
+            } else {
+                Just(false).boxed()
+            },
+            any::<u64>(),
+        ),
     )
         .prop_map(
             move |(
@@ -355,7 +392,7 @@ pub fn plan(f: Features) -> impl Strategy<Value = Plan> {
                 provider_faults,
                 requester,
                 second,
-                (heal_s, seed),
+                (heal_s, flush_ms, snapshot_protection, seed),
             )| {
                 let mut p = Plan {
                     features: f,
@@ -366,6 +403,8 @@ pub fn plan(f: Features) -> impl Strategy<Value = Plan> {
                     requester,
                     second,
                     heal_s,
+                    flush_ms,
+                    snapshot_protection,
                     seed,
                 };
                 // A feature turned off draws nothing of its kind.
@@ -406,6 +445,15 @@ impl Plan {
         s.profile.freeze_timeout_default = Duration::from_secs(5);
         s.profile.writer_response_timeout = Duration::from_secs(30);
         s.max_virtual_time = Duration::from_secs(600);
+        // Rule 28's minimum scaled down as the time limits are, so a bounded diff area can fill.
+        s.profile.diff_area_min_small = 1 << 20;
+        s.profile.diff_area_min_large = 4 << 20;
+        if let Some(ms) = self.flush_ms {
+            s.profile.flush_latency = Duration::from_ms(u64::from(ms));
+        }
+        if self.snapshot_protection {
+            s.profile.protection_level = model::vss::ProtectionLevel::Snapshot;
+        }
         s.max_steps = 5_000_000;
         let letters = ["C:\\", "D:\\", "E:\\"];
         s.volumes = self
@@ -558,7 +606,7 @@ fn requester(
         context: CONTEXTS[usize::from(r.context) % CONTEXTS.len()],
         volumes: volumes.to_vec(),
         start: Duration::from_ms(u64::from(r.start_ms)),
-        read_bandwidth: 200_000_000,
+        read_bandwidth: if r.slow_read { 2_000_000 } else { 200_000_000 },
         go_away_at: r.go_away_ms.map(|m| Duration::from_ms(u64::from(m))),
         repeat: 0,
         policy,

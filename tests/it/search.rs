@@ -98,6 +98,9 @@ fn results_do_not_depend_on_jobs_or_shards() {
         for (k, v) in t.findings {
             *merged.findings.entry(k).or_default() += v;
         }
+        for (m, n) in merged.coverage.iter_mut().zip(t.coverage) {
+            *m += n;
+        }
         merged.first_failure = match (merged.first_failure, t.first_failure) {
             (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
             (a, b) => a.or(b),
@@ -225,6 +228,7 @@ fn merged_shard_results_equal_the_unsharded_campaign() {
         "violations",
         "findings",
         "events_per_case",
+        "coverage",
     ] {
         assert_eq!(m[key], whole[key], "{key}");
     }
@@ -234,5 +238,62 @@ fn merged_shard_results_equal_the_unsharded_campaign() {
             "{key}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_default_swarm_reaches_every_situation_within_20000_cases() {
+    use proptest::strategy::ValueTree;
+    let all = u64::MAX >> (64 - sim::situation::COUNT);
+    let (mut reached, mut cases) = (0u64, 0u64);
+    while reached != all && cases < 20_000 {
+        let plan = sim::fuzz::case_tree(0, cases).current();
+        reached |= sim::fuzz::run_plan(&plan, cases, None).situations;
+        cases += 1;
+    }
+    let never: Vec<String> = sim::situation::names()
+        .enumerate()
+        .filter(|(i, _)| reached & (1 << i) == 0)
+        .map(|(_, n)| n)
+        .collect();
+    eprintln!("every situation reached within {cases} cases");
+    assert!(
+        never.is_empty(),
+        "after {cases} cases, never reached: {never:?}"
+    );
+}
+
+#[test]
+fn fuzz_reports_coverage_and_names_what_it_never_reached() {
+    let dir = std::env::temp_dir().join(format!("vss-sim-coverage-{}", std::process::id()));
+    let run = |extra: &[&str]| {
+        Command::new(vss_sim_bin())
+            .args(["fuzz", "--cases", "3", "--out", dir.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let json = run(&["--json"]);
+    assert_eq!(json.status.code(), Some(0), "{json:?}");
+    let j: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let coverage = j["coverage"].as_object().expect("a coverage object");
+    let names: Vec<String> = sim::situation::names().collect();
+    assert_eq!(coverage.len(), names.len());
+    for n in &names {
+        assert!(
+            coverage[n].as_u64().is_some_and(|c| c <= 3),
+            "{n}: {coverage:?}"
+        );
+    }
+    // Three cases reach the stable state and cannot reach everything.
+    assert!(coverage["writer_state:VSS_WS_STABLE"].as_u64().unwrap() > 0);
+    let text = String::from_utf8(run(&[]).stdout).unwrap();
+    assert!(text.contains("situations reached"), "{text}");
+    let never = coverage
+        .iter()
+        .filter(|(_, c)| c.as_u64() == Some(0))
+        .count();
+    assert!(never > 0);
+    assert_eq!(text.matches("  never reached: ").count(), never, "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -495,9 +495,15 @@ impl StandardRequester {
                 if self.deadline_passed {
                     return self.abandon();
                 }
-                if !complete && !self.context.has_writers() {
-                    // No component to mark not backed up: the backup itself failed (its
-                    // shadow copy went away under it).
+                // A volume no selected component lies on (every volume of a writer-less
+                // backup) has no component to mark not backed up: its copy is lost, so the
+                // backup itself failed (its shadow copy went away under it).
+                let covered = self.context.has_writers()
+                    && self
+                        .to_add
+                        .iter()
+                        .any(|c| self.catalog_entry(*c).2.contains(&volume));
+                if !complete && !covered {
                     return self.fail(Hresult::ObjectNotFound);
                 }
                 self.advance();

@@ -179,6 +179,21 @@ fn progress(t: &Totals, total: u64, secs: f64) -> String {
     )
 }
 
+/// `coverage: R of N situations reached`, then the names of those never reached.
+fn coverage_text(t: &Totals) -> String {
+    let never: Vec<String> = crate::situation::names()
+        .zip(t.coverage)
+        .filter(|(_, n)| *n == 0)
+        .map(|(name, _)| name)
+        .collect();
+    let n = crate::situation::COUNT;
+    let mut s = format!("coverage: {} of {n} situations reached\n", n - never.len());
+    for name in never {
+        s.push_str(&format!("  never reached: {name}\n"));
+    }
+    s
+}
+
 fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
     let requester = o.flaw.map_or(STANDARD, Flaw::name);
     let mut report = String::new();
@@ -222,6 +237,7 @@ fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
                 (t.events as f64 / t.cases as f64 * 10.0).round() / 10.0
             },
             first_failure: failure,
+            coverage: t.coverage_map(),
         };
         if !report.is_empty() {
             out::stderr(format_args!("{report}"));
@@ -252,6 +268,7 @@ fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
                 "findings (not violations, rule 33): {name} x{n}\n"
             ));
         }
+        s.push_str(&coverage_text(t));
         s.push_str(&report);
         s
     };

@@ -18,6 +18,7 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::Serialize;
 
+use crate::situation;
 use crate::strategy::{Plan, swarm};
 use crate::trace::Trace;
 use crate::world::World;
@@ -50,6 +51,8 @@ pub struct CaseResult {
     pub findings: Vec<&'static str>,
     /// Events the run dispatched.
     pub events: u64,
+    /// The situations it reached ([`crate::situation`]), as bits.
+    pub situations: u64,
 }
 
 /// The plan of case `case` of a campaign seeded `seed`, with its shrinking state.
@@ -69,6 +72,7 @@ pub fn case_tree(seed: u64, case: u64) -> impl ValueTree<Value = Plan> {
 pub fn run_plan(plan: &Plan, case: u64, flaw: Option<Flaw>) -> CaseResult {
     let s = plan.build(&case_name(case), flaw);
     let mut world = World::new(&s, s.seed, Trace::off());
+    world.watch_situations();
     world.run();
     let mut violations: Vec<&'static str> = Vec::new();
     for v in world.violations() {
@@ -81,6 +85,7 @@ pub fn run_plan(plan: &Plan, case: u64, flaw: Option<Flaw>) -> CaseResult {
         violations,
         findings: world.findings().iter().map(|f| f.name).collect(),
         events: world.steps(),
+        situations: world.situations(),
     }
 }
 
@@ -90,7 +95,7 @@ pub fn case_name(case: u64) -> String {
 }
 
 /// A campaign's totals.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Totals {
     /// Cases run.
     pub cases: u64,
@@ -102,6 +107,21 @@ pub struct Totals {
     pub events: u64,
     /// The lowest failing case, with the first oracle that fired in it.
     pub first_failure: Option<(u64, &'static str)>,
+    /// Cases that reached each situation, indexed like [`crate::situation::name`].
+    pub coverage: [u64; situation::COUNT],
+}
+
+impl Default for Totals {
+    fn default() -> Totals {
+        Totals {
+            cases: 0,
+            violations: BTreeMap::new(),
+            findings: BTreeMap::new(),
+            events: 0,
+            first_failure: None,
+            coverage: [0; situation::COUNT],
+        }
+    }
 }
 
 impl Totals {
@@ -119,6 +139,14 @@ impl Totals {
         {
             self.first_failure = Some((r.case, first));
         }
+        for (i, n) in self.coverage.iter_mut().enumerate() {
+            *n += (r.situations >> i) & 1;
+        }
+    }
+
+    /// Each situation's name → the cases that reached it (every situation, reached or not).
+    pub fn coverage_map(&self) -> BTreeMap<String, u64> {
+        situation::names().zip(self.coverage).collect()
     }
 }
 
@@ -231,6 +259,10 @@ pub struct FuzzJson {
     pub events_per_case: f64,
     /// The lowest failing case, shrunk: `null` when none failed.
     pub first_failure: Option<FailureJson>,
+    /// Each situation ([`crate::situation`]) → the cases that reached it; every situation is
+    /// listed, `0` for one never reached.
+    #[serde(default)]
+    pub coverage: BTreeMap<String, u64>,
 }
 
 /// `first_failure`.
@@ -258,6 +290,7 @@ pub fn merge(parts: &[FuzzJson]) -> FuzzJson {
         cases_per_sec: 0.0,
         events_per_case: 0.0,
         first_failure: None,
+        coverage: BTreeMap::new(),
     };
     for p in parts {
         m.cases += p.cases;
@@ -268,6 +301,9 @@ pub fn merge(parts: &[FuzzJson]) -> FuzzJson {
         }
         for (k, v) in &p.findings {
             *m.findings.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &p.coverage {
+            *m.coverage.entry(k.clone()).or_default() += v;
         }
         if let Some(f) = &p.first_failure
             && m.first_failure.as_ref().is_none_or(|g| f.case < g.case)

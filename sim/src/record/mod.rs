@@ -95,6 +95,8 @@ pub struct Recorder {
     pending: Vec<Pending>,
     /// The instant of the fact being noted.
     now: Instant,
+    /// The situations reached, when watched (a fault search's coverage).
+    pub situations: Option<crate::situation::Situations>,
 }
 
 impl Recorder {
@@ -134,6 +136,7 @@ impl Recorder {
             calls: Vec::new(),
             pending: vec![Pending::default(); n_requesters],
             now: Instant::ZERO,
+            situations: None,
         }
     }
 
@@ -171,6 +174,9 @@ impl Recorder {
             self.records = records;
         }
         self.oracles.observe(machine, now, &fact, &mut self.found);
+        if let Some(s) = self.situations.as_mut() {
+            s.observe(&fact);
+        }
         if !self.found.is_empty() {
             for v in std::mem::take(&mut self.found) {
                 if self.trace.enabled() {

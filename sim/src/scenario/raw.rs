@@ -113,6 +113,10 @@ pub(crate) struct RawProfile {
     pub(crate) api_call_latency: Option<Dur>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) flush_latency: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) diff_area_min_small: Option<Size>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) diff_area_min_large: Option<Size>,
 }
 
 #[derive(Serialize, Deserialize, Default, PartialEq)]

@@ -223,6 +223,8 @@ fn profile(p: &Profile) -> RawProfile {
         volumes_per_set_max: changed(p.volumes_per_set_max, d.volumes_per_set_max),
         api_call_latency: changed(p.api_call_latency, d.api_call_latency).map(Dur),
         flush_latency: changed(p.flush_latency, d.flush_latency).map(Dur),
+        diff_area_min_small: changed(p.diff_area_min_small, d.diff_area_min_small).map(Size),
+        diff_area_min_large: changed(p.diff_area_min_large, d.diff_area_min_large).map(Size),
     }
 }
 

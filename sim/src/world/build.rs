@@ -162,6 +162,8 @@ impl World {
             set_shadows: None,
             heals: scenario.heal.is_some(),
             healed: false,
+            coord_depth: 0,
+            deferred: Vec::new(),
             hung: Vec::new(),
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");

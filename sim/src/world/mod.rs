@@ -104,6 +104,10 @@ pub struct World {
     heals: bool,
     /// Healed: no fault fires any more (rule 31).
     healed: bool,
+    /// How deep the world is in carrying out the service's outputs.
+    coord_depth: u32,
+    /// Inputs for the service noted while carrying out its outputs, given once they are done.
+    deferred: Vec<Input>,
     /// Until healed, the `S_OK` answers of the handlers and provider calls that hung; sent at
     /// `heal_at` (kept only when the scenario heals).
     hung: Vec<Input>,
@@ -142,6 +146,15 @@ impl World {
     /// or a requester that went away before deciding.
     pub fn requester_verdict(&self, r: usize) -> Option<Hresult> {
         self.reqs[r].logic.verdict()
+    }
+    /// From now on, note which situations of [`crate::situation`] the run reaches (a fault
+    /// search's coverage); see [`World::situations`].
+    pub fn watch_situations(&mut self) {
+        self.rec.situations = Some(crate::situation::Situations::default());
+    }
+    /// The situations reached so far, as bits (0 unless watched).
+    pub fn situations(&self) -> u64 {
+        self.rec.situations.as_ref().map_or(0, |s| s.reached())
     }
     /// The store's write accounting.
     pub fn write_counts(&self) -> WriteCounts {
@@ -459,10 +472,17 @@ impl World {
         // level takes one and gives it back, and none is allocated twice.
         let mut out = self.outboxes.pop().unwrap_or_default();
         self.coord.handle(self.kernel.now(), input, &mut out);
+        self.coord_depth += 1;
         for o in out.drain(..) {
             self.execute(o);
         }
+        self.coord_depth -= 1;
         self.outboxes.push(out);
+        if self.coord_depth == 0 && !self.deferred.is_empty() {
+            for input in std::mem::take(&mut self.deferred) {
+                self.coord_input(input);
+            }
+        }
     }
 
     /// Passes on what the store noted while writing: deleted shadows reach the coordinator.
@@ -486,7 +506,15 @@ impl World {
                         volume,
                         by: DeletedBy::DiffAreaFull,
                     });
-                    self.coord_input(Input::ShadowDeleted { snapshot });
+                    let input = Input::ShadowDeleted { snapshot };
+                    if self.coord_depth > 0 {
+                        // Noted while the service's outputs are being carried out (writes
+                        // released at a commit): the service learns of it once it has had its
+                        // say, so what it already decided (the next stage) comes first.
+                        self.deferred.push(input);
+                    } else {
+                        self.coord_input(input);
+                    }
                 }
             }
         }

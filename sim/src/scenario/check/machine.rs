@@ -86,6 +86,12 @@ pub(super) fn profile(p: &RawProfile) -> Profile {
     if let Some(v) = p.flush_latency {
         profile.flush_latency = v.0;
     }
+    if let Some(v) = p.diff_area_min_small {
+        profile.diff_area_min_small = v.0;
+    }
+    if let Some(v) = p.diff_area_min_large {
+        profile.diff_area_min_large = v.0;
+    }
     profile
 }
 
