@@ -163,7 +163,31 @@ fn a_clean_search_of_a_file_exits_0() {
     assert_eq!(j["violations"], serde_json::json!({}));
     assert!(j["first_failure"].is_null());
     // One writer, the system provider: 82 + 105 faults.
-    assert_eq!(j["faults"], 187);
+    assert_eq!(j["single_faults"], 187);
+    // A mutant caught on this file: the same result on one worker and on two.
+    let json = |jobs: &str| {
+        let out = vss_sim(&[
+            "fuzz",
+            "--exhaustive",
+            "1",
+            file.to_str().unwrap(),
+            "--requester",
+            "live-fallback",
+            "--jobs",
+            jobs,
+            "--json",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let mut j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        j.as_object_mut().unwrap().remove("plans_per_sec");
+        j
+    };
+    let one = json("1");
+    assert_eq!(one["plans"], 188);
+    assert_eq!(one["first_failure"]["oracle"], "backup_from_shadow");
+    assert_eq!(json("2"), one);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

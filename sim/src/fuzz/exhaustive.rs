@@ -62,6 +62,9 @@ pub const MAX_K: u32 = 2;
 /// given.
 pub const SMALL_MACHINE: &str = include_str!("small_machine.toml");
 
+/// The most plans one search runs: at about a thousand plans a second, half an hour.
+pub const MAX_PLANS: u64 = 2_000_000;
+
 /// How far past its limit a late answer comes.
 pub const SLOW_MARGIN: Duration = Duration::from_secs(1);
 
@@ -542,8 +545,8 @@ pub struct ExhaustiveJson {
     pub k: u32,
     /// Plans run.
     pub plans: u64,
-    /// Single faults of the machine.
-    pub faults: usize,
+    /// The machine's single faults (plans `1..=single_faults` are them alone).
+    pub single_faults: usize,
     /// The requester under test.
     pub requester: String,
     /// Events of all plans.
@@ -647,6 +650,16 @@ pub fn main(a: &Args) -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad(&e),
     };
+    let count = space.count(a.k);
+    if count > MAX_PLANS {
+        return bad(&format!(
+            "{count} plans of at most {} faults ({} single faults) is more than {MAX_PLANS}; \
+             give a smaller K or a smaller machine, or use the swarm search (`vss-sim fuzz \
+             --cases N`)",
+            a.k,
+            space.faults().len()
+        ));
+    }
     let plans = space.plans(a.k);
     let total = plans.len() as u64;
     let terminal = std::io::stderr().is_terminal();
@@ -708,7 +721,7 @@ fn finish(a: &Args, space: &Space, plans: &[Vec<usize>], t: &Tally, secs: f64) -
         let j = ExhaustiveJson {
             k: a.k,
             plans: t.plans,
-            faults: space.faults().len(),
+            single_faults: space.faults().len(),
             requester: requester.to_string(),
             events: t.events,
             violations: t.violations.clone(),
