@@ -8,6 +8,8 @@
 //! - `roundtrip`: generated scenarios parse back from their canonical text (proptest);
 //! - `scenarios`: every file under `scenarios/` passes its `[expect]` and replays identically;
 //! - `determinism`: seeds, GUIDs, trace digests;
+//! - `exhaustive`: `vss-sim fuzz --exhaustive K` counts its plans, is clean with the standard
+//!   requester, catches every mutant, writes a replayable scenario, refuses bad input;
 //! - `found`: the reproducers of defects found by fuzzing from outside pass their `[expect]`;
 //! - `heal`: faults stop at `[run] heal_at` and the machine must settle after (rule 31);
 //! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
@@ -26,6 +28,7 @@ mod canonical;
 mod cli;
 mod coverage;
 mod determinism;
+mod exhaustive;
 mod found;
 mod fuzz;
 mod heal;

@@ -75,6 +75,8 @@ fn no_hash_iteration_wall_clock_threads_or_os_randomness_in_the_simulated_path()
             "sim/src/bin/vss-sim.rs",
             // The fault search runs whole cases on worker threads; each case is single-threaded.
             "sim/src/fuzz/mod.rs",
+            // The exhaustive search runs whole plans on worker threads the same way.
+            "sim/src/fuzz/exhaustive.rs",
         ],
     );
     assert!(
@@ -90,6 +92,7 @@ fn no_hash_iteration_wall_clock_threads_or_os_randomness_in_the_simulated_path()
             // wall clock; neither feeds it into a run.
             "sim/src/bench.rs",
             "sim/src/fuzz/cli.rs",
+            "sim/src/fuzz/exhaustive.rs",
         ],
     );
     assert!(

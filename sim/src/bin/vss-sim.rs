@@ -88,18 +88,19 @@ enum Command {
     /// as `violations` prints them).
     Oracles,
     /// Search fault space: run generated machines (swarm testing) with every oracle on, shrink
-    /// the lowest failing case and write a scenario that replays it. Exit 0: no violation;
-    /// 1: one found (the replay command is printed); 2: bad input.
+    /// the lowest failing case and write a scenario that replays it; or, with `--exhaustive
+    /// K`, run every plan of at most K faults on one machine. Exit 0: no violation; 1: one
+    /// found (the replay command is printed); 2: bad input.
     #[command(args_conflicts_with_subcommands = true)]
     Fuzz {
         #[command(subcommand)]
         action: Option<FuzzCommand>,
-        /// Cases in the whole campaign (all shards together).
-        #[arg(long, default_value_t = 1000)]
-        cases: u64,
-        /// The campaign's seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Cases in the whole campaign (all shards together) [default: 1000].
+        #[arg(long, value_name = "N")]
+        cases: Option<u64>,
+        /// The campaign's seed [default: 0].
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
         /// The requester under test: `standard` or a mutant (`--list-requesters`).
         #[arg(long, value_name = "NAME")]
         requester: Option<String>,
@@ -125,6 +126,12 @@ enum Command {
         /// byte; exit 1 with the first differing line when they differ.
         #[arg(long)]
         check_determinism: bool,
+        /// Run every fault plan of at most K faults (K <= 2) on FILE, or on the built-in small
+        /// machine, each once, instead of generated cases.
+        #[arg(long, value_name = "K")]
+        exhaustive: Option<u32>,
+        /// The scenario `--exhaustive` searches (TOML); the built-in small machine when absent.
+        file: Option<PathBuf>,
     },
     /// Work with scenario files.
     Scenario {
@@ -211,9 +218,11 @@ fn main() -> ExitCode {
             json,
             list_requesters,
             check_determinism,
+            exhaustive,
+            file,
         } => sim::fuzz::cli::main(&sim::fuzz::cli::Args {
-            cases: Some(cases),
-            seed: Some(seed),
+            cases,
+            seed,
             requester,
             jobs: Some(jobs),
             shard,
@@ -222,6 +231,8 @@ fn main() -> ExitCode {
             json,
             list_requesters,
             check_determinism,
+            exhaustive,
+            file,
         }),
         Command::Oracles => {
             let text: String = sim::oracle::ALL

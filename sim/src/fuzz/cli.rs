@@ -36,6 +36,10 @@ pub struct Args {
     pub list_requesters: bool,
     /// `--check-determinism`: run a sample of the cases twice and compare their traces.
     pub check_determinism: bool,
+    /// `--exhaustive K`: every plan of at most K faults instead of generated cases.
+    pub exhaustive: Option<u32>,
+    /// FILE: the machine `--exhaustive` searches (the built-in small machine when absent).
+    pub file: Option<PathBuf>,
 }
 
 /// Cases `--check-determinism` runs twice (at most; fewer when the shard has fewer).
@@ -122,6 +126,9 @@ pub fn main(a: &Args) -> ExitCode {
             Ok(_) => ExitCode::SUCCESS,
             Err(failed) => failed,
         };
+    }
+    if a.exhaustive.is_some() || a.file.is_some() {
+        return exhaustive_main(a);
     }
     let o = match options(a) {
         Ok(o) => o,
@@ -277,6 +284,62 @@ fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
         Ok(_) if failed => ExitCode::from(1),
         Ok(_) => ExitCode::SUCCESS,
     }
+}
+
+/// `vss-sim fuzz --exhaustive K [FILE]`: refuses the options of a swarm campaign, which do not
+/// apply, then runs [`super::exhaustive::main`].
+fn exhaustive_main(a: &Args) -> ExitCode {
+    let Some(k) = a.exhaustive else {
+        return bad(format!(
+            "a scenario FILE ({}) is searched only with --exhaustive K; a swarm campaign \
+             generates its own machines",
+            a.file
+                .as_deref()
+                .unwrap_or(std::path::Path::new(""))
+                .display()
+        ));
+    };
+    let refused = [
+        (a.cases.is_some(), "--cases (every plan runs once)"),
+        (
+            a.seed.is_some(),
+            "--seed (each plan runs with the scenario's seed)",
+        ),
+        (a.shard.is_some(), "--shard (the search is not sharded)"),
+        (a.shards.is_some(), "--shards (the search is not sharded)"),
+        (
+            a.check_determinism,
+            "--check-determinism (it reruns generated cases)",
+        ),
+    ];
+    for (given, what) in refused {
+        if given {
+            return bad(format!("--exhaustive does not take {what}"));
+        }
+    }
+    let flaw = match a.requester.as_deref() {
+        None | Some(STANDARD) => None,
+        Some(name) => match Flaw::from_name(name) {
+            Some(f) => Some(f),
+            None => {
+                return bad(format!(
+                    "unknown requester `{name}`; `vss-sim fuzz --list-requesters` lists them: {}",
+                    requester_names().join(", ")
+                ));
+            }
+        },
+    };
+    super::exhaustive::main(&super::exhaustive::Args {
+        k,
+        file: a.file.clone(),
+        flaw,
+        jobs: a.jobs.unwrap_or(1),
+        out: a
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("vss-sim-failures")),
+        json: a.json,
+    })
 }
 
 /// `vss-sim fuzz merge PATH…`: reads each shard's `--json` result (a file, or every `.json`

@@ -8,6 +8,7 @@
 //! (nothing it reads feeds back into a case).
 
 pub mod cli;
+pub mod exhaustive;
 pub mod shrink;
 
 use std::collections::BTreeMap;
