@@ -7,11 +7,11 @@
 //! plan is plain data that proptest shrinks (fewer volumes, writers, faults; smaller values);
 //! [`Plan::build`] turns it into a [`Scenario`] that passes every check of the scenario format.
 //!
-//! Generated machines are small and their limits short (a 5-second freeze window, a 30-second
+//! Generated machines are small and their limits short (a 5-second freeze window, a 15-second
 //! writer response limit, a deadline of at most a minute, rule 28's diff-area minimum at 1 MiB
 //! and 4 MiB), so a case is a few thousand events
 //! and a search runs thousands of cases a second; the rules are the same, only scaled. Every
-//! case heals (rule 31) between 10 and 60 virtual seconds in and must settle within five
+//! case heals (rule 31) between 5 and 20 virtual seconds in and must settle within five
 //! minutes after: safety while the faults fire, liveness once they stop.
 
 use std::sync::OnceLock;
@@ -86,7 +86,7 @@ pub struct WriterFaultPlan {
     /// Index into [`FAULT_EVENTS`].
     pub event: u8,
     /// 0..4: fail with [`WRITER_CODES`]`[code]`; 4: hang; 5: answer after 8 s (past the scaled
-    /// freeze window); 6: after 40 s (past the response limit).
+    /// freeze window); 6: after 20 s (past the scaled response limit).
     pub action: u8,
     /// The failure code.
     pub code: u8,
@@ -230,9 +230,10 @@ pub const CONTEXTS: [SnapshotContext; 5] = [
     SnapshotContext::ClientAccessible,
 ];
 
-/// When a case heals, in s: after the faults had their time (every requester starts within
-/// 2 s, the scaled limits are 5 and 30 s), early enough that the settle phase is short.
-const HEAL_S: std::ops::Range<u8> = 10..61;
+/// When a case heals, in s: mostly after the first faults had their time (every requester
+/// starts within 2 s, the scaled limits are 5 and 15 s), sometimes in the middle of a hang,
+/// and early enough that a case stays short (a hang lasts until the heal).
+const HEAL_S: std::ops::Range<u8> = 5..21;
 
 /// How long a healed case has to settle: its reads (at most three 8-GiB volumes at 200 MB/s)
 /// and the second requester's retries fit with room to spare.
@@ -443,7 +444,7 @@ impl Plan {
         s.seed = self.seed;
         // Short limits: the rules are the same, the cases cheaper.
         s.profile.freeze_timeout_default = Duration::from_secs(5);
-        s.profile.writer_response_timeout = Duration::from_secs(30);
+        s.profile.writer_response_timeout = Duration::from_secs(15);
         s.max_virtual_time = Duration::from_secs(600);
         // Rule 28's minimum scaled down as the time limits are, so a bounded diff area can fill.
         s.profile.diff_area_min_small = 1 << 20;
@@ -509,7 +510,7 @@ impl Plan {
                 s.workloads.push(WorkloadSpec {
                     name: format!("app{i}.exe"),
                     volumes: vols.clone(),
-                    rate: 500,
+                    rate: 250,
                     // A file rewriter's blocks follow its files, not a pattern.
                     pattern: if matches!(kind, AppKind::Database { .. }) {
                         Pattern::Hotspot
@@ -568,7 +569,7 @@ fn writer_fault(f: &WriterFaultPlan) -> WriterFaultSpec {
             0..4 => FaultAction::Fail(WRITER_CODES[usize::from(f.code) % WRITER_CODES.len()]),
             4 => FaultAction::Hang,
             5 => FaultAction::Delay(Duration::from_secs(8)),
-            _ => FaultAction::Delay(Duration::from_secs(40)),
+            _ => FaultAction::Delay(Duration::from_secs(20)),
         },
         sessions: f.once.then_some(1),
     }

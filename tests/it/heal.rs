@@ -145,6 +145,6 @@ fn heal_at_and_settle_within_print_back_and_a_fuzz_case_carries_them() {
     let plan = sim::fuzz::case_tree(0, 0).current();
     let case = plan.build("case", None);
     let h = case.heal.expect("every fuzz case heals");
-    assert!(h.at >= model::time::Duration::from_secs(10), "{h:?}");
+    assert!(h.at >= model::time::Duration::from_secs(5), "{h:?}");
     assert!(case.to_toml().contains("heal_at"));
 }
