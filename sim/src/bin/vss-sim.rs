@@ -285,22 +285,7 @@ fn load(file: &Option<PathBuf>) -> Result<(Scenario, String), String> {
         None => parse("<default scenario>", "default", DEFAULT_SCENARIO)
             .map(|s| (s, String::new()))
             .map_err(|e| e.to_string()),
-        Some(path) => {
-            let shown = path.display().to_string();
-            let src = std::fs::read(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::IsADirectory => {
-                    format!("{shown}: is a directory; name a scenario file (.toml)")
-                }
-                _ => format!("{shown}: cannot read the scenario: {e}; check the path"),
-            })?;
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("scenario");
-            sim::scenario::parse_bytes(&shown, stem, &src)
-                .map(|s| (s, shown))
-                .map_err(|e| e.to_string())
-        }
+        Some(path) => sim::scenario::load_file(path).map(|s| (s, path.display().to_string())),
     }
 }
 

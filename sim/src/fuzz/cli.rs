@@ -118,7 +118,6 @@ fn options(a: &Args) -> Result<Options, String> {
 }
 
 /// Runs `vss-sim fuzz`.
-#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // determinism-ok: the progress line and cases_per_sec read the wall clock; no case does.
 pub fn main(a: &Args) -> ExitCode {
     if a.list_requesters {
         let text: String = requester_names().iter().map(|n| format!("{n}\n")).collect();
@@ -155,24 +154,55 @@ pub fn main(a: &Args) -> ExitCode {
         };
     }
     let total = super::shard_cases(&o).count() as u64;
-    let terminal = std::io::stderr().is_terminal();
-    let t0 = std::time::Instant::now(); // determinism-ok: the progress line and cases_per_sec only
-    let mut last = 0.0f64;
+    let mut shown = Progress::start(total);
     let totals = run_cases(&o, |t| {
-        let secs = t0.elapsed().as_secs_f64();
-        let done = t.cases == total;
-        if terminal && (secs - last >= 0.1 || done) {
-            last = secs;
-            out::stderr(format_args!("\r{}", progress(t, total, secs)));
-            if done {
+        shown.update(t.cases, |secs| progress(t, total, secs));
+    });
+    finish(&o, &totals, shown.secs(), a.json)
+}
+
+/// A campaign's progress line on standard error: one line updated in place on a terminal (at
+/// most ten times a second), a plain line every 1 000 items otherwise, and always the last.
+/// The wall clock it reads feeds nothing but that line and the rate in the result.
+#[allow(clippy::disallowed_types)] // determinism-ok: the progress line and the rate read the wall clock; no case does.
+pub(super) struct Progress {
+    total: u64,
+    terminal: bool,
+    t0: std::time::Instant,
+    last: f64,
+}
+
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // determinism-ok: the progress line and the rate read the wall clock; no case does.
+impl Progress {
+    /// Starts the clock for `total` items.
+    pub(super) fn start(total: u64) -> Progress {
+        Progress {
+            total,
+            terminal: std::io::stderr().is_terminal(),
+            t0: std::time::Instant::now(), // determinism-ok: the progress line and the rate only
+            last: 0.0,
+        }
+    }
+
+    /// `done` items are done; `line` says so given the seconds so far.
+    pub(super) fn update(&mut self, done: u64, line: impl FnOnce(f64) -> String) {
+        let secs = self.secs();
+        let finished = done == self.total;
+        if self.terminal && (secs - self.last >= 0.1 || finished) {
+            self.last = secs;
+            out::stderr(format_args!("\r{}", line(secs)));
+            if finished {
                 out::stderr(format_args!("\n"));
             }
-        } else if !terminal && (t.cases % 1_000 == 0 || done) {
-            out::stderr_line(format_args!("{}", progress(t, total, secs)));
+        } else if !self.terminal && (done % 1_000 == 0 || finished) {
+            out::stderr_line(format_args!("{}", line(secs)));
         }
-    });
-    let secs = t0.elapsed().as_secs_f64();
-    finish(&o, &totals, secs, a.json)
+    }
+
+    /// Seconds since the start.
+    pub(super) fn secs(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
 }
 
 /// `N/M cases, R cases/s, V violations, ETA Ts`.

@@ -38,7 +38,6 @@
 //! read only for the progress line and `plans_per_sec`.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -50,7 +49,7 @@ use serde::Serialize;
 
 use super::shrink::COMMIT;
 use crate::out;
-use crate::scenario::{Expect, FaultRef, Heal, Scenario, WriterFaultSpec, parse, parse_bytes};
+use crate::scenario::{Expect, FaultRef, Heal, Scenario, WriterFaultSpec, parse};
 use crate::trace::Trace;
 use crate::world::World;
 
@@ -603,18 +602,7 @@ fn load(file: Option<&Path>) -> Result<Scenario, String> {
     let Some(path) = file else {
         return Ok(small_machine());
     };
-    let shown = path.display().to_string();
-    let src = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::IsADirectory => {
-            format!("{shown}: is a directory; name a scenario file (.toml)")
-        }
-        _ => format!("{shown}: cannot read the scenario: {e}; check the path"),
-    })?;
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("scenario");
-    parse_bytes(&shown, stem, &src).map_err(|e| e.to_string())
+    crate::scenario::load_file(path)
 }
 
 /// `N/M plans, R plans/s, V failing, ETA Ts`.
@@ -629,7 +617,6 @@ fn progress(t: &Tally, total: u64, secs: f64) -> String {
 }
 
 /// Runs `vss-sim fuzz --exhaustive K [FILE]`.
-#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // determinism-ok: the progress line and plans_per_sec read the wall clock; no plan does.
 pub fn main(a: &Args) -> ExitCode {
     if a.k > MAX_K {
         return bad(&format!(
@@ -662,24 +649,11 @@ pub fn main(a: &Args) -> ExitCode {
     }
     let plans = space.plans(a.k);
     let total = plans.len() as u64;
-    let terminal = std::io::stderr().is_terminal();
-    let t0 = std::time::Instant::now(); // determinism-ok: the progress line and plans_per_sec only
-    let mut last = 0.0f64;
+    let mut shown = super::cli::Progress::start(total);
     let tally = run_all(&space, &plans, a.jobs, |t| {
-        let secs = t0.elapsed().as_secs_f64();
-        let done = t.plans == total;
-        if terminal && (secs - last >= 0.1 || done) {
-            last = secs;
-            out::stderr(format_args!("\r{}", progress(t, total, secs)));
-            if done {
-                out::stderr(format_args!("\n"));
-            }
-        } else if !terminal && (t.plans % 1_000 == 0 || done) {
-            out::stderr_line(format_args!("{}", progress(t, total, secs)));
-        }
+        shown.update(t.plans, |secs| progress(t, total, secs));
     });
-    let secs = t0.elapsed().as_secs_f64();
-    finish(a, &space, &plans, &tally, secs)
+    finish(a, &space, &plans, &tally, shown.secs())
 }
 
 fn finish(a: &Args, space: &Space, plans: &[Vec<usize>], t: &Tally, secs: f64) -> ExitCode {

@@ -395,6 +395,23 @@ pub fn canonical_volume(name: &str) -> String {
     s
 }
 
+/// Reads, parses and validates the scenario file at `path`; the error is one line for people
+/// (a directory, a file that cannot be read, or the scenario error with its file and line).
+pub fn load_file(path: &std::path::Path) -> Result<Scenario, String> {
+    let shown = path.display().to_string();
+    let src = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::IsADirectory => {
+            format!("{shown}: is a directory; name a scenario file (.toml)")
+        }
+        _ => format!("{shown}: cannot read the scenario: {e}; check the path"),
+    })?;
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("scenario");
+    parse_bytes(&shown, stem, &src).map_err(|e| e.to_string())
+}
+
 /// Parses and validates a scenario read as bytes: a file that is not UTF-8 is refused at the
 /// line and column of its first bad byte. `file` names it in errors; `stem` is its default name.
 pub fn parse_bytes(file: &str, stem: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
