@@ -62,6 +62,15 @@ fn the_standard_requester_survives_every_single_fault() {
         "{:?}",
         t.findings
     );
+    // Coverage counts plans per situation: most plans see a writer return to stable, some
+    // fail one at Freeze, and the small machine has no bounded diff area, so none fills.
+    let at = |name: &str| {
+        let i = sim::situation::names().position(|n| n == name).unwrap();
+        t.coverage[i]
+    };
+    assert!(at("writer_state:VSS_WS_STABLE") > 300);
+    assert!(at("writer_state:VSS_WS_FAILED_AT_FREEZE") > 0);
+    assert_eq!(at("diff_area_full_original_volume"), 0);
 }
 
 #[test]
@@ -162,6 +171,9 @@ fn a_clean_search_of_a_file_exits_0() {
     assert_eq!(j["plans"], 1);
     assert_eq!(j["violations"], serde_json::json!({}));
     assert!(j["first_failure"].is_null());
+    let coverage = j["coverage"].as_object().expect("a coverage object");
+    assert_eq!(coverage.len(), sim::situation::COUNT);
+    assert_eq!(coverage["backup_succeeded"], 1);
     // One writer, the system provider: 82 + 105 faults.
     assert_eq!(j["single_faults"], 187);
     // A mutant caught on this file: the same result on one worker and on two.

@@ -216,12 +216,13 @@ fn progress(t: &Totals, total: u64, secs: f64) -> String {
     )
 }
 
-/// `coverage: R of N situations reached`, then the names of those never reached.
-fn coverage_text(t: &Totals) -> String {
+/// `coverage: R of N situations reached`, then the names of those never reached; `counts` is
+/// indexed like [`crate::situation::name`] (a missing entry counts as never reached).
+pub(super) fn coverage_text(counts: &[u64]) -> String {
     let never: Vec<String> = crate::situation::names()
-        .zip(t.coverage)
-        .filter(|(_, n)| *n == 0)
-        .map(|(name, _)| name)
+        .enumerate()
+        .filter(|(i, _)| counts.get(*i).is_none_or(|n| *n == 0))
+        .map(|(_, name)| name)
         .collect();
     let n = crate::situation::COUNT;
     let mut s = format!("coverage: {} of {n} situations reached\n", n - never.len());
@@ -305,7 +306,7 @@ fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
                 "findings (not violations, rule 33): {name} x{n}\n"
             ));
         }
-        s.push_str(&coverage_text(t));
+        s.push_str(&coverage_text(&t.coverage));
         s.push_str(&report);
         s
     };

@@ -340,6 +340,7 @@ impl Space {
     pub fn run(&self, number: u64, plan: &[usize]) -> PlanResult {
         let s = self.scenario(plan);
         let mut world = World::new(&s, s.seed, Trace::off());
+        world.watch_situations();
         world.run();
         let mut violations: Vec<&'static str> = Vec::new();
         for v in world.violations() {
@@ -358,6 +359,7 @@ impl Space {
             violations,
             findings,
             events: world.steps(),
+            situations: world.situations(),
         }
     }
 }
@@ -373,6 +375,8 @@ pub struct PlanResult {
     pub findings: Vec<&'static str>,
     /// Events the run dispatched.
     pub events: u64,
+    /// The situations it reached ([`crate::situation`]), as bits.
+    pub situations: u64,
 }
 
 /// A search's totals.
@@ -388,11 +392,18 @@ pub struct Tally {
     pub events: u64,
     /// The lowest failing plan, with the first oracle that fired in it.
     pub first_failure: Option<(u64, &'static str)>,
+    /// Plans that reached each situation, indexed like [`crate::situation::name`] (empty
+    /// before the first plan).
+    pub coverage: Vec<u64>,
 }
 
 impl Tally {
     fn add(&mut self, r: &PlanResult) {
         self.plans += 1;
+        self.coverage.resize(crate::situation::COUNT, 0);
+        for (i, n) in self.coverage.iter_mut().enumerate() {
+            *n += (r.situations >> i) & 1;
+        }
         self.events += r.events;
         for v in &r.violations {
             *self.violations.entry((*v).to_string()).or_default() += 1;
@@ -558,6 +569,8 @@ pub struct ExhaustiveJson {
     pub plans_per_sec: f64,
     /// The lowest failing plan: `null` when none failed.
     pub first_failure: Option<FailureJson>,
+    /// Each situation ([`crate::situation`]) → the plans that reached it, `0` included.
+    pub coverage: BTreeMap<String, u64>,
 }
 
 /// `first_failure`.
@@ -702,6 +715,9 @@ fn finish(a: &Args, space: &Space, plans: &[Vec<usize>], t: &Tally, secs: f64) -
             findings: t.findings.clone(),
             plans_per_sec: (rate * 10.0).round() / 10.0,
             first_failure: failure,
+            coverage: crate::situation::names()
+                .zip(t.coverage.iter().copied().chain(std::iter::repeat(0)))
+                .collect(),
         };
         if !report.is_empty() {
             out::stderr(format_args!("{report}"));
@@ -740,6 +756,7 @@ fn finish(a: &Args, space: &Space, plans: &[Vec<usize>], t: &Tally, secs: f64) -
                 "findings (not violations, rule 33): {finding} in {n} plans\n"
             ));
         }
+        s.push_str(&super::cli::coverage_text(&t.coverage));
         s.push_str(&report);
         s
     };
