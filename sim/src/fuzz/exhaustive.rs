@@ -338,28 +338,19 @@ impl Space {
 
     /// Runs plan number `number` (its faults `plan`).
     pub fn run(&self, number: u64, plan: &[usize]) -> PlanResult {
-        let s = self.scenario(plan);
-        let mut world = World::new(&s, s.seed, Trace::off());
-        world.watch_situations();
-        world.run();
-        let mut violations: Vec<&'static str> = Vec::new();
-        for v in world.violations() {
-            if !violations.contains(&v.name) {
-                violations.push(v.name);
-            }
-        }
+        let j = super::judge(&self.scenario(plan));
         let mut findings: Vec<&'static str> = Vec::new();
-        for f in world.findings() {
-            if !findings.contains(&f.name) {
-                findings.push(f.name);
+        for f in j.findings {
+            if !findings.contains(&f) {
+                findings.push(f);
             }
         }
         PlanResult {
             plan: number,
-            violations,
+            violations: j.violations,
             findings,
-            events: world.steps(),
-            situations: world.situations(),
+            events: j.events,
+            situations: j.situations,
         }
     }
 }

@@ -72,7 +72,33 @@ pub fn case_tree(seed: u64, case: u64) -> impl ValueTree<Value = Plan> {
 /// Runs `plan` with `flaw`'s requester; what it found.
 pub fn run_plan(plan: &Plan, case: u64, flaw: Option<Flaw>) -> CaseResult {
     let s = plan.build(&case_name(case), flaw);
-    let mut world = World::new(&s, s.seed, Trace::off());
+    let j = judge(&s);
+    CaseResult {
+        case,
+        violations: j.violations,
+        findings: j.findings,
+        events: j.events,
+        situations: j.situations,
+    }
+}
+
+/// What one run of a search found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Judged {
+    /// The oracles that fired, each once, in the order they first fired.
+    pub violations: Vec<&'static str>,
+    /// The findings made, with repeats, in the order they were made.
+    pub findings: Vec<&'static str>,
+    /// Events the run dispatched.
+    pub events: u64,
+    /// The situations it reached ([`crate::situation`]), as bits.
+    pub situations: u64,
+}
+
+/// Runs `s` once with its own seed as a search does: trace off, every oracle on, situations
+/// watched.
+pub fn judge(s: &crate::scenario::Scenario) -> Judged {
+    let mut world = World::new(s, s.seed, Trace::off());
     world.watch_situations();
     world.run();
     let mut violations: Vec<&'static str> = Vec::new();
@@ -81,8 +107,7 @@ pub fn run_plan(plan: &Plan, case: u64, flaw: Option<Flaw>) -> CaseResult {
             violations.push(v.name);
         }
     }
-    CaseResult {
-        case,
+    Judged {
         violations,
         findings: world.findings().iter().map(|f| f.name).collect(),
         events: world.steps(),
