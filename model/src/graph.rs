@@ -9,7 +9,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::vss::{WriterEvent, WriterState};
 
 /// States a writer can be in during a backup (restore states come with the restore work).
-const STATES: [WriterState; 13] = [
+pub const STATES: [WriterState; 13] = [
     WriterState::Stable,
     WriterState::WaitingForFreeze,
     WriterState::WaitingForThaw,

@@ -11,23 +11,9 @@ use model::vss::{Hresult, WriterState};
 
 use crate::fact::{DeletedBy, Fact};
 
-/// Every writer state a backup can leave a writer in (restore states, `VSS_WS_UNKNOWN` and
-/// `VSS_WS_COUNT` are not reached by backups).
-pub const WRITER_STATES: [WriterState; 13] = [
-    WriterState::Stable,
-    WriterState::WaitingForFreeze,
-    WriterState::WaitingForThaw,
-    WriterState::WaitingForPostSnapshot,
-    WriterState::WaitingForBackupComplete,
-    WriterState::FailedAtIdentify,
-    WriterState::FailedAtPrepareBackup,
-    WriterState::FailedAtPrepareSnapshot,
-    WriterState::FailedAtFreeze,
-    WriterState::FailedAtThaw,
-    WriterState::FailedAtPostSnapshot,
-    WriterState::FailedAtBackupComplete,
-    WriterState::FailedAtBackupshutdown,
-];
+/// Every writer state a backup can leave a writer in: the writer state graph's (restore
+/// states, `VSS_WS_UNKNOWN` and `VSS_WS_COUNT` are not reached by backups).
+pub const WRITER_STATES: [WriterState; 13] = model::graph::STATES;
 
 /// Every failure code a writer's status can carry: the seven a writer sets (rule S9) and the
 /// one the service sets on a writer that stops answering (rule 11).

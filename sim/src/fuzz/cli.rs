@@ -216,9 +216,36 @@ fn progress(t: &Totals, total: u64, secs: f64) -> String {
     )
 }
 
+/// A search's verdict lines: each oracle that fired and in how many `items` (cases, plans),
+/// the findings (made `xN` times, or `in N` items when `findings_per` names them), then the
+/// coverage.
+pub(super) fn verdict_text(
+    violations: &std::collections::BTreeMap<String, u64>,
+    items: &str,
+    findings: &std::collections::BTreeMap<String, u64>,
+    findings_per: Option<&str>,
+    coverage: &[u64],
+) -> String {
+    let mut s = String::new();
+    if violations.is_empty() {
+        s.push_str("violations: none\n");
+    }
+    for (name, n) in violations {
+        s.push_str(&format!("violations: {name} in {n} {items}\n"));
+    }
+    for (name, n) in findings {
+        let times = findings_per.map_or(format!("x{n}"), |per| format!("in {n} {per}"));
+        s.push_str(&format!(
+            "findings (not violations, rule 33): {name} {times}\n"
+        ));
+    }
+    s.push_str(&coverage_text(coverage));
+    s
+}
+
 /// `coverage: R of N situations reached`, then the names of those never reached; `counts` is
 /// indexed like [`crate::situation::name`] (a missing entry counts as never reached).
-pub(super) fn coverage_text(counts: &[u64]) -> String {
+fn coverage_text(counts: &[u64]) -> String {
     let never: Vec<String> = crate::situation::names()
         .enumerate()
         .filter(|(i, _)| counts.get(*i).is_none_or(|n| *n == 0))
@@ -294,19 +321,13 @@ fn finish(o: &Options, t: &Totals, secs: f64, json: bool) -> ExitCode {
             t.cases as f64 / secs.max(1e-9),
             t.events as f64 / t.cases.max(1) as f64
         );
-        if t.violations.is_empty() {
-            s.push_str("violations: none\n");
-        } else {
-            for (name, n) in &t.violations {
-                s.push_str(&format!("violations: {name} in {n} cases\n"));
-            }
-        }
-        for (name, n) in &t.findings {
-            s.push_str(&format!(
-                "findings (not violations, rule 33): {name} x{n}\n"
-            ));
-        }
-        s.push_str(&coverage_text(&t.coverage));
+        s.push_str(&verdict_text(
+            &t.violations,
+            "cases",
+            &t.findings,
+            None,
+            &t.coverage,
+        ));
         s.push_str(&report);
         s
     };

@@ -735,19 +735,13 @@ fn finish(a: &Args, space: &Space, plans: &[Vec<usize>], t: &Tally, secs: f64) -
             space.base().seed,
             t.events as f64 / t.plans.max(1) as f64
         );
-        if t.violations.is_empty() {
-            s.push_str("violations: none\n");
-        } else {
-            for (oracle, n) in &t.violations {
-                s.push_str(&format!("violations: {oracle} in {n} plans\n"));
-            }
-        }
-        for (finding, n) in &t.findings {
-            s.push_str(&format!(
-                "findings (not violations, rule 33): {finding} in {n} plans\n"
-            ));
-        }
-        s.push_str(&super::cli::coverage_text(&t.coverage));
+        s.push_str(&super::cli::verdict_text(
+            &t.violations,
+            "plans",
+            &t.findings,
+            Some("plans"),
+            &t.coverage,
+        ));
         s.push_str(&report);
         s
     };

@@ -163,7 +163,7 @@ impl Oracle for BackupFromShadow {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{C, judge};
+    use super::super::testing::{C, created, judge};
     use super::*;
     use model::api::ProviderArg;
     use model::ids::Guid;
@@ -199,22 +199,7 @@ mod tests {
                 },
             ),
             (2, answered(ApiCallKind::AddToSnapshotSet)),
-            (
-                3,
-                Fact::ShadowCreated {
-                    set_id: Guid(7),
-                    snapshot: Guid(8),
-                    volume: C,
-                    provider: model::ids::ProviderId(0),
-                    context: SnapshotContext::Backup,
-                    created: model::volume::store::Created {
-                        method: model::volume::store::CopyMethod::CopyOnWrite,
-                        instant_kept: true,
-                        n_written: 0,
-                        device: 1,
-                    },
-                },
-            ),
+            (3, created(7, 8, SnapshotContext::Backup)),
         ]
     }
 

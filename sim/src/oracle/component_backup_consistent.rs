@@ -137,7 +137,7 @@ impl Oracle for ComponentBackup {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{C, W, judge};
+    use super::super::testing::{C, W, created, judge};
     use super::*;
     use model::api::ComponentRef;
     use model::app::AppKind;
@@ -165,22 +165,7 @@ mod tests {
                     result: Hresult::Ok,
                 },
             ),
-            (
-                3,
-                Fact::ShadowCreated {
-                    set_id: SET,
-                    snapshot: SNAP,
-                    volume: C,
-                    provider: model::ids::ProviderId(0),
-                    context: SnapshotContext::Backup,
-                    created: model::volume::store::Created {
-                        method: model::volume::store::CopyMethod::CopyOnWrite,
-                        instant_kept: true,
-                        n_written: 0,
-                        device: 1,
-                    },
-                },
-            ),
+            (3, created(SET.0, SNAP.0, SnapshotContext::Backup)),
         ]
     }
 

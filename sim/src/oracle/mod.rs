@@ -429,6 +429,24 @@ pub(crate) mod testing {
         ]
     }
 
+    /// Shadow copy `id` of set `set` on `C:`, made by copy-on-write in `context`, its instant
+    /// kept.
+    pub(crate) fn created(set: u128, id: u128, context: model::vss::SnapshotContext) -> Fact {
+        Fact::ShadowCreated {
+            set_id: model::ids::Guid(set),
+            snapshot: model::ids::Guid(id),
+            volume: C,
+            provider: model::ids::ProviderId(0),
+            context,
+            created: model::volume::store::Created {
+                method: model::volume::store::CopyMethod::CopyOnWrite,
+                instant_kept: true,
+                n_written: 0,
+                device: 1,
+            },
+        }
+    }
+
     /// A `DoSnapshotSet` phase fact ending set `id`'s creation.
     pub(crate) fn phase(id: u128, phase: &'static str) -> Fact {
         Fact::Phase {

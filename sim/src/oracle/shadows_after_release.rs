@@ -210,30 +210,14 @@ impl Oracle for ShadowsAfterRelease {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{C, answered, call, judge, phase, start_set};
+    use super::super::testing::{C, answered, call, created, judge, phase, start_set};
     use crate::fact::{DeletedBy, Fact};
     use model::api::{ApiCall, ApiCallKind, ShadowStatus};
-    use model::ids::{Guid, ProviderId};
-    use model::volume::store::{CopyMethod, Created, ShadowInfo};
+    use model::ids::Guid;
+    use model::volume::store::{CopyMethod, ShadowInfo};
     use model::vss::{Hresult, SnapshotContext};
 
     const NAME: &str = "shadows_after_release";
-
-    fn created(set: u128, id: u128, context: SnapshotContext) -> Fact {
-        Fact::ShadowCreated {
-            set_id: Guid(set),
-            snapshot: Guid(id),
-            volume: C,
-            provider: ProviderId(0),
-            context,
-            created: Created {
-                method: CopyMethod::CopyOnWrite,
-                instant_kept: true,
-                n_written: 0,
-                device: 1,
-            },
-        }
-    }
 
     fn deleted(id: u128, status: ShadowStatus) -> Fact {
         Fact::ShadowDeleted {
