@@ -20,6 +20,9 @@ pub enum EndReason {
     StepLimit,
     /// Nothing left to do but requesters did not finish.
     QueueEmpty,
+    /// Guest code could not go on (`World::guest_error` says why); the run stopped where it
+    /// was, with no end records.
+    GuestError,
 }
 
 /// Why a shadow copy went away.

@@ -19,10 +19,13 @@
 //! iteration, no threads.
 
 pub mod alloc;
+pub mod api;
 pub mod bench;
 pub mod calendar;
 pub mod fact;
 pub mod fuzz;
+pub mod guest;
+pub mod harness;
 pub mod kernel;
 pub mod oracle;
 pub mod out;

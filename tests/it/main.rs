@@ -11,6 +11,7 @@
 //! - `exhaustive`: `vss-sim fuzz --exhaustive K` counts its plans, is clean with the standard
 //!   requester, catches every mutant, writes a replayable scenario, refuses bad input;
 //! - `found`: the reproducers of defects found by fuzzing from outside pass their `[expect]`;
+//! - `guest`: your own async requesters and writers inside a simulation, on virtual time;
 //! - `heal`: faults stop at `[run] heal_at` and the machine must settle after (rule 31);
 //! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
@@ -31,6 +32,7 @@ mod determinism;
 mod exhaustive;
 mod found;
 mod fuzz;
+mod guest;
 mod heal;
 mod malformed;
 #[cfg(unix)]

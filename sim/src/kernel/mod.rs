@@ -201,6 +201,12 @@ impl<P> Kernel<P> {
         (key != IDLE).then(|| Instant::from_us((key >> 64) as u64))
     }
 
+    /// When the next one-shot event is due, slots aside (what guest code must have run up to
+    /// before it is dispatched: a slot's write never reaches a guest).
+    pub fn peek_heap_at(&self) -> Option<Instant> {
+        self.queue.peek_key().map(|(at, _)| Instant::from_us(at))
+    }
+
     /// Advances the clock to the earliest event or slot and hands it out, or says why not.
     #[inline]
     pub fn advance(&mut self) -> Result<Next<P>, Stop> {

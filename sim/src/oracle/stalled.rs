@@ -35,7 +35,7 @@ impl Oracle for Stalled {
             return;
         };
         let detail = match reason {
-            EndReason::Finished => return,
+            EndReason::Finished | EndReason::GuestError => return,
             EndReason::TimeLimit => format!(
                 "the run reached max_virtual_time {} before every requester finished",
                 self.max_time

@@ -7,6 +7,9 @@ use super::ScenarioError;
 pub(crate) struct Ctx<'a> {
     pub(crate) file: &'a str,
     pub(crate) src: &'a str,
+    /// The file supplies only the machine: code supplies the roles, so it may declare no
+    /// requester (`scenario::parse_machine`).
+    pub(crate) roles_in_code: bool,
 }
 
 impl Ctx<'_> {

@@ -437,7 +437,26 @@ pub fn parse_bytes(file: &str, stem: &str, bytes: &[u8]) -> Result<Scenario, Sce
 
 /// Parses and validates a scenario. `file` names it in errors; `stem` is its default name.
 pub fn parse(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioError> {
-    let cx = Ctx { file, src };
+    parse_with(file, stem, src, false)
+}
+
+/// Like [`parse`], for a file that supplies the machine while code supplies the roles
+/// ([`crate::harness::Simulation`]): it may declare no `[[requester]]`.
+pub fn parse_machine(file: &str, stem: &str, src: &str) -> Result<Scenario, ScenarioError> {
+    parse_with(file, stem, src, true)
+}
+
+fn parse_with(
+    file: &str,
+    stem: &str,
+    src: &str,
+    roles_in_code: bool,
+) -> Result<Scenario, ScenarioError> {
+    let cx = Ctx {
+        file,
+        src,
+        roles_in_code,
+    };
     check::prescan(&cx)?;
     let raw: RawScenario = toml::from_str(src).map_err(|e| toml_error(&cx, &e))?;
     check::validate(&cx, stem, raw)

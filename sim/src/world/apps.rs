@@ -45,7 +45,7 @@ impl World {
         }
     }
 
-    fn freeze_apps(&mut self, writer: WriterId, session: Session) {
+    pub(super) fn freeze_apps(&mut self, writer: WriterId, session: Session) {
         let now = self.kernel.now();
         for w in 0..self.workloads.len() {
             let Some(app) = self.workloads[w].app.as_ref() else {

@@ -122,6 +122,7 @@ impl World {
                 bandwidth: r.read_bandwidth,
                 read: None,
                 gone: false,
+                guest: None,
             })
             .collect();
         let max_time = Instant::ZERO + scenario.max_virtual_time;
@@ -165,6 +166,8 @@ impl World {
             coord_depth: 0,
             deferred: Vec::new(),
             hung: Vec::new(),
+            guest: None,
+            guest_error: None,
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");
                 scenario

@@ -14,6 +14,7 @@
 
 mod apps;
 mod build;
+mod guests;
 mod requesters;
 mod route;
 mod workload;
@@ -56,6 +57,8 @@ enum Payload {
     Heal,
     /// `heal_at + settle_within`: the run should have ended by now (rule 31).
     SettleDue,
+    /// Something guest code did, at the virtual time it did it.
+    Guest(crate::guest::Out),
 }
 
 /// What an administrator sees of one volume's shadow storage (`vssadmin list shadowstorage`).
@@ -111,6 +114,10 @@ pub struct World {
     /// Until healed, the `S_OK` answers of the handlers and provider calls that hung; sent at
     /// `heal_at` (kept only when the scenario heals).
     hung: Vec<Input>,
+    /// The runtime of guest code (your requesters and writers), if the world hosts any.
+    guest: Option<Box<crate::guest::Host>>,
+    /// Why guest code could not go on, if it could not (the run then stopped).
+    guest_error: Option<crate::guest::GuestError>,
 }
 
 impl World {
@@ -145,7 +152,7 @@ impl World {
     /// The standard requester's own verdict (see `RequesterLogic::verdict`); `None` for a script
     /// or a requester that went away before deciding.
     pub fn requester_verdict(&self, r: usize) -> Option<Hresult> {
-        self.reqs[r].logic.verdict()
+        self.reqs[r].verdict()
     }
     /// From now on, note which situations of [`crate::situation`] the run reaches (a fault
     /// search's coverage); see [`World::situations`].
@@ -282,6 +289,12 @@ impl World {
         if let Some(e) = self.end {
             return Some(e);
         }
+        if self.guest.is_some() {
+            self.run_guest();
+            if let Some(e) = self.end {
+                return Some(e);
+            }
+        }
         match self.kernel.advance() {
             Ok(Next::Slot(w)) => {
                 // A workload write changes no requester's or the service's state: the end
@@ -303,10 +316,7 @@ impl World {
     }
 
     fn all_done(&self) -> bool {
-        self.reqs
-            .iter()
-            .all(|r| r.gone || (r.logic.is_done() && r.read.is_none()))
-            && self.coord.is_idle()
+        self.reqs.iter().all(Req::is_done) && self.coord.is_idle()
     }
 
     fn finish(&mut self, reason: EndReason) -> EndReason {
@@ -409,8 +419,7 @@ impl World {
                     return;
                 }
                 self.note_feed(r, &fb);
-                self.reqs[r.idx()].logic.feed(self.kernel.now(), fb);
-                self.requester_act(r);
+                self.feed_requester(r, fb);
             }
             Payload::Step(r) => self.requester_act(r),
             Payload::ReadRange(r) => {
@@ -426,6 +435,7 @@ impl World {
             }
             Payload::Heal => self.heal(),
             Payload::SettleDue => self.settle_due(),
+            Payload::Guest(out) => self.on_guest(out),
         }
     }
 
@@ -454,10 +464,7 @@ impl World {
     /// oracle.
     fn settle_due(&mut self) {
         let waiting = (0..self.reqs.len())
-            .filter(|&r| {
-                let q = &self.reqs[r];
-                !(q.gone || (q.logic.is_done() && q.read.is_none()))
-            })
+            .filter(|&r| !self.reqs[r].is_done())
             .map(RequesterId::from_index)
             .collect();
         self.note(Fact::SettleDue {
@@ -524,9 +531,12 @@ impl World {
         let fact = match input {
             Input::WriterAnswer { token, result } => {
                 let of = self.coord.pending_event(*token);
-                // A frozen application has finished its unit before the answer is heard.
-                let session = self.coord.event_session(*token);
-                self.apps_on_answer(of, *result, session);
+                // A frozen application has finished its unit before the answer is heard (a
+                // guest writer freezes its application itself).
+                if !of.is_some_and(|(w, _)| self.guest_runs_writer(w)) {
+                    let session = self.coord.event_session(*token);
+                    self.apps_on_answer(of, *result, session);
+                }
                 Fact::WriterAnswer {
                     of,
                     result: *result,

@@ -44,26 +44,77 @@ pub(super) struct Req {
     pub(super) read: Option<ReadJob>,
     /// The process went away (rule 27): nothing more reaches it.
     pub(super) gone: bool,
+    /// Run by guest code (`logic` is then unused): `None` for a model requester, else what the
+    /// code reported once it finished (`None` while it runs).
+    pub(super) guest: Option<Option<Hresult>>,
+}
+
+impl Req {
+    /// Whether the requester has nothing more to do.
+    pub(super) fn is_done(&self) -> bool {
+        self.gone
+            || (self.read.is_none()
+                && match self.guest {
+                    None => self.logic.is_done(),
+                    Some(verdict) => verdict.is_some(),
+                })
+    }
+
+    /// Its own verdict: the standard sequence's, or what guest code reported.
+    pub(super) fn verdict(&self) -> Option<Hresult> {
+        match self.guest {
+            None => self.logic.verdict(),
+            Some(verdict) => verdict,
+        }
+    }
 }
 
 impl World {
+    /// Requester `r` calls the API; the ids of a new set or shadow copy are drawn here.
+    pub(super) fn call_api(&mut self, r: RequesterId, mut call: ApiCall) {
+        match &mut call {
+            ApiCall::StartSnapshotSet { new_id } | ApiCall::AddToSnapshotSet { new_id, .. } => {
+                *new_id = Guid::from_random_bytes(self.guids.guid_bytes());
+            }
+            _ => {}
+        }
+        self.note(Fact::Call {
+            requester: r,
+            call: call.clone(),
+        });
+        self.coord_input(Input::Call { requester: r, call });
+    }
+
+    /// Requester `r` creates a new object (the last one goes away first, rule 27).
+    pub(super) fn new_object(&mut self, r: RequesterId) {
+        self.note(Fact::NewObject { requester: r });
+        self.coord_input(Input::NewObject { requester: r });
+    }
+
+    /// What happened reaches requester `r`: a model requester takes it and acts; guest code
+    /// picks it up when it next runs.
+    pub(super) fn feed_requester(&mut self, r: RequesterId, fb: Feedback) {
+        if self.reqs[r.idx()].guest.is_some() {
+            if let Some(host) = self.guest.as_deref_mut() {
+                if let Some(b) = host.mail.borrow_mut().reqs[r.idx()].as_mut() {
+                    b.feed(fb);
+                }
+                host.wake();
+            }
+            return;
+        }
+        self.reqs[r.idx()].logic.feed(self.kernel.now(), fb);
+        self.requester_act(r);
+    }
+
     pub(super) fn requester_act(&mut self, r: RequesterId) {
+        if self.reqs[r.idx()].guest.is_some() {
+            // Guest code acts on its own.
+            return;
+        }
         let action = self.reqs[r.idx()].logic.next_action(self.kernel.now());
         match action {
-            Action::Call(mut call) => {
-                match &mut call {
-                    ApiCall::StartSnapshotSet { new_id }
-                    | ApiCall::AddToSnapshotSet { new_id, .. } => {
-                        *new_id = Guid::from_random_bytes(self.guids.guid_bytes());
-                    }
-                    _ => {}
-                }
-                self.note(Fact::Call {
-                    requester: r,
-                    call: call.clone(),
-                });
-                self.coord_input(Input::Call { requester: r, call });
-            }
+            Action::Call(call) => self.call_api(r, call),
             Action::ReadShadow {
                 volume,
                 snapshot,
@@ -81,8 +132,7 @@ impl World {
                 self.schedule(at, Payload::Feed(r, Feedback::Woke));
             }
             Action::NewObject => {
-                self.note(Fact::NewObject { requester: r });
-                self.coord_input(Input::NewObject { requester: r });
+                self.new_object(r);
                 self.requester_act(r);
             }
             Action::GoAway if self.healed => {
@@ -112,7 +162,7 @@ impl World {
         }
     }
 
-    fn start_read(&mut self, r: RequesterId, volume: VolumeId, snapshot: SnapshotId) {
+    pub(super) fn start_read(&mut self, r: RequesterId, volume: VolumeId, snapshot: SnapshotId) {
         let total = self.store.volume(volume).n_written_blocks() as usize;
         let blocks = if total > self.range_len(volume) {
             self.store.written_blocks(volume)
@@ -263,7 +313,6 @@ impl World {
             volume: job.volume,
             complete: ok,
         };
-        self.reqs[r.idx()].logic.feed(self.kernel.now(), fb);
-        self.requester_act(r);
+        self.feed_requester(r, fb);
     }
 }

@@ -67,6 +67,18 @@ impl World {
                 selected,
             } => {
                 self.note(Fact::WriterEvent { writer, event });
+                if self.guest_runs_writer(writer) {
+                    self.deliver_to_guest(
+                        writer,
+                        crate::guest::mailbox::Delivery {
+                            event,
+                            token,
+                            set_volumes,
+                            selected,
+                        },
+                    );
+                    return;
+                }
                 let session = self.coord.event_session(token);
                 self.apps_on_event(writer, event, session);
                 let info = &self.coord.machine().writers[writer.idx()];

@@ -159,7 +159,7 @@ pub(super) fn requesters(
             flaw,
         });
     }
-    if requesters.is_empty() {
+    if requesters.is_empty() && !cx.roles_in_code {
         return Err(ScenarioError {
             file: cx.file.to_string(),
             line: 0,

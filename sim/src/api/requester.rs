@@ -1,0 +1,467 @@
+//! The requester API: [`BackupComponents`] mirrors `IVssBackupComponents`, [`VssAsync`] mirrors
+//! `IVssAsync`. Every call goes to the simulated service as the scripted requesters' calls do
+//! (the same rules, the same `VSS_E_BAD_STATE` checks, the same API latency) and comes back at
+//! its virtual time.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::task::Poll;
+
+use model::api::{ApiCall, ApiCallKind, ComponentRef, ProviderArg, ReplyData, WriterStatus};
+use model::ids::{Guid, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
+use model::machine::Machine;
+use model::vss::{BackupType, Hresult, SnapshotContext, VssError};
+
+use crate::guest::mailbox::{Answer, Mailbox, Out};
+
+/// A requester process your code runs: its place on the simulated machine. Your requester's
+/// async function is given one; [`Requester::create_backup_components`] is
+/// `CreateVssBackupComponents`.
+pub struct Requester {
+    pub(crate) id: RequesterId,
+    pub(crate) name: String,
+    pub(crate) mail: Rc<RefCell<Mailbox>>,
+    pub(crate) machine: Rc<Machine>,
+    /// One call at a time per requester (an `IVssAsync::Cancel` waits for a call in flight).
+    pub(crate) gate: Rc<tokio::sync::Mutex<()>>,
+}
+
+/// A volume of the machine as a requester names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumeRef {
+    /// The volume's id (its index on the machine).
+    pub id: VolumeId,
+    /// Its name, e.g. `C:\`.
+    pub name: String,
+}
+
+impl Requester {
+    /// The requester's name (as the trace and the report print it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The machine's volumes, in declaration order.
+    pub fn volumes(&self) -> Vec<VolumeRef> {
+        self.machine
+            .volumes
+            .iter()
+            .enumerate()
+            .map(|(i, v)| VolumeRef {
+                id: VolumeId::from_index(i),
+                name: v.name.clone(),
+            })
+            .collect()
+    }
+
+    /// The volume named `name` (e.g. `C:\`), if the machine has it.
+    pub fn volume(&self, name: &str) -> Option<VolumeId> {
+        self.machine
+            .volumes
+            .iter()
+            .position(|v| v.name == name)
+            .map(VolumeId::from_index)
+    }
+
+    /// `CreateVssBackupComponents`: a new `IVssBackupComponents` object. The service gives
+    /// each requester one object at a time: making another goes back to the service as a new
+    /// object, and the earlier one, if still held, goes away first (rule 27); its handle then
+    /// answers every call `VSS_E_BAD_STATE` without reaching the service.
+    pub fn create_backup_components(&self) -> BackupComponents {
+        let object = {
+            let mut m = self.mail.borrow_mut();
+            let b = m.req(self.id);
+            let first = !b.has_object;
+            b.has_object = true;
+            b.object += 1;
+            let object = b.object;
+            if !first {
+                m.act(Out::NewObject { requester: self.id });
+            }
+            object
+        };
+        BackupComponents {
+            id: self.id,
+            object,
+            mail: self.mail.clone(),
+            machine: self.machine.clone(),
+            gate: self.gate.clone(),
+            released: false,
+        }
+    }
+}
+
+/// A writer as `GatherWriterMetadata` describes it (`IVssExamineWriterMetadata`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterMetadata {
+    /// The writer instance.
+    pub writer: WriterId,
+    /// Its name.
+    pub name: String,
+    /// Its class id.
+    pub class_id: Guid,
+    /// Its instance id.
+    pub instance_id: Guid,
+    /// Its components, in declaration order.
+    pub components: Vec<ComponentMetadata>,
+}
+
+/// One component of a writer's metadata (`IVssWMComponent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentMetadata {
+    /// What `AddComponent` and `SetBackupSucceeded` name.
+    pub component: ComponentRef,
+    /// The component's name.
+    pub name: String,
+    /// Its logical path, `""` at top level.
+    pub logical_path: String,
+    /// The volumes its files lie on.
+    pub volumes: Vec<VolumeId>,
+}
+
+/// `IVssBackupComponents`, as your requester holds it. Dropping it is releasing it (the
+/// service then sends BackupShutdown and removes auto-release shadow copies, rule 27).
+///
+/// Every method is a call to the simulated service and takes the API's latency in virtual
+/// time. Calls on one object run one at a time, in the order they are made.
+pub struct BackupComponents {
+    id: RequesterId,
+    /// The requester's object generation this handle is.
+    object: u32,
+    mail: Rc<RefCell<Mailbox>>,
+    machine: Rc<Machine>,
+    gate: Rc<tokio::sync::Mutex<()>>,
+    released: bool,
+}
+
+/// `IVssAsync`: an asynchronous operation in progress (`GatherWriterMetadata`,
+/// `PrepareForBackup`, `DoSnapshotSet`, `GatherWriterStatus`, `BackupComplete`).
+pub struct VssAsync {
+    id: RequesterId,
+    op: u64,
+    call: ApiCallKind,
+    mail: Rc<RefCell<Mailbox>>,
+    gate: Rc<tokio::sync::Mutex<()>>,
+}
+
+impl VssAsync {
+    /// The call that started the operation.
+    pub fn call(&self) -> &'static str {
+        self.call.name()
+    }
+
+    /// `IVssAsync::Wait`: returns when the operation is over, whatever its outcome (rule 25);
+    /// read the outcome with [`VssAsync::query_status`]. Wait with a limit by wrapping it in
+    /// `tokio::time::timeout`.
+    pub async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            let mut m = self.mail.borrow_mut();
+            let b = m.req(self.id);
+            match b.ops.iter_mut().find(|o| o.number == self.op) {
+                Some(o) if o.end.is_some() => Poll::Ready(()),
+                Some(o) => {
+                    o.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                // The run is over (the object's operations are gone): nothing will end it.
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// `IVssAsync::QueryStatus` (rule S13): `VSS_S_ASYNC_PENDING` while the operation runs,
+    /// then `VSS_S_ASYNC_FINISHED`, `VSS_S_ASYNC_CANCELLED` or its failure.
+    pub fn query_status(&self) -> Hresult {
+        let mut m = self.mail.borrow_mut();
+        let b = m.req(self.id);
+        b.ops
+            .iter()
+            .find(|o| o.number == self.op)
+            .and_then(|o| o.end.as_ref().map(|(_, h, _)| *h))
+            .unwrap_or(Hresult::AsyncPending)
+    }
+
+    /// [`VssAsync::wait`], then the outcome as a `Result`: `Ok(VSS_S_ASYNC_FINISHED)`,
+    /// `Ok(VSS_S_ASYNC_CANCELLED)`, or the failure.
+    pub async fn finish(&self) -> Result<Hresult, VssError> {
+        self.wait().await;
+        let h = self.query_status();
+        VssError::check(h).map(|()| h)
+    }
+
+    /// `IVssAsync::Cancel` (rules S13, 25): `S_OK` when it cancelled the running operation,
+    /// `VSS_S_ASYNC_CANCELLED` if it was cancelled already, `VSS_S_ASYNC_FINISHED` if it had
+    /// completed, or the operation's failure.
+    pub async fn cancel(&self) -> Hresult {
+        let (_, h, _) = call(&self.mail, &self.gate, self.id, ApiCall::Cancel).await;
+        h
+    }
+}
+
+impl BackupComponents {
+    /// Whether this handle is still the requester's object (not released, not replaced).
+    fn current(&self) -> bool {
+        !self.released && self.mail.borrow_mut().req(self.id).object == self.object
+    }
+
+    async fn call(&mut self, c: ApiCall) -> Answer {
+        if !self.current() {
+            return (c.kind(), Hresult::BadState, ReplyData::None);
+        }
+        call(&self.mail, &self.gate, self.id, c).await
+    }
+
+    async fn sync(&mut self, c: ApiCall) -> Result<(), VssError> {
+        let (_, h, _) = self.call(c).await;
+        VssError::check(h)
+    }
+
+    async fn start(&mut self, c: ApiCall) -> Result<VssAsync, VssError> {
+        let kind = c.kind();
+        let (_, h, _) = self.call(c).await;
+        VssError::check(h)?;
+        let op = self.mail.borrow_mut().req(self.id).last_op;
+        Ok(VssAsync {
+            id: self.id,
+            op,
+            call: kind,
+            mail: self.mail.clone(),
+            gate: self.gate.clone(),
+        })
+    }
+
+    /// `InitializeForBackup(NULL)`.
+    pub async fn initialize_for_backup(&mut self) -> Result<(), VssError> {
+        self.sync(ApiCall::InitializeForBackup).await
+    }
+
+    /// `SetContext(lContext)`.
+    pub async fn set_context(&mut self, context: SnapshotContext) -> Result<(), VssError> {
+        self.sync(ApiCall::SetContext(context)).await
+    }
+
+    /// `SetBackupState(bSelectComponents, bBootableSystemState, backupType,
+    /// bPartialFileSupport)`. The service keeps `select_components` (component mode) and
+    /// `backup_type`; a bootable-system-state or partial-file backup is not modelled, and
+    /// asking for one is refused with `E_NOTIMPL` before it reaches the service.
+    pub async fn set_backup_state(
+        &mut self,
+        select_components: bool,
+        bootable_system_state: bool,
+        backup_type: BackupType,
+        partial_file_support: bool,
+    ) -> Result<(), VssError> {
+        if bootable_system_state || partial_file_support {
+            return Err(VssError::NotImpl);
+        }
+        self.sync(ApiCall::SetBackupState {
+            select_components,
+            backup_type,
+        })
+        .await
+    }
+
+    /// `GatherWriterMetadata` (asynchronous): Identify goes to every writer; once it has
+    /// finished, [`BackupComponents::writer_metadata`] describes those that answered.
+    pub async fn gather_writer_metadata(&mut self) -> Result<VssAsync, VssError> {
+        self.start(ApiCall::GatherWriterMetadata).await
+    }
+
+    /// The writers the last finished `GatherWriterMetadata` heard from, in subscription order
+    /// (`GetWriterMetadataCount` / `GetWriterMetadata`); empty before one finished.
+    pub fn writer_metadata(&self) -> Vec<WriterMetadata> {
+        let ids = self.mail.borrow_mut().req(self.id).metadata.clone();
+        ids.iter()
+            .map(|&w| {
+                let info = &self.machine.writers[w.idx()];
+                WriterMetadata {
+                    writer: w,
+                    name: info.name.clone(),
+                    class_id: info.class_id,
+                    instance_id: info.instance_id,
+                    components: info
+                        .components
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| ComponentMetadata {
+                            component: ComponentRef {
+                                writer: w,
+                                idx: u16::try_from(i).expect("component count fits u16"),
+                            },
+                            name: c.name.clone(),
+                            logical_path: c.logical_path.clone(),
+                            volumes: c.volumes.clone(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// `AddComponent` for a component of the writer metadata.
+    pub async fn add_component(&mut self, component: ComponentRef) -> Result<(), VssError> {
+        self.sync(ApiCall::AddComponent(Some(component))).await
+    }
+
+    /// `StartSnapshotSet`: the new set's id.
+    pub async fn start_snapshot_set(&mut self) -> Result<SnapshotSetId, VssError> {
+        let (_, h, data) = self
+            .call(ApiCall::StartSnapshotSet { new_id: Guid(0) })
+            .await;
+        VssError::check(h)?;
+        match data {
+            ReplyData::SnapshotSet(id) => Ok(id),
+            _ => Err(VssError::VssUnexpected),
+        }
+    }
+
+    /// `AddToSnapshotSet(volume, provider)`: `None` is `GUID_NULL`, the service chooses the
+    /// provider (rule 4). Returns the new shadow copy's id.
+    pub async fn add_to_snapshot_set(
+        &mut self,
+        volume: VolumeId,
+        provider: Option<Guid>,
+    ) -> Result<SnapshotId, VssError> {
+        let provider = match provider {
+            None => ProviderArg::Any,
+            Some(g) => match self.machine.providers.iter().position(|p| p.id == g) {
+                Some(i) => ProviderArg::Registered(model::ids::ProviderId::from_index(i)),
+                None => ProviderArg::Unregistered(g),
+            },
+        };
+        let volume = (volume.idx() < self.machine.volumes.len()).then_some(volume);
+        let (_, h, data) = self
+            .call(ApiCall::AddToSnapshotSet {
+                volume,
+                provider,
+                new_id: Guid(0),
+            })
+            .await;
+        VssError::check(h)?;
+        match data {
+            ReplyData::Snapshot(id) => Ok(id),
+            _ => Err(VssError::VssUnexpected),
+        }
+    }
+
+    /// `PrepareForBackup` (asynchronous).
+    pub async fn prepare_for_backup(&mut self) -> Result<VssAsync, VssError> {
+        self.start(ApiCall::PrepareForBackup).await
+    }
+
+    /// `DoSnapshotSet` (asynchronous): the shadow copies are made.
+    pub async fn do_snapshot_set(&mut self) -> Result<VssAsync, VssError> {
+        self.start(ApiCall::DoSnapshotSet).await
+    }
+
+    /// `GatherWriterStatus` (asynchronous); then [`BackupComponents::writer_status`].
+    pub async fn gather_writer_status(&mut self) -> Result<VssAsync, VssError> {
+        self.start(ApiCall::GatherWriterStatus).await
+    }
+
+    /// What the last finished `GatherWriterStatus` reported, one entry per writer of the
+    /// session (`GetWriterStatusCount` / `GetWriterStatus`); empty before one finished.
+    pub fn writer_status(&self) -> Vec<WriterStatus> {
+        self.mail.borrow_mut().req(self.id).status.clone()
+    }
+
+    /// `SetBackupSucceeded` for an explicitly included component.
+    pub async fn set_backup_succeeded(
+        &mut self,
+        component: ComponentRef,
+        succeeded: bool,
+    ) -> Result<(), VssError> {
+        self.sync(ApiCall::SetBackupSucceeded {
+            component,
+            succeeded,
+        })
+        .await
+    }
+
+    /// `BackupComplete` (asynchronous).
+    pub async fn backup_complete(&mut self) -> Result<VssAsync, VssError> {
+        self.start(ApiCall::BackupComplete).await
+    }
+
+    /// `AbortBackup`.
+    pub async fn abort_backup(&mut self) -> Result<(), VssError> {
+        self.sync(ApiCall::AbortBackup).await
+    }
+
+    /// Reads shadow copy `snapshot` of `volume` in full, range by range at the requester's
+    /// read bandwidth, and verifies it against the volume's image at the snapshot instant.
+    /// `VSS_E_OBJECT_NOT_FOUND` if the shadow copy does not exist or is deleted during the
+    /// read (a full diff area, rule 17).
+    pub async fn read_shadow(
+        &mut self,
+        snapshot: SnapshotId,
+        volume: VolumeId,
+    ) -> Result<(), VssError> {
+        if !self.current() || volume.idx() >= self.machine.volumes.len() {
+            return Err(VssError::ObjectNotFound);
+        }
+        let _g = self.gate.lock().await;
+        {
+            let mut m = self.mail.borrow_mut();
+            m.req(self.id).read.arm(None);
+            m.act(Out::Read {
+                requester: self.id,
+                volume,
+                snapshot,
+            });
+        }
+        let complete =
+            std::future::poll_fn(|cx| self.mail.borrow_mut().req(self.id).read.poll_take(cx)).await;
+        if complete {
+            Ok(())
+        } else {
+            Err(VssError::ObjectNotFound)
+        }
+    }
+
+    /// Releases the object now and waits for the service to have taken note (dropping it
+    /// releases it too, without waiting).
+    pub async fn release(mut self) {
+        if self.current() {
+            let _ = call(&self.mail, &self.gate, self.id, ApiCall::Release).await;
+        }
+        self.released = true;
+    }
+}
+
+impl Drop for BackupComponents {
+    fn drop(&mut self) {
+        if self.released {
+            return;
+        }
+        if let Ok(mut m) = self.mail.try_borrow_mut()
+            && !m.closed
+            && m.req(self.id).object == self.object
+        {
+            m.act(Out::Call {
+                requester: self.id,
+                call: ApiCall::Release,
+            });
+        }
+    }
+}
+
+/// Makes call `c` for requester `id` and waits for its reply.
+async fn call(
+    mail: &Rc<RefCell<Mailbox>>,
+    gate: &tokio::sync::Mutex<()>,
+    id: RequesterId,
+    c: ApiCall,
+) -> Answer {
+    let _g = gate.lock().await;
+    {
+        let mut m = mail.borrow_mut();
+        m.req(id).reply.arm(Some(c.kind()));
+        m.act(Out::Call {
+            requester: id,
+            call: c,
+        });
+    }
+    std::future::poll_fn(|cx| mail.borrow_mut().req(id).reply.poll_take(cx)).await
+}

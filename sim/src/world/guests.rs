@@ -1,0 +1,146 @@
+//! Guest code in the world: requesters and writers run by your async Rust on the guest runtime
+//! ([`crate::guest`]). The loop lets the guest run up to each event's virtual time, and what the
+//! guest did becomes events at the instants it did it, carried out like a scripted role's.
+
+use model::api::Input;
+use model::ids::{RequesterId, WriterId};
+use model::time::Instant;
+
+use super::{EndReason, Payload, World};
+use crate::guest::mailbox::{Delivery, Out, ReqBox, WriterBox};
+use crate::guest::{GuestError, GuestStats, Host, Stop};
+
+impl World {
+    /// Hands requesters `reqs` and writers `writers` (indices) to guest code on `host`; the
+    /// code itself is spawned on the host by the caller.
+    pub(crate) fn host_guests(&mut self, host: Host, reqs: &[usize], writers: &[usize]) {
+        {
+            let mut m = host.mail.borrow_mut();
+            m.reqs = (0..self.reqs.len()).map(|_| None).collect();
+            m.writers = (0..self.writers.len()).map(|_| None).collect();
+            for &r in reqs {
+                m.reqs[r] = Some(ReqBox::default());
+            }
+            for &w in writers {
+                m.writers[w] = Some(WriterBox::default());
+            }
+        }
+        for &r in reqs {
+            self.reqs[r].guest = Some(None);
+        }
+        self.guest = Some(Box::new(host));
+    }
+
+    /// The guest runtime, if the world hosts one.
+    pub(crate) fn host_mut(&mut self) -> Option<&mut Host> {
+        self.guest.as_deref_mut()
+    }
+
+    /// Why guest code could not go on, if the run stopped for that. Such a run ends with
+    /// [`EndReason::GuestError`] and has no end records in its trace.
+    pub fn guest_error(&self) -> Option<&GuestError> {
+        self.guest_error.as_ref()
+    }
+
+    /// The guest runtime's counts (zero without guest code).
+    pub fn guest_stats(&self) -> GuestStats {
+        self.guest.as_deref().map(Host::stats).unwrap_or_default()
+    }
+
+    /// Whether guest code answers writer `w`'s events.
+    pub(super) fn guest_runs_writer(&self, w: WriterId) -> bool {
+        self.guest
+            .as_deref()
+            .is_some_and(|h| h.mail.borrow().runs_writer(w))
+    }
+
+    /// Hands an event to a guest writer.
+    pub(super) fn deliver_to_guest(&mut self, w: WriterId, d: Delivery) {
+        if let Some(host) = self.guest.as_deref_mut() {
+            host.mail.borrow_mut().deliver(w, d);
+            host.wake();
+        }
+    }
+
+    /// Lets the guest run up to the next event's virtual time (if it must), and turns what it
+    /// did into events at the instant it did it.
+    pub(super) fn run_guest(&mut self) {
+        let next = self
+            .kernel
+            .peek_heap_at()
+            .unwrap_or(Instant::MAX)
+            .min(self.kernel.max_time());
+        let Some(host) = self.guest.as_deref_mut() else {
+            return;
+        };
+        if !host.needs_drive(next) {
+            return;
+        }
+        match host.drive(next) {
+            Ok(Stop::Fence) => {}
+            Ok(Stop::Acted(at)) => {
+                let outs = std::mem::take(&mut host.mail.borrow_mut().out);
+                // Never before the event it reacts to: the guest sees time to the millisecond.
+                let at = at.max(self.kernel.now());
+                for o in outs {
+                    self.schedule(at, Payload::Guest(o));
+                }
+            }
+            Err(e) => {
+                host.mail.borrow_mut().closed = true;
+                self.guest_error = Some(e);
+                self.running = false;
+                self.end = Some(EndReason::GuestError);
+            }
+        }
+    }
+
+    /// Carries out one thing guest code did.
+    pub(super) fn on_guest(&mut self, out: Out) {
+        match out {
+            Out::Call { requester, call } => {
+                if !self.reqs[requester.idx()].gone {
+                    self.call_api(requester, call);
+                }
+            }
+            Out::NewObject { requester } => {
+                if !self.reqs[requester.idx()].gone {
+                    self.new_object(requester);
+                }
+            }
+            Out::Read {
+                requester,
+                volume,
+                snapshot,
+            } => {
+                if !self.reqs[requester.idx()].gone {
+                    self.start_read(requester, volume, snapshot);
+                }
+            }
+            Out::Done { requester, verdict } => self.guest_done(requester, verdict),
+            Out::Answer { token, result, .. } => {
+                let input = Input::WriterAnswer { token, result };
+                self.note_input(&input);
+                self.coord_input(input);
+            }
+            Out::App {
+                writer,
+                token,
+                frozen,
+            } => {
+                let session = self.coord.event_session(token);
+                if frozen {
+                    if let Some(session) = session {
+                        self.freeze_apps(writer, session);
+                    }
+                } else {
+                    self.thaw_apps(writer, session);
+                }
+            }
+        }
+    }
+
+    fn guest_done(&mut self, r: RequesterId, verdict: model::vss::Hresult) {
+        self.reqs[r.idx()].guest = Some(Some(verdict));
+    }
+}
