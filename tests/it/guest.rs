@@ -158,3 +158,220 @@ fn timers_run_on_virtual_time_and_replay_byte_for_byte() {
     assert!(a.stats.drives < 1_000, "{:?}", a.stats);
     assert!(a.stats.polls < 5_000, "{:?}", a.stats);
 }
+
+/// A database writer done right: it checkpoints at PrepareForSnapshot, freezes its
+/// application at Freeze and thaws it at Thaw (rules S4-S6).
+struct Database {
+    /// Keep writing through Freeze (the bug the consistency check catches).
+    buggy: bool,
+}
+
+impl sim::api::Writer for Database {
+    async fn on_identify(&mut self, md: &mut sim::api::Metadata) -> bool {
+        md.add_component("sales", "SQLSERVER", &["D:\\", "E:\\"]);
+        true
+    }
+    async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        // A checkpoint takes a while.
+        tokio::time::sleep(StdDuration::from_millis(30)).await;
+        true
+    }
+    async fn on_freeze(&mut self, cx: &mut sim::api::WriterCx) -> bool {
+        if !self.buggy {
+            cx.freeze_application();
+        }
+        true
+    }
+    async fn on_thaw(&mut self, cx: &mut sim::api::WriterCx) -> bool {
+        cx.thaw_application();
+        true
+    }
+    async fn on_abort(&mut self, cx: &mut sim::api::WriterCx) -> bool {
+        cx.thaw_application();
+        true
+    }
+}
+
+fn with_database(buggy: bool, seed: u64) -> sim::harness::Outcome {
+    machine()
+        .seed(seed)
+        .writer(
+            sim::api::Registration::new("SqlServerWriter")
+                .level(sim::api::ApplicationLevel::BackEnd),
+            Database { buggy },
+        )
+        .requester("mine", full_backup)
+        .run()
+        .unwrap()
+}
+
+#[test]
+fn a_user_writer_that_freezes_its_database_leaves_it_consistent() {
+    for seed in 0..20 {
+        let out = with_database(false, seed);
+        sim::assert_no_violations!(out);
+        assert_eq!(out.result("mine"), Some(sim::api::Hresult::Ok));
+        assert!(out.findings.is_empty(), "seed {seed}: {:?}", out.findings);
+        let t = out.trace_text();
+        assert!(t.contains("\"name\":\"OnFreeze\""), "the writer was frozen");
+    }
+}
+
+#[test]
+fn a_user_writer_that_keeps_writing_through_freeze_is_caught_torn() {
+    let mut caught = 0;
+    for seed in 0..20 {
+        let out = with_database(true, seed);
+        let names: Vec<&str> = out.violations.iter().map(|v| v.name).collect();
+        // The writer said its database was frozen; the backup marked it good; the shadow
+        // copies hold half a transaction.
+        assert!(
+            names.iter().all(|n| *n == "component_backup_consistent"),
+            "seed {seed}: {names:?}"
+        );
+        if !names.is_empty() {
+            caught += 1;
+            let v = &out.violations[0];
+            assert!(v.detail.contains("torn"), "{}", v.detail);
+        }
+    }
+    assert!(caught > 0, "some seed cuts the database mid-transaction");
+}
+
+/// One machine, a vendor's backup product (the standard requester) starting at `vendor_start`
+/// and yours starting at `mine_start`; a slow checkpoint keeps the first creation open.
+fn collide(vendor_start: &str, mine_start: u64) -> sim::harness::Outcome {
+    let src = format!(
+        r#"
+name = "two-products"
+[[volume]]
+name = "C:"
+size = "1GiB"
+[[writer]]
+name = "SqlServerWriter"
+latency = {{ OnPrepareSnapshot = "3s" }}
+[[writer.component]]
+name = "sales"
+volumes = ["C:"]
+[[requester]]
+name = "vendor"
+start = "{vendor_start}"
+"#
+    );
+    Simulation::from_toml("two-products.toml", "two-products", &src)
+        .unwrap()
+        .requester("mine", move |me| async move {
+            tokio::time::sleep(StdDuration::from_millis(mine_start)).await;
+            full_backup(me).await
+        })
+        .run()
+        .unwrap()
+}
+
+#[test]
+fn your_requester_and_a_scripted_one_collide_whoever_starts_second_is_refused() {
+    let in_progress = Some(sim::api::Hresult::SnapshotSetInProgress);
+    let late_mine = collide("0s", 1_000);
+    sim::assert_no_violations!(late_mine);
+    assert_eq!(late_mine.result("vendor"), Some(sim::api::Hresult::Ok));
+    assert_eq!(late_mine.result("mine"), in_progress);
+    let late_vendor = collide("1s", 0);
+    sim::assert_no_violations!(late_vendor);
+    assert_eq!(late_vendor.result("mine"), Some(sim::api::Hresult::Ok));
+    assert_eq!(late_vendor.result("vendor"), in_progress);
+    let refused = late_vendor
+        .report
+        .calls
+        .iter()
+        .find(|c| c.requester == "vendor" && c.call == "StartSnapshotSet")
+        .unwrap();
+    assert_eq!(refused.result, "VSS_E_SNAPSHOT_SET_IN_PROGRESS");
+}
+
+#[test]
+fn guest_code_that_panics_or_never_lets_time_move_is_an_error_not_a_hang() {
+    let panicked = quiet()
+        .requester("mine", |_| async { panic!("my backup broke") })
+        .run()
+        .unwrap_err();
+    assert!(
+        panicked.to_string().contains("my backup broke"),
+        "{panicked}"
+    );
+    let spins = quiet()
+        .requester("mine", |_| async {
+            loop {
+                tokio::task::yield_now().await;
+            }
+        })
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(spins, sim::guest::GuestError::Stuck { .. }),
+        "{spins:?}"
+    );
+    assert!(
+        spins.to_string().contains("virtual time cannot advance"),
+        "{spins}"
+    );
+}
+
+/// A writer whose metadata changes between Identify calls (rule S2 forbids it).
+struct Fickle(u32);
+
+impl sim::api::Writer for Fickle {
+    async fn on_identify(&mut self, md: &mut sim::api::Metadata) -> bool {
+        self.0 += 1;
+        md.add_component(&format!("c{}", self.0), "", &["D:\\"]);
+        true
+    }
+    async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+    async fn on_freeze(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+    async fn on_thaw(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+    async fn on_abort(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_writer_whose_identify_answer_changes_is_told_rule_s2() {
+    let e = quiet()
+        .writer(sim::api::Registration::new("Fickle"), Fickle(0))
+        .requester("mine", full_backup)
+        .run()
+        .unwrap_err();
+    assert!(e.to_string().contains("rule S2"), "{e}");
+    let e = quiet()
+        .writer(sim::api::Registration::new("Lost"), Lost)
+        .run()
+        .unwrap_err();
+    assert!(e.to_string().contains("\"Z:\\\\\""), "{e}");
+}
+
+/// A writer with a component on a volume the machine does not have.
+struct Lost;
+
+impl sim::api::Writer for Lost {
+    async fn on_identify(&mut self, md: &mut sim::api::Metadata) -> bool {
+        md.add_component("c", "", &["Z:\\"]);
+        true
+    }
+    async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+    async fn on_freeze(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+    async fn on_thaw(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+    async fn on_abort(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+}

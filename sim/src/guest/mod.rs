@@ -222,14 +222,17 @@ impl Host {
         drop(entered);
         watch.begin();
         let mut last = Instant::MAX;
+        // A yield of the drive itself, to let every deferred wake be served before returning.
+        let mut settle: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
         let result = rt.block_on(std::future::poll_fn(|cx| {
             if let Ok(mut w) = busy.inner.lock()
                 && !w.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
             {
                 *w = Some(cx.waker().clone());
             }
-            busy.raised.store(false, Ordering::Relaxed);
             stats.polls += 1;
+            // Tasks woken since the last poll (a delivery, a timer, a deferred wake) run now.
+            let woken_before = busy.raised.swap(false, Ordering::Relaxed);
             let mut bcx = Context::from_waker(busy_waker);
             let _ = tasks.as_mut().poll(&mut bcx);
             let now = virtual_now(*base);
@@ -241,25 +244,41 @@ impl Host {
             if let Some(p) = mail.borrow_mut().panicked.take() {
                 return Poll::Ready(Err(GuestError::Panicked(p)));
             }
-            if busy.raised.load(Ordering::Relaxed) {
-                // More tasks are ready at this instant; the wake was passed on, so the runtime
-                // polls again without moving its clock.
-                if let Some(wall_ms) = watch.tripped() {
-                    return Poll::Ready(Err(GuestError::Stuck { at: now, wall_ms }));
-                }
-                return Poll::Pending;
-            }
-            if !mail.borrow().out.is_empty() {
-                return Poll::Ready(Ok(Stop::Acted(now)));
-            }
             if let Some(wall_ms) = watch.tripped() {
                 return Poll::Ready(Err(GuestError::Stuck { at: now, wall_ms }));
             }
-            // Idle: let the paused clock jump to the next timer, or to the fence.
             watch.set_waker(cx.waker());
-            match sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Ok(Stop::Fence)),
-                Poll::Pending => Poll::Pending,
+            if busy.raised.swap(false, Ordering::Relaxed) {
+                // More tasks are ready at this instant; the wake was passed on, so the runtime
+                // polls again without moving its clock.
+                return Poll::Pending;
+            }
+            // Idle, as far as the task set's queue shows.
+            let acted = !mail.borrow().out.is_empty();
+            if !acted && sleep.as_mut().poll(cx).is_pending() {
+                // Let the paused clock jump to the next timer, or to the fence. A task waiting
+                // on a deferred wake (`yield_now`, tokio's cooperative budget) is served first,
+                // without moving the clock.
+                settle = None;
+                return Poll::Pending;
+            }
+            // Before returning, serve the deferred wakes, which a runtime forgets once its
+            // `block_on` returns: yield once, and return only when no task ran meanwhile.
+            let yielded = settle.as_mut().map(|y| y.as_mut().poll(cx).is_ready());
+            match yielded {
+                Some(true) if !woken_before => {
+                    Poll::Ready(Ok(if acted { Stop::Acted(now) } else { Stop::Fence }))
+                }
+                // Our yield is not served yet.
+                Some(false) => Poll::Pending,
+                // First time here, or a task ran meanwhile: yield (again).
+                _ => {
+                    let mut y: Pin<Box<dyn Future<Output = ()>>> =
+                        Box::pin(tokio::task::yield_now());
+                    let _ = y.as_mut().poll(cx);
+                    settle = Some(y);
+                    Poll::Pending
+                }
             }
         }));
         watch.end();
