@@ -13,7 +13,7 @@ use model::time::Instant;
 use proptest::strategy::ValueTree;
 use serde::Serialize;
 
-use super::{case_name, case_tree, run_plan};
+use super::{case_name, case_tree};
 use crate::scenario::Scenario;
 use crate::trace::Trace;
 use crate::world::World;
@@ -55,40 +55,14 @@ fn fires(s: &Scenario, oracle: &str) -> bool {
 /// Shrinks case `case` of the campaign seeded `seed`, in which `oracle` fired with `flaw`'s
 /// requester.
 pub fn shrink(seed: u64, case: u64, oracle: &'static str, flaw: Option<Flaw>) -> Shrunk {
-    let mut tree = case_tree(seed, case);
+    let tree = case_tree(seed, case);
     let drawn = tree.current().build(&case_name(case), flaw);
     let before = drawn.faults().len();
-    let fails = |p: &crate::strategy::Plan| run_plan(p, case, flaw).violations.contains(&oracle);
-    // proptest's loop: simplify while it still fails, complicate when it stops failing.
-    let mut best = tree.current();
-    let mut runs = 0;
-    if tree.simplify() {
-        while runs < MAX_SHRINK_RUNS {
-            runs += 1;
-            let current = tree.current();
-            if fails(&current) {
-                best = current;
-                if !tree.simplify() {
-                    break;
-                }
-            } else if !tree.complicate() {
-                break;
-            }
-        }
-    }
-    let mut s = best.build(&case_name(case), flaw);
-    // Delta debugging over the faults: drop each one the failure does not need.
-    'again: loop {
-        for f in s.faults() {
-            let t = s.without_fault(&f);
-            runs += 1;
-            if fires(&t, oracle) {
-                s = t;
-                continue 'again;
-            }
-        }
-        break;
-    }
+    let (s, runs) = minimize(
+        tree,
+        |p| p.build(&case_name(case), flaw),
+        |s| fires(s, oracle),
+    );
     let (at, event, detail) = locate(&s, oracle);
     let after = s.faults().len();
     Shrunk {
@@ -101,6 +75,48 @@ pub fn shrink(seed: u64, case: u64, oracle: &'static str, flaw: Option<Flaw>) ->
         detail,
         runs,
     }
+}
+
+/// Shrinks the plan of `tree` (whose current plan fails) to a smallest failing scenario: first
+/// proptest's simplify/complicate loop over the plan, then delta debugging over the built
+/// scenario's faults, keeping each change only while `fails` still holds. `build` makes a
+/// plan's scenario. Returns the scenario and the runs it took.
+pub fn minimize(
+    mut tree: impl ValueTree<Value = crate::strategy::Plan>,
+    build: impl Fn(&crate::strategy::Plan) -> Scenario,
+    mut fails: impl FnMut(&Scenario) -> bool,
+) -> (Scenario, u32) {
+    // proptest's loop: simplify while it still fails, complicate when it stops failing.
+    let mut best = tree.current();
+    let mut runs = 0;
+    if tree.simplify() {
+        while runs < MAX_SHRINK_RUNS {
+            runs += 1;
+            let current = tree.current();
+            if fails(&build(&current)) {
+                best = current;
+                if !tree.simplify() {
+                    break;
+                }
+            } else if !tree.complicate() {
+                break;
+            }
+        }
+    }
+    let mut s = build(&best);
+    // Delta debugging over the faults: drop each one the failure does not need.
+    'again: loop {
+        for f in s.faults() {
+            let t = s.without_fault(&f);
+            runs += 1;
+            if fails(&t) {
+                s = t;
+                continue 'again;
+            }
+        }
+        break;
+    }
+    (s, runs)
 }
 
 /// Steps `s` until `oracle` fires: when, at which event, and what it said.

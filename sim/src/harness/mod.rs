@@ -30,6 +30,10 @@
 //! sim::assert_no_violations!(outcome);
 //! ```
 
+mod fuzz;
+
+pub use fuzz::{Failure, Fuzz};
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
