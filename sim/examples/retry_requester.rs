@@ -184,14 +184,14 @@ fn main() {
     let out = run(1);
     let result = out.result("microsoft").unwrap_or(Hresult::Fail);
     let tries = out
-        .report
+        .report()
         .calls
         .iter()
         .filter(|c| c.call == "InitializeForBackup")
         .count();
     println!(
         "retry_requester: {result} after {tries} tries and {:.1} virtual minutes; {} violations",
-        out.report.virtual_time_us as f64 / 60e6,
+        out.report().virtual_time_us as f64 / 60e6,
         out.violations.len()
     );
     for v in &out.violations {
@@ -209,13 +209,13 @@ mod tests {
         sim::assert_no_violations!(out);
         assert_eq!(out.result("microsoft"), Some(Hresult::Ok));
         let inits = out
-            .report
+            .report()
             .calls
             .iter()
             .filter(|c| c.call == "InitializeForBackup")
             .count();
         assert_eq!(inits, 3);
-        let minutes = out.report.virtual_time_us / 60_000_000;
+        let minutes = out.report().virtual_time_us / 60_000_000;
         assert!((20..30).contains(&minutes), "{minutes} min");
     }
 
@@ -232,7 +232,7 @@ mod tests {
             .unwrap();
         sim::assert_no_violations!(out);
         assert_eq!(out.result("microsoft"), Some(Hresult::Abort));
-        assert!(out.report.snapshots.iter().all(|s| s.status != "exists"));
+        assert!(out.report().snapshots.iter().all(|s| s.status != "exists"));
     }
 
     /// The fault search's limits are scaled down (a 5-second freeze window, healing within 20

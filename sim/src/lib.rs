@@ -67,7 +67,7 @@
 //! let outcome = run();
 //! sim::assert_no_violations!(outcome);
 //! assert_eq!(outcome.result("nightly"), Some(Hresult::Ok));
-//! assert!(outcome.report.virtual_time_us > 600_000_000);
+//! assert!(outcome.report().virtual_time_us > 600_000_000);
 //! assert_eq!(outcome.trace, run().trace); // byte for byte
 //! ```
 //!

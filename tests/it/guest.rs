@@ -107,7 +107,7 @@ fn a_user_requester_backs_up_and_the_oracles_judge_it() {
     assert_eq!(out.end, EndReason::Finished);
     assert_eq!(out.result("mine"), Some(sim::api::Hresult::Ok));
     assert!(out.findings.is_empty(), "{:?}", out.findings);
-    let calls: Vec<&str> = out.report.calls.iter().map(|c| c.call).collect();
+    let calls: Vec<&str> = out.report().calls.iter().map(|c| c.call).collect();
     assert!(
         calls.starts_with(&["InitializeForBackup", "SetBackupState"]),
         "{calls:?}"
@@ -149,9 +149,9 @@ fn timers_run_on_virtual_time_and_replay_byte_for_byte() {
     assert_eq!(a.result("patient"), Some(sim::api::Hresult::Ok));
     // An hour of virtual time passed in the sleeps alone …
     assert!(
-        a.report.virtual_time_us >= 3_600_000_000,
+        a.report().virtual_time_us >= 3_600_000_000,
         "{}",
-        a.report.virtual_time_us
+        a.report().virtual_time_us
     );
     // … in a bounded number of loop steps and guest passages, none per millisecond slept.
     assert!(a.steps < 1_000, "{} steps", a.steps);
@@ -280,7 +280,7 @@ fn your_requester_and_a_scripted_one_collide_whoever_starts_second_is_refused() 
     assert_eq!(late_vendor.result("mine"), Some(sim::api::Hresult::Ok));
     assert_eq!(late_vendor.result("vendor"), in_progress);
     let refused = late_vendor
-        .report
+        .report()
         .calls
         .iter()
         .find(|c| c.requester == "vendor" && c.call == "StartSnapshotSet")

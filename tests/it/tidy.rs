@@ -93,7 +93,8 @@ fn no_hash_iteration_wall_clock_threads_or_os_randomness_in_the_simulated_path()
         &[
             // The benchmark and the fault search's progress line are the places that read the
             // wall clock; neither feeds it into a run.
-            "sim/src/bench.rs",
+            "sim/src/bench/mod.rs",
+            "sim/src/bench/guest.rs",
             "sim/src/fuzz/cli.rs",
             "sim/src/fuzz/exhaustive.rs",
             // tokio's clock in the guest runtime is paused: it shows virtual time.

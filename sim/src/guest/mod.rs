@@ -113,40 +113,114 @@ impl Wake for Busy {
     }
 }
 
-/// One world's guest runtime and its tasks.
-pub(crate) struct Host {
+/// The guest runtime: a tokio current-thread runtime with its clock paused, and the task set
+/// of guest code. [`Runtime::run`] runs a whole world inside one `block_on`: the world's loop
+/// steps while the guest waits, and the guest runs (`Host::poll_drive`) whenever the world must
+/// let it catch up. (One `block_on` for the whole run also keeps the wakes a runtime defers,
+/// `yield_now`'s, which it forgets when a `block_on` returns.)
+pub(crate) struct Runtime {
     rt: tokio::runtime::Runtime,
     local: tokio::task::LocalSet,
+}
+
+impl Runtime {
+    /// A runtime with its clock paused.
+    pub(crate) fn new() -> Runtime {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime without I/O builds");
+        Runtime {
+            rt,
+            local: tokio::task::LocalSet::new(),
+        }
+    }
+
+    /// Runs `f` to its end before the world starts (a writer's `OnIdentify` at subscription).
+    pub(crate) fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.local.block_on(&self.rt, f)
+    }
+
+    /// What the paused clock shows now: virtual time zero, once the setup is over.
+    pub(crate) fn now(&self) -> tokio::time::Instant {
+        self.rt.block_on(async { clock::paused_now() })
+    }
+
+    /// Starts a guest task (a requester's future, a writer's event loop); a panic in it ends
+    /// the run with [`GuestError::Panicked`] (noted in `mail`).
+    pub(crate) fn spawn(
+        &self,
+        mail: &Rc<RefCell<Mailbox>>,
+        task: impl Future<Output = ()> + 'static,
+    ) {
+        self.local.spawn_local(Guarded {
+            task: Box::pin(task),
+            mail: mail.clone(),
+        });
+    }
+
+    /// Runs `poll` to its end inside the runtime: the world's loop, polled with the runtime's
+    /// context, the guest's task set and the fence timer of its drives.
+    pub(crate) fn run<T>(
+        &mut self,
+        mut poll: impl FnMut(
+            &mut Context<'_>,
+            &mut tokio::task::LocalSet,
+            Pin<&mut tokio::time::Sleep>,
+        ) -> Poll<T>,
+    ) -> T {
+        let local = &mut self.local;
+        self.rt.block_on(async {
+            // The fence is a timer of the runtime: it is made inside its context.
+            let mut fence = std::pin::pin!(tokio::time::sleep(std::time::Duration::ZERO));
+            std::future::poll_fn(|cx| poll(cx, local, fence.as_mut())).await
+        })
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // The tasks hold handles whose drop notes an action (a release): let them go while the
+        // runtime is still there.
+        let local = std::mem::take(&mut self.local);
+        let _g = self.rt.enter();
+        drop(local);
+    }
+}
+
+/// The guest as the world sees it: the mailbox, the guest's clock, and the drive in progress.
+pub(crate) struct Host {
     /// The tokio instant of virtual time zero.
     base: tokio::time::Instant,
     /// The guest's clock, in virtual time (a whole millisecond).
     clock: Instant,
     /// Shared with every handle the guest holds.
     pub(crate) mail: Rc<RefCell<Mailbox>>,
+    /// Raised by every wake of a guest task (the task set then has work), and passed on.
     busy: Arc<Busy>,
     busy_waker: Waker,
     watch: Arc<watchdog::Watch>,
     /// Something reached the guest since it last ran.
     dirty: bool,
+    /// The virtual time last seen in the drive in progress (the watchdog's sign of progress).
+    last: Instant,
+    /// The runtime's waker, as last handed to the task set's waker and the watchdog.
+    installed: Option<Waker>,
+    /// The last poll was pending: the runtime may have parked and moved its clock since.
+    parked: bool,
     stats: GuestStats,
 }
 
 impl Host {
-    /// A runtime with its clock paused at virtual time zero.
-    pub(crate) fn new(mail: Rc<RefCell<Mailbox>>) -> Host {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .expect("a current-thread runtime without I/O builds");
-        let base = rt.block_on(async { clock::paused_now() });
+    /// The guest of a runtime whose virtual time zero is `base`.
+    pub(crate) fn new(mail: Rc<RefCell<Mailbox>>, base: tokio::time::Instant) -> Host {
         let busy = Arc::new(Busy {
-            raised: AtomicBool::new(false),
+            // The tasks spawned before the run are ready.
+            raised: AtomicBool::new(true),
             inner: std::sync::Mutex::new(None),
         });
         Host {
-            rt,
-            local: tokio::task::LocalSet::new(),
             base,
             clock: Instant::ZERO,
             mail,
@@ -154,30 +228,11 @@ impl Host {
             busy,
             watch: watchdog::Watch::register(),
             dirty: true,
+            last: Instant::MAX,
+            installed: None,
+            parked: true,
             stats: GuestStats::default(),
         }
-    }
-
-    /// Starts a guest task (a requester's future, a writer's event loop); it first runs at the
-    /// next drive.
-    pub(crate) fn spawn(&mut self, task: impl Future<Output = ()> + 'static) {
-        self.local.spawn_local(Guarded {
-            task: Box::pin(task),
-            mail: self.mail.clone(),
-        });
-        self.dirty = true;
-    }
-
-    /// Runs `f` to its end on the guest runtime before the world starts (a writer's
-    /// `OnIdentify` at subscription); [`Host::start_clock`] then puts virtual time zero after it.
-    pub(crate) fn block_on<F: Future>(&mut self, f: F) -> F::Output {
-        self.local.block_on(&self.rt, f)
-    }
-
-    /// Virtual time zero is now.
-    pub(crate) fn start_clock(&mut self) {
-        self.base = self.rt.block_on(async { clock::paused_now() });
-        self.clock = Instant::ZERO;
     }
 
     /// Something was delivered to the guest: it must run before the world goes on.
@@ -196,108 +251,101 @@ impl Host {
         self.stats
     }
 
-    /// Runs the guest from its clock up to `fence` (rounded down to the millisecond): every
-    /// task ready now, then each timer due by the fence in order. Returns at the first instant
-    /// the guest acted, once every task ready at that instant has run, or at the fence.
-    pub(crate) fn drive(&mut self, fence: Instant) -> Result<Stop, GuestError> {
+    /// Starts a drive up to `fence` (rounded down to the millisecond): `sleep` is reset to it.
+    pub(crate) fn begin_drive(&mut self, fence: Instant, sleep: Pin<&mut tokio::time::Sleep>) {
         self.dirty = false;
         self.stats.drives += 1;
+        self.last = Instant::MAX;
         let fence = floor_ms(fence).max(self.clock);
-        let deadline = self.base + std::time::Duration::from_micros(fence.as_us());
-        let Host {
-            rt,
-            local,
-            base,
-            mail,
-            busy,
-            busy_waker,
-            watch,
-            stats,
-            ..
-        } = self;
-        let mut tasks = std::pin::pin!(local.run_until(std::future::pending::<()>()));
-        // The fence is a timer of the runtime: it is made inside its context.
-        let entered = rt.enter();
-        let mut sleep = std::pin::pin!(tokio::time::sleep_until(deadline));
-        drop(entered);
-        watch.begin();
-        let mut last = Instant::MAX;
-        // A yield of the drive itself, to let every deferred wake be served before returning.
-        let mut settle: Option<Pin<Box<dyn Future<Output = ()>>>> = None;
-        let result = rt.block_on(std::future::poll_fn(|cx| {
-            if let Ok(mut w) = busy.inner.lock()
-                && !w.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-            {
+        sleep.reset(self.base + std::time::Duration::from_micros(fence.as_us()));
+        self.watch.begin();
+    }
+
+    /// One poll of the drive in progress: runs every guest task that is ready; returns at the
+    /// first instant the guest acted, once every task ready at that instant has run, or at the
+    /// fence; pending while the paused clock must move to the next timer.
+    pub(crate) fn poll_drive(
+        &mut self,
+        cx: &mut Context<'_>,
+        local: &mut tokio::task::LocalSet,
+        mut sleep: Pin<&mut tokio::time::Sleep>,
+    ) -> Poll<Result<Stop, GuestError>> {
+        if !self
+            .installed
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            // The runtime's waker, passed on by the task set's and the watchdog's (it is the
+            // same for a whole run: one `block_on`).
+            if let Ok(mut w) = self.busy.inner.lock() {
                 *w = Some(cx.waker().clone());
             }
-            stats.polls += 1;
-            // Tasks woken since the last poll (a delivery, a timer, a deferred wake) run now.
-            let woken_before = busy.raised.swap(false, Ordering::Relaxed);
-            let mut bcx = Context::from_waker(busy_waker);
-            let _ = tasks.as_mut().poll(&mut bcx);
-            let now = virtual_now(*base);
-            if now != last {
-                // Virtual time moved: the guest is not stuck.
-                last = now;
-                watch.progress();
+            self.watch.set_waker(cx.waker());
+            self.installed = Some(cx.waker().clone());
+        }
+        self.stats.polls += 1;
+        // Only a wake makes a task ready: without one since the last tick, there is nothing to
+        // run (and the task set's waker is still registered).
+        if self.busy.raised.swap(false, Ordering::Relaxed) {
+            let mut bcx = Context::from_waker(&self.busy_waker);
+            let _ = Pin::new(&mut *local).poll(&mut bcx);
+            // The clock moves only while the runtime parks, after a pending poll.
+            if self.parked {
+                self.parked = false;
+                self.clock = virtual_now(self.base);
             }
-            if let Some(p) = mail.borrow_mut().panicked.take() {
+            let now = self.clock;
+            if now != self.last {
+                // Virtual time moved: the guest is not stuck.
+                self.last = now;
+                self.watch.progress();
+            }
+            let panicked = self.mail.borrow_mut().panicked.take();
+            if let Some(p) = panicked {
+                self.watch.end();
                 return Poll::Ready(Err(GuestError::Panicked(p)));
             }
-            if let Some(wall_ms) = watch.tripped() {
-                return Poll::Ready(Err(GuestError::Stuck { at: now, wall_ms }));
-            }
-            watch.set_waker(cx.waker());
-            if busy.raised.swap(false, Ordering::Relaxed) {
-                // More tasks are ready at this instant; the wake was passed on, so the runtime
-                // polls again without moving its clock.
+            if self.busy.raised.load(Ordering::Relaxed) {
+                // More tasks are ready at this instant; the wake was passed on, so the
+                // runtime polls again without moving its clock.
+                if let Some(wall_ms) = self.watch.tripped() {
+                    self.watch.end();
+                    return Poll::Ready(Err(GuestError::Stuck { at: now, wall_ms }));
+                }
+                self.parked = true;
                 return Poll::Pending;
             }
-            // Idle, as far as the task set's queue shows.
-            let acted = !mail.borrow().out.is_empty();
-            if !acted && sleep.as_mut().poll(cx).is_pending() {
-                // Let the paused clock jump to the next timer, or to the fence. A task waiting
-                // on a deferred wake (`yield_now`, tokio's cooperative budget) is served first,
-                // without moving the clock.
-                settle = None;
-                return Poll::Pending;
+            let acted = self.mail.borrow().out.len() as u64;
+            if acted > 0 {
+                self.stats.actions += acted;
+                self.watch.end();
+                return Poll::Ready(Ok(Stop::Acted(now)));
             }
-            // Before returning, serve the deferred wakes, which a runtime forgets once its
-            // `block_on` returns: yield once, and return only when no task ran meanwhile.
-            let yielded = settle.as_mut().map(|y| y.as_mut().poll(cx).is_ready());
-            match yielded {
-                Some(true) if !woken_before => {
-                    Poll::Ready(Ok(if acted { Stop::Acted(now) } else { Stop::Fence }))
-                }
-                // Our yield is not served yet.
-                Some(false) => Poll::Pending,
-                // First time here, or a task ran meanwhile: yield (again).
-                _ => {
-                    let mut y: Pin<Box<dyn Future<Output = ()>>> =
-                        Box::pin(tokio::task::yield_now());
-                    let _ = y.as_mut().poll(cx);
-                    settle = Some(y);
-                    Poll::Pending
-                }
-            }
-        }));
-        watch.end();
-        let now = self.rt.block_on(async { virtual_now(self.base) });
-        self.clock = now;
-        if let Ok(Stop::Acted(_)) = result {
-            self.stats.actions += self.mail.borrow().out.len() as u64;
         }
-        result
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        // The tasks hold handles whose drop notes an action (a release): let them go while the
-        // runtime is still there, and their notes with the mailbox.
-        let local = std::mem::take(&mut self.local);
-        let _g = self.rt.enter();
-        drop(local);
+        if let Some(wall_ms) = self.watch.tripped() {
+            self.watch.end();
+            return Poll::Ready(Err(GuestError::Stuck {
+                at: self.clock,
+                wall_ms,
+            }));
+        }
+        // Idle: the paused clock jumps to the next timer, or to the fence. A task waiting on
+        // a deferred wake (`yield_now`, tokio's cooperative budget) is served first, without
+        // moving the clock.
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                if self.parked {
+                    self.parked = false;
+                    self.clock = virtual_now(self.base);
+                }
+                self.watch.end();
+                Poll::Ready(Ok(Stop::Fence))
+            }
+            Poll::Pending => {
+                self.parked = true;
+                Poll::Pending
+            }
+        }
     }
 }
 

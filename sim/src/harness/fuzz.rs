@@ -100,7 +100,13 @@ impl Fuzz {
     /// one `backup2`, its writers `Writer0`…; take one over by its name). A case fails when an
     /// oracle fires or guest code fails. Returns the cases run, or the first failure shrunk.
     pub fn run(&self, roles: impl Fn(Simulation) -> Simulation) -> Result<u64, Box<Failure>> {
-        let run = |s: &Scenario| failed(roles(Simulation::from_scenario(s.clone())).run());
+        let run = |s: &Scenario| {
+            failed(
+                roles(Simulation::from_scenario(s.clone()))
+                    .record(false)
+                    .run(),
+            )
+        };
         for case in 0..self.cases {
             let tree = case_tree(self.seed, case);
             let name = case_name(case);

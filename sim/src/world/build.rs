@@ -168,6 +168,7 @@ impl World {
             hung: Vec::new(),
             guest: None,
             guest_error: None,
+            driving: false,
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");
                 scenario

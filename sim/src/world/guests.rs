@@ -31,11 +31,6 @@ impl World {
         self.guest = Some(Box::new(host));
     }
 
-    /// The guest runtime, if the world hosts one.
-    pub(crate) fn host_mut(&mut self) -> Option<&mut Host> {
-        self.guest.as_deref_mut()
-    }
-
     /// Why guest code could not go on, if the run stopped for that. Such a run ends with
     /// [`EndReason::GuestError`] and has no end records in its trace.
     pub fn guest_error(&self) -> Option<&GuestError> {
@@ -62,37 +57,67 @@ impl World {
         }
     }
 
-    /// Lets the guest run up to the next event's virtual time (if it must), and turns what it
-    /// did into events at the instant it did it.
-    pub(super) fn run_guest(&mut self) {
-        let next = self
-            .kernel
-            .peek_heap_at()
-            .unwrap_or(Instant::MAX)
-            .min(self.kernel.max_time());
-        let Some(host) = self.guest.as_deref_mut() else {
-            return;
-        };
-        if !host.needs_drive(next) {
-            return;
-        }
-        match host.drive(next) {
-            Ok(Stop::Fence) => {}
-            Ok(Stop::Acted(at)) => {
-                let outs = std::mem::take(&mut host.mail.borrow_mut().out);
-                // Never before the event it reacts to: the guest sees time to the millisecond.
-                let at = at.max(self.kernel.now());
-                for o in outs {
-                    self.schedule(at, Payload::Guest(o));
+    /// The world's loop with guest code, as one poll of the future the guest runtime runs
+    /// ([`crate::guest::Runtime::run`]): steps the world while the guest need not run, and
+    /// drives the guest up to the next event when it must (something reached it, or its clock
+    /// is behind that event's millisecond). What the guest did becomes events at the instants
+    /// it did it. Ready with the end reason.
+    pub(crate) fn poll_with_guest(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        local: &mut tokio::task::LocalSet,
+        mut fence: std::pin::Pin<&mut tokio::time::Sleep>,
+    ) -> std::task::Poll<EndReason> {
+        use std::task::Poll;
+        loop {
+            if !self.driving {
+                if let Some(e) = self.end {
+                    return Poll::Ready(e);
+                }
+                let next = self.guest_fence();
+                let host = self.guest.as_deref_mut().expect("a world with guest code");
+                if host.needs_drive(next) {
+                    host.begin_drive(next, fence.as_mut());
+                    self.driving = true;
+                } else if let Some(e) = self.step_kernel() {
+                    return Poll::Ready(e);
+                }
+                continue;
+            }
+            let host = self.guest.as_deref_mut().expect("a world with guest code");
+            let stop = match host.poll_drive(cx, local, fence.as_mut()) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(stop) => stop,
+            };
+            self.driving = false;
+            match stop {
+                Ok(Stop::Fence) => {}
+                Ok(Stop::Acted(at)) => {
+                    let outs = std::mem::take(&mut host.mail.borrow_mut().out);
+                    // Never before the event it reacts to: the guest sees time to the
+                    // millisecond.
+                    let at = at.max(self.kernel.now());
+                    for o in outs {
+                        self.schedule(at, Payload::Guest(o));
+                    }
+                }
+                Err(e) => {
+                    host.mail.borrow_mut().closed = true;
+                    self.guest_error = Some(e);
+                    self.running = false;
+                    self.end = Some(EndReason::GuestError);
                 }
             }
-            Err(e) => {
-                host.mail.borrow_mut().closed = true;
-                self.guest_error = Some(e);
-                self.running = false;
-                self.end = Some(EndReason::GuestError);
-            }
         }
+    }
+
+    /// The virtual time the guest must have run up to before the world goes on: the next
+    /// one-shot event (a slot's write never reaches a guest), or the end of the run.
+    fn guest_fence(&self) -> Instant {
+        self.kernel
+            .peek_heap_at()
+            .unwrap_or(Instant::MAX)
+            .min(self.kernel.max_time())
     }
 
     /// Carries out one thing guest code did.

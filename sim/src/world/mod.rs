@@ -118,6 +118,8 @@ pub struct World {
     guest: Option<Box<crate::guest::Host>>,
     /// Why guest code could not go on, if it could not (the run then stopped).
     guest_error: Option<crate::guest::GuestError>,
+    /// A drive of the guest is in progress (the world waits for it).
+    driving: bool,
 }
 
 impl World {
@@ -284,16 +286,20 @@ impl World {
         }
     }
 
-    /// Dispatches one event; `Some` when the run has ended.
+    /// Dispatches one event; `Some` when the run has ended. (A world with guest code is run by
+    /// its guest runtime instead, `harness::Simulation::run`.)
     pub fn step(&mut self) -> Option<EndReason> {
+        debug_assert!(
+            self.guest.is_none(),
+            "a world with guest code runs on its runtime"
+        );
+        self.step_kernel()
+    }
+
+    /// Dispatches the kernel's next event; `Some` when the run has ended.
+    fn step_kernel(&mut self) -> Option<EndReason> {
         if let Some(e) = self.end {
             return Some(e);
-        }
-        if self.guest.is_some() {
-            self.run_guest();
-            if let Some(e) = self.end {
-                return Some(e);
-            }
         }
         match self.kernel.advance() {
             Ok(Next::Slot(w)) => {

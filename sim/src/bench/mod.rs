@@ -26,8 +26,16 @@
 //!   `fuzz_events_per_sec / events_per_sec`, bound ≥ 0.5; `fuzz_scaling_2_jobs`: the same
 //!   batches on 2 workers, cases/s ÷ the 1-worker figure.
 //!
+//! - `guest_handoffs_per_sec`, `tokio_paused_timer_events_per_sec`, `guest_ratio`: how fast
+//!   control passes into your own code and back, against plain tokio timers (`guest.rs`);
+//!   bound `guest_ratio` ≥ 0.25.
+//!
 //! The benchmark is the one place in the project that reads the wall clock
 //! (`std::time::Instant`); nothing here feeds back into a simulated run.
+
+mod guest;
+
+pub use guest::GUEST_RATIO_BOUND;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -129,6 +137,20 @@ pub struct BenchReport {
     pub fuzz_scaling_2_jobs: f64,
     /// Mean events per fault-search case.
     pub fuzz_events_per_case: f64,
+    /// Passages into the guest runtime and back per second: a user requester making full
+    /// backups with a user writer (see `bench/guest.rs`).
+    pub guest_handoffs_per_sec: f64,
+    /// Plain tokio paused-clock sleep wake-ups per second on one current-thread runtime.
+    pub tokio_paused_timer_events_per_sec: f64,
+    /// `guest_handoffs_per_sec / tokio_paused_timer_events_per_sec`, the median over
+    /// alternating slices; bound ≥ 0.25, goal 0.5.
+    pub guest_ratio: f64,
+    /// Handoffs counted, and guest runs (each of 20 backups).
+    pub guest_handoffs_measured: u64,
+    /// Guest runs timed.
+    pub guest_runs: u64,
+    /// Bound on `guest_ratio`.
+    pub guest_ratio_bound: f64,
     /// The ratio bound.
     pub ratio_bound: f64,
     /// The memory bound.
@@ -475,6 +497,7 @@ pub fn measure() -> BenchReport {
     let shadows_256_over_64 = shadows[1] / shadows[0];
     let writers_256_over_64 = writers[1] / writers[0];
 
+    let guest = guest::measure(5, MIN_SECS / 5.0);
     let (fuzz_cases, fuzz_events, fuzz_secs, batches) = fuzz_loop(1, MIN_SECS, None);
     let (_, _, fuzz_secs_2, _) = fuzz_loop(2, 0.0, Some(batches));
     let fuzz_cases_per_sec = fuzz_cases as f64 / fuzz_secs;
@@ -503,7 +526,7 @@ pub fn measure() -> BenchReport {
         seconds: (plain.secs * 1000.0).round() / 1000.0,
         traced_events_measured: traced.events,
         traced_runs: traced.runs,
-        runs_not_clean: plain.not_clean + traced.not_clean,
+        runs_not_clean: plain.not_clean + traced.not_clean + guest.not_clean,
         heap_events_measured,
         volume_heap_bytes,
         bytes_1tib_1m_cow,
@@ -512,6 +535,12 @@ pub fn measure() -> BenchReport {
         fuzz_ratio: (fuzz_ratio * 10_000.0).round() / 10_000.0,
         fuzz_scaling_2_jobs: (fuzz_secs / fuzz_secs_2 * 1000.0).round() / 1000.0,
         fuzz_events_per_case: round1(fuzz_events as f64 / fuzz_cases.max(1) as f64),
+        guest_handoffs_per_sec: round1(guest.handoffs_per_sec),
+        tokio_paused_timer_events_per_sec: round1(guest.timer_events_per_sec),
+        guest_ratio: (guest.ratio * 10_000.0).round() / 10_000.0,
+        guest_handoffs_measured: guest.handoffs,
+        guest_runs: guest.runs,
+        guest_ratio_bound: GUEST_RATIO_BOUND,
         ratio_bound: RATIO_BOUND,
         bytes_bound: BYTES_BOUND,
         shadows_bound: SHADOWS_BOUND,
@@ -521,7 +550,8 @@ pub fn measure() -> BenchReport {
             && bytes <= BYTES_BOUND
             && bytes_1tib_1m_cow <= BYTES_BOUND
             && shadows_256_over_64 <= SHADOWS_BOUND
-            && writers_256_over_64 <= WRITERS_BOUND,
+            && writers_256_over_64 <= WRITERS_BOUND
+            && guest.ratio >= GUEST_RATIO_BOUND,
     }
 }
 
@@ -564,6 +594,14 @@ pub fn table(r: &BenchReport) -> String {
          case; 2 jobs / 1 job = {:.3}\n",
         r.fuzz_cases_per_sec, r.fuzz_events_per_sec, r.fuzz_events_per_case, r.fuzz_scaling_2_jobs
     ));
+    s.push_str(&format!(
+        "guest runtime: {:.0} handoffs/s ({} in {} runs of 20 backups); plain tokio paused \
+         timers {:.0} wake-ups/s\n",
+        r.guest_handoffs_per_sec,
+        r.guest_handoffs_measured,
+        r.guest_runs,
+        r.tokio_paused_timer_events_per_sec
+    ));
     if r.runs_not_clean > 0 {
         s.push_str(&format!(
             "  warning: {} run(s) did not finish cleanly (end reason or violations)\n",
@@ -604,6 +642,12 @@ pub fn table(r: &BenchReport) -> String {
         "  fuzz events/s / events/s = {:.4}  (required >= {FUZZ_RATIO_BOUND})  {}\n",
         r.fuzz_ratio,
         met(r.fuzz_ratio >= FUZZ_RATIO_BOUND)
+    ));
+    s.push_str(&format!(
+        "  guest handoffs/s / tokio timer events/s = {:.4}  (required >= {GUEST_RATIO_BOUND}, \
+         goal 0.5)  {}\n",
+        r.guest_ratio,
+        met(r.guest_ratio >= GUEST_RATIO_BOUND)
     ));
     s.push_str(if r.bounds_met {
         "all bounds met\n"
