@@ -46,6 +46,9 @@ pub struct BlockMap {
     chunks: Vec<Vec<(u64, u64)>>,
     index: Vec<u32>,
     len: usize,
+    /// The length at which the next insert grows the index: 3/4 of its cells (0 while the
+    /// index is not allocated), kept so that an insert compares one field.
+    grow_at: usize,
     /// log2(index.len()); 0 while the index is not allocated.
     bits: u32,
 }
@@ -57,6 +60,7 @@ impl BlockMap {
             chunks: Vec::new(),
             index: Vec::new(),
             len: 0,
+            grow_at: 0,
             bits: 0,
         }
     }
@@ -69,11 +73,12 @@ impl BlockMap {
             return m;
         }
         let mut bits = MIN_BITS;
-        while (1usize << bits) - (1usize << bits) / 4 < n && bits < MAX_BITS {
+        while max_load(1usize << bits) < n && bits < MAX_BITS {
             bits += 1;
         }
         m.bits = bits;
         m.index = vec![0u32; 1 << bits];
+        m.grow_at = max_load(1 << bits);
         m.chunks.reserve_exact(1);
         m.chunks.push(Vec::with_capacity(n.min(CHUNK_LEN)));
         m
@@ -243,8 +248,7 @@ impl BlockMap {
 
     #[inline]
     fn needs_growth(&self) -> bool {
-        let cells = self.index.len();
-        self.len + 1 > cells - cells / 4
+        self.len >= self.grow_at
     }
 
     #[inline]
@@ -327,5 +331,12 @@ impl BlockMap {
             index[pos] = tag | (i as u32 + 1);
         }
         self.index = index;
+        self.grow_at = max_load(cells);
     }
+}
+
+/// The most entries an index of `cells` cells holds: a load of 3/4.
+#[inline]
+fn max_load(cells: usize) -> usize {
+    cells - cells / 4
 }

@@ -423,7 +423,7 @@ impl ShadowStore {
             }
             d.held = false;
             out.longest = out.longest.max(now - d.hold_started);
-            let held = std::mem::take(&mut d.held_writes);
+            let mut held = std::mem::take(&mut d.held_writes);
             let mut prev_issued = Instant::ZERO;
             let mut in_order = true;
             for hw in &held {
@@ -437,6 +437,9 @@ impl ShadowStore {
                 out.out_of_order.push(v);
             }
             out.n += held.len() as u64;
+            // The emptied queue keeps its room for the volume's next hold.
+            held.clear();
+            self.disks[v.idx()].held_writes = held;
         }
         out
     }
