@@ -274,6 +274,29 @@ impl Volume {
             self.store(slot, block, seq);
             return (WriteOutcome::Applied { copied: false }, Some(current));
         }
+        if !self.copy_fits() {
+            return self.write_making_room(slot, block, seq, current);
+        }
+        // The common copy-on-write: the copy fits in the newest shadow's diff area.
+        let newest = self.shadows.last_mut().expect("a copy needs a shadow");
+        newest.diff.insert_absent(block, current);
+        self.diff_blocks += 1;
+        self.store(slot, block, seq);
+        (WriteOutcome::Applied { copied: true }, Some(current))
+    }
+
+    /// The rest of [`Volume::write_returning_prev`] when the copy of `current` does not fit in
+    /// the diff area (rule 17): shadows are deleted, or the write fails, by the protection
+    /// level. Kept out of line so that the common write stays small.
+    #[cold]
+    #[inline(never)]
+    fn write_making_room(
+        &mut self,
+        slot: Result<usize, Vacant>,
+        block: u64,
+        seq: WriteSeq,
+        current: WriteSeq,
+    ) -> (WriteOutcome, Option<WriteSeq>) {
         let mut deleted = Vec::new();
         while !self.copy_fits() {
             match self.protection {
