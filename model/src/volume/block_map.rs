@@ -179,18 +179,25 @@ impl BlockMap {
     #[inline]
     pub fn insert_vacant(&mut self, vacant: Vacant, key: u64, value: u64) {
         if self.needs_growth() {
-            // The probe is void after a rebuild: probe again.
-            self.grow_index();
-            let (mut pos, tag) = self.home(key);
-            let mask = self.index.len() - 1;
-            while self.index[pos] != 0 {
-                pos = (pos + 1) & mask;
-            }
-            self.place(Vacant { pos, tag }, key, value);
+            self.grow_and_insert(key, value);
         } else {
             debug_assert_eq!(self.index[vacant.pos], 0);
             self.place(vacant, key, value);
         }
+    }
+
+    /// [`insert_vacant`](Self::insert_vacant) when the index is full: it grows, and the probe,
+    /// void after the rebuild, is made again. Out of line, so that the common insert is small.
+    #[cold]
+    #[inline(never)]
+    fn grow_and_insert(&mut self, key: u64, value: u64) {
+        self.grow_index();
+        let (mut pos, tag) = self.home(key);
+        let mask = self.index.len() - 1;
+        while self.index[pos] != 0 {
+            pos = (pos + 1) & mask;
+        }
+        self.place(Vacant { pos, tag }, key, value);
     }
 
     /// Entries in insertion order.
