@@ -46,6 +46,9 @@ pub struct BlockMap {
     chunks: Vec<Vec<(u64, u64)>>,
     index: Vec<u32>,
     len: usize,
+    /// The length at which the next insert grows the index: 3/4 of its cells (0 while the
+    /// index is not allocated), kept so that an insert compares one field.
+    grow_at: usize,
     /// log2(index.len()); 0 while the index is not allocated.
     bits: u32,
 }
@@ -57,6 +60,7 @@ impl BlockMap {
             chunks: Vec::new(),
             index: Vec::new(),
             len: 0,
+            grow_at: 0,
             bits: 0,
         }
     }
@@ -69,11 +73,12 @@ impl BlockMap {
             return m;
         }
         let mut bits = MIN_BITS;
-        while (1usize << bits) - (1usize << bits) / 4 < n && bits < MAX_BITS {
+        while max_load(1usize << bits) < n && bits < MAX_BITS {
             bits += 1;
         }
         m.bits = bits;
         m.index = vec![0u32; 1 << bits];
+        m.grow_at = max_load(1 << bits);
         m.chunks.reserve_exact(1);
         m.chunks.push(Vec::with_capacity(n.min(CHUNK_LEN)));
         m
@@ -174,18 +179,25 @@ impl BlockMap {
     #[inline]
     pub fn insert_vacant(&mut self, vacant: Vacant, key: u64, value: u64) {
         if self.needs_growth() {
-            // The probe is void after a rebuild: probe again.
-            self.grow_index();
-            let (mut pos, tag) = self.home(key);
-            let mask = self.index.len() - 1;
-            while self.index[pos] != 0 {
-                pos = (pos + 1) & mask;
-            }
-            self.place(Vacant { pos, tag }, key, value);
+            self.grow_and_insert(key, value);
         } else {
             debug_assert_eq!(self.index[vacant.pos], 0);
             self.place(vacant, key, value);
         }
+    }
+
+    /// [`insert_vacant`](Self::insert_vacant) when the index is full: it grows, and the probe,
+    /// void after the rebuild, is made again. Out of line, so that the common insert is small.
+    #[cold]
+    #[inline(never)]
+    fn grow_and_insert(&mut self, key: u64, value: u64) {
+        self.grow_index();
+        let (mut pos, tag) = self.home(key);
+        let mask = self.index.len() - 1;
+        while self.index[pos] != 0 {
+            pos = (pos + 1) & mask;
+        }
+        self.place(Vacant { pos, tag }, key, value);
     }
 
     /// Entries in insertion order.
@@ -243,8 +255,7 @@ impl BlockMap {
 
     #[inline]
     fn needs_growth(&self) -> bool {
-        let cells = self.index.len();
-        self.len + 1 > cells - cells / 4
+        self.len >= self.grow_at
     }
 
     #[inline]
@@ -327,5 +338,12 @@ impl BlockMap {
             index[pos] = tag | (i as u32 + 1);
         }
         self.index = index;
+        self.grow_at = max_load(cells);
     }
+}
+
+/// The most entries an index of `cells` cells holds: a load of 3/4.
+#[inline]
+fn max_load(cells: usize) -> usize {
+    cells - cells / 4
 }

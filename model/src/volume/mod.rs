@@ -73,6 +73,10 @@ mod tests;
 
 pub use block_map::{BlockMap, CHUNK_LEN, Vacant};
 
+/// The most diff-area entries a new copy-on-write shadow makes room for before its first copy
+/// (a short run copies fewer; a longer one grows the map from there).
+const DIFF_RESERVE_MAX: usize = 1 << 10;
+
 /// Global write sequence number: 1, 2, 3 … assigned by the caller in acceptance order across all
 /// volumes. 0 is never used.
 pub type WriteSeq = u64;
@@ -270,6 +274,29 @@ impl Volume {
             self.store(slot, block, seq);
             return (WriteOutcome::Applied { copied: false }, Some(current));
         }
+        if !self.copy_fits() {
+            return self.write_making_room(slot, block, seq, current);
+        }
+        // The common copy-on-write: the copy fits in the newest shadow's diff area.
+        let newest = self.shadows.last_mut().expect("a copy needs a shadow");
+        newest.diff.insert_absent(block, current);
+        self.diff_blocks += 1;
+        self.store(slot, block, seq);
+        (WriteOutcome::Applied { copied: true }, Some(current))
+    }
+
+    /// The rest of [`Volume::write_returning_prev`] when the copy of `current` does not fit in
+    /// the diff area (rule 17): shadows are deleted, or the write fails, by the protection
+    /// level. Kept out of line so that the common write stays small.
+    #[cold]
+    #[inline(never)]
+    fn write_making_room(
+        &mut self,
+        slot: Result<usize, Vacant>,
+        block: u64,
+        seq: WriteSeq,
+        current: WriteSeq,
+    ) -> (WriteOutcome, Option<WriteSeq>) {
         let mut deleted = Vec::new();
         while !self.copy_fits() {
             match self.protection {
@@ -408,10 +435,14 @@ impl Volume {
             self.high_water
         );
         self.high_water = epoch;
+        // Only a block written before the shadow is ever copied into its diff area, so the
+        // blocks written now bound what the map can hold: sized for that (capped), it is
+        // filled by the copies that follow without growing by doubling from nothing.
+        let room = self.live.len().min(DIFF_RESERVE_MAX);
         self.shadows.push(Shadow {
             key,
             epoch,
-            diff: BlockMap::new(),
+            diff: BlockMap::with_capacity(room),
         });
     }
 
@@ -515,15 +546,14 @@ impl Volume {
             let v = self.written_blocks_sorted();
             return Some((*v.first()?, *v.last()?, v.len() as u64));
         }
-        let mut it = self.live.keys();
-        let first = it.next()?;
-        let (mut lo, mut hi, mut n) = (first, first, 1u64);
-        for b in it {
-            lo = lo.min(b);
-            hi = hi.max(b);
-            n += 1;
+        if self.live.is_empty() {
+            return None;
         }
-        Some((lo, hi, n))
+        let (lo, hi) = self
+            .live
+            .keys()
+            .fold((u64::MAX, 0), |(lo, hi), b| (lo.min(b), hi.max(b)));
+        Some((lo, hi, self.live.len() as u64))
     }
 
     /// Blocks ever written on this volume, ascending (allocates).
@@ -672,23 +702,22 @@ impl Volume {
         let i = self.position(key);
         let epoch = self.shadows[i].epoch;
         let mut sum = ImageSum::default();
-        for shadow in &self.shadows[i..] {
-            for (block, s) in shadow.diff.iter() {
-                if s <= epoch {
-                    sum.add(term(block, s));
-                }
+        // `for_each`, not a `for` loop: the maps' chunked iterators run as plain nested loops
+        // when driven from inside.
+        let mut add = |(block, s): (u64, WriteSeq)| {
+            if s <= epoch {
+                sum.add(term(block, s));
             }
+        };
+        for shadow in &self.shadows[i..] {
+            shadow.diff.iter().for_each(&mut add);
         }
         if self.redirects.is_empty() {
-            for (block, live) in self.live.iter() {
-                if live <= epoch {
-                    sum.add(term(block, live));
-                }
-            }
+            self.live.iter().for_each(&mut add);
         } else {
             for block in self.written_blocks_sorted() {
-                if let Some(live) = self.live_get(block).filter(|&l| l <= epoch) {
-                    sum.add(term(block, live));
+                if let Some(live) = self.live_get(block) {
+                    add((block, live));
                 }
             }
         }

@@ -340,20 +340,8 @@ impl ShadowStore {
         let (outcome, prev) = d.vol.write_returning_prev(block, seq);
         match outcome {
             WriteOutcome::Applied { .. } => {}
-            WriteOutcome::AppliedAfterDeleting { deleted } => {
-                for key in deleted {
-                    self.shadow_gone(v, key, notes);
-                }
-            }
-            WriteOutcome::FailedDiffAreaFull => {
-                self.counts.failed += 1;
-                let d = &mut self.disks[v.idx()];
-                if !d.faulted {
-                    d.faulted = true;
-                    notes.push(StoreNote::ProtectionFault { volume: v });
-                }
-                return WriteFate::Failed;
-            }
+            WriteOutcome::AppliedAfterDeleting { deleted } => self.shadows_gone(v, deleted, notes),
+            WriteOutcome::FailedDiffAreaFull => return self.write_failed(v, notes),
         }
         let d = &mut self.disks[v.idx()];
         if let Some(p) = prev {
@@ -371,6 +359,28 @@ impl ShadowStore {
         }
         self.counts.accepted += 1;
         WriteFate::Accepted
+    }
+
+    /// The copy-on-write shadows the volume dropped to make room for a write.
+    #[cold]
+    #[inline(never)]
+    fn shadows_gone(&mut self, v: VolumeId, deleted: Vec<ShadowKey>, notes: &mut Vec<StoreNote>) {
+        for key in deleted {
+            self.shadow_gone(v, key, notes);
+        }
+    }
+
+    /// A write the full diff area failed (`Protection::Snapshot`): the volume is faulted.
+    #[cold]
+    #[inline(never)]
+    fn write_failed(&mut self, v: VolumeId, notes: &mut Vec<StoreNote>) -> WriteFate {
+        self.counts.failed += 1;
+        let d = &mut self.disks[v.idx()];
+        if !d.faulted {
+            d.faulted = true;
+            notes.push(StoreNote::ProtectionFault { volume: v });
+        }
+        WriteFate::Failed
     }
 
     /// A copy-on-write shadow the volume dropped to make room: mark it deleted.
@@ -423,7 +433,7 @@ impl ShadowStore {
             }
             d.held = false;
             out.longest = out.longest.max(now - d.hold_started);
-            let held = std::mem::take(&mut d.held_writes);
+            let mut held = std::mem::take(&mut d.held_writes);
             let mut prev_issued = Instant::ZERO;
             let mut in_order = true;
             for hw in &held {
@@ -437,6 +447,9 @@ impl ShadowStore {
                 out.out_of_order.push(v);
             }
             out.n += held.len() as u64;
+            // The emptied queue keeps its room for the volume's next hold.
+            held.clear();
+            self.disks[v.idx()].held_writes = held;
         }
         out
     }

@@ -177,23 +177,37 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     ALL.iter().map(|e| e.info.name)
 }
 
+/// Fact kinds: [`FactKind::bit`] gives each one bit of a `u64`.
+const FACT_KINDS: usize = 64;
+
+// An audience is a `u32` of oracle indices.
+const _: () = assert!(ALL.len() <= 32, "an audience holds at most 32 oracles");
+
 /// The oracles of one run.
 pub struct Oracles {
-    list: Vec<(&'static str, u64, Box<dyn Oracle>)>,
-    /// Every kind some oracle looks at.
-    sees: u64,
+    list: Vec<(&'static str, Box<dyn Oracle>)>,
+    /// For each fact kind (by number), the oracles that look at it: bit `i` is `list[i]`.
+    audience: [u32; FACT_KINDS],
     scratch: Vec<Violation>,
 }
 
 impl Oracles {
     /// Every oracle of [`ALL`], built for this run.
     pub fn new(setup: &Setup<'_>) -> Oracles {
+        let mut audience = [0u32; FACT_KINDS];
+        for (k, who) in audience.iter_mut().enumerate() {
+            for (i, e) in ALL.iter().enumerate() {
+                if e.sees & (1 << k) != 0 {
+                    *who |= 1 << i;
+                }
+            }
+        }
         Oracles {
             list: ALL
                 .iter()
-                .map(|e| (e.info.name, e.sees, (e.build)(setup)))
+                .map(|e| (e.info.name, (e.build)(setup)))
                 .collect(),
-            sees: ALL.iter().fold(0, |bits, e| bits | e.sees),
+            audience,
             scratch: Vec::new(),
         }
     }
@@ -206,14 +220,12 @@ impl Oracles {
         fact: &Fact,
         out: &mut Vec<Violation>,
     ) {
-        let bit = fact.kind().bit();
-        if self.sees & bit == 0 {
-            return;
-        }
-        for (name, sees, o) in &mut self.list {
-            if *sees & bit == 0 {
-                continue;
-            }
+        // The oracles that look at this kind, in list order: most facts reach few of them.
+        let mut who = self.audience[fact.kind() as usize];
+        while who != 0 {
+            let i = who.trailing_zeros() as usize;
+            who &= who - 1;
+            let (name, o) = &mut self.list[i];
             o.observe(machine, now, fact, &mut self.scratch);
             for mut v in self.scratch.drain(..) {
                 v.name = name;
