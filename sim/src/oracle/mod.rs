@@ -53,13 +53,23 @@ impl<K, V> Default for VecMap<K, V> {
     }
 }
 
+// Lookups search from the newest pair: keys are unique, and the entries a run touches most
+// are the recent ones (the set being made, the shadow copies just created).
 impl<K: PartialEq, V> VecMap<K, V> {
     pub(crate) fn get(&self, k: &K) -> Option<&V> {
-        self.pairs.iter().find(|(x, _)| x == k).map(|(_, v)| v)
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(x, _)| x == k)
+            .map(|(_, v)| v)
     }
 
     pub(crate) fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        self.pairs.iter_mut().find(|(x, _)| x == k).map(|(_, v)| v)
+        self.pairs
+            .iter_mut()
+            .rev()
+            .find(|(x, _)| x == k)
+            .map(|(_, v)| v)
     }
 
     pub(crate) fn insert(&mut self, k: K, v: V) -> Option<V> {
@@ -73,7 +83,7 @@ impl<K: PartialEq, V> VecMap<K, V> {
     }
 
     pub(crate) fn remove(&mut self, k: &K) -> Option<V> {
-        let i = self.pairs.iter().position(|(x, _)| x == k)?;
+        let i = self.pairs.iter().rposition(|(x, _)| x == k)?;
         Some(self.pairs.remove(i).1)
     }
 
@@ -81,7 +91,7 @@ impl<K: PartialEq, V> VecMap<K, V> {
     where
         V: Default,
     {
-        let i = match self.pairs.iter().position(|(x, _)| *x == k) {
+        let i = match self.pairs.iter().rposition(|(x, _)| *x == k) {
             Some(i) => i,
             None => {
                 self.pairs.push((k, V::default()));
@@ -314,8 +324,10 @@ struct BackupReads {
     sets: SetOwners,
     /// Every shadow copy made: its set and volume.
     shadows: VecMap<SnapshotId, (SnapshotSetId, VolumeId)>,
-    /// The shadow copies each requester read to the end (its image compared with its instant).
-    read_in_full: VecMap<RequesterId, Few<SnapshotId>>,
+    /// What each requester read to the end (its image compared with its instant): the set and
+    /// volume of each shadow copy, kept for its current set and the set read last only (a
+    /// requester that makes backup after backup does not make every check longer).
+    read_in_full: VecMap<RequesterId, Few<(SnapshotSetId, VolumeId)>>,
 }
 
 impl BackupReads {
@@ -344,10 +356,16 @@ impl BackupReads {
                 result: Hresult::Ok,
                 matches: Some(_),
                 ..
-            } => self
-                .read_in_full
-                .entry_or_default(*requester)
-                .push(*snapshot),
+            } => {
+                let Some(&(set, volume)) = self.shadows.get(snapshot) else {
+                    return;
+                };
+                let current = self.sets.set_of(*requester);
+                let read = self.read_in_full.entry_or_default(*requester);
+                // Reads of a set that is neither current nor this one can never count again.
+                read.retain(|(s, _)| Some(*s) == current || *s == set);
+                read.push((set, volume));
+            }
             _ => {}
         }
     }
@@ -362,13 +380,9 @@ impl BackupReads {
         let Some(set) = self.set_of(r) else {
             return false;
         };
-        self.read_in_full.get(&r).is_some_and(|read| {
-            read.iter().any(|snap| {
-                self.shadows
-                    .get(snap)
-                    .is_some_and(|(s, v)| *s == set && *v == volume)
-            })
-        })
+        self.read_in_full
+            .get(&r)
+            .is_some_and(|read| read.contains(&(set, volume)))
     }
 }
 
