@@ -17,7 +17,7 @@ use crate::guest::mailbox::{Delivery, Mailbox, Out};
 /// `CVssWriter`, as async Rust. Each handler returns `true` for success, or calls
 /// [`WriterCx::set_writer_failure`] and returns `false` (rule S9). A handler that returns
 /// `false` without setting a failure fails the event with `VSS_E_WRITERERROR_NONRETRYABLE`; one
-/// that sets a failure and returns `true` fails it too (rule 6).
+/// that sets a failure and returns `true` fails it too (rule 32).
 ///
 /// A handler may take virtual time (`tokio::time::sleep`), and the service's limits apply to it:
 /// the 60-second freeze window (your registration's `timeout_freeze`) from Freeze to Thaw, the
