@@ -375,3 +375,60 @@ impl sim::api::Writer for Lost {
         true
     }
 }
+
+/// Reads a block range of one shadow copy twice, a second apart, while the database keeps
+/// writing: the shadow copy is a point in time, so both reads see the same content.
+async fn ranges(me: Requester) -> Result<(), VssError> {
+    let mut bc = me.create_backup_components();
+    bc.initialize_for_backup().await?;
+    bc.set_backup_state(false, false, BackupType::Full, false)
+        .await?;
+    bc.gather_writer_metadata().await?.finish().await?;
+    bc.start_snapshot_set().await?;
+    let d = me.volume("D:\\").expect("the machine has D:");
+    let shadow = bc.add_to_snapshot_set(d, None).await?;
+    bc.prepare_for_backup().await?.finish().await?;
+    bc.do_snapshot_set().await?.finish().await?;
+    let first = bc.read_blocks(shadow, d, 0, 1024).await?;
+    tokio::time::sleep(StdDuration::from_secs(1)).await;
+    let again = bc.read_blocks(shadow, d, 0, 1024).await?;
+    assert_eq!(first, again, "a shadow copy does not change");
+    assert!(
+        first.held > 0,
+        "the database had written some of its blocks"
+    );
+    // 64 MiB of 4 KiB blocks: 16 384; one past the end is refused, as is an empty range.
+    assert_eq!(
+        bc.read_blocks(shadow, d, 16_384 - 10, 11).await,
+        Err(VssError::InvalidArg)
+    );
+    assert_eq!(
+        bc.read_blocks(shadow, d, 0, 0).await,
+        Err(VssError::InvalidArg)
+    );
+    let unknown = sim::api::Guid(42);
+    assert_eq!(
+        bc.read_blocks(unknown, d, 0, 8).await,
+        Err(VssError::ObjectNotFound)
+    );
+    // A few ranges are no backup: abort it, and do not report it good (the oracles would
+    // say it was not read in full).
+    bc.abort_backup().await?;
+    Err(VssError::Abort)
+}
+
+#[test]
+fn a_block_range_of_a_shadow_copy_reads_the_same_however_late() {
+    let out = machine().seed(5).requester("ranges", ranges).run().unwrap();
+    sim::assert_no_violations!(out);
+    assert_eq!(out.result("ranges"), Some(sim::api::Hresult::Abort));
+    let trace = out.trace_text();
+    let reads = trace
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"read\"") && l.contains("\"first_block\":0"))
+        .count();
+    assert_eq!(
+        reads, 3,
+        "two good reads and the unknown shadow's, each one record"
+    );
+}

@@ -10,7 +10,8 @@ mod requester;
 mod writer;
 
 pub use requester::{
-    BackupComponents, ComponentMetadata, Requester, VolumeRef, VssAsync, WriterMetadata,
+    BackupComponents, BlockRange, ComponentMetadata, MAX_READ_BLOCKS, Requester, VolumeRef,
+    VssAsync, WriterMetadata,
 };
 pub use writer::{Metadata, Registration, Writer, WriterCx};
 

@@ -119,6 +119,24 @@ pub struct ComponentMetadata {
     pub volumes: Vec<VolumeId>,
 }
 
+/// The most blocks one [`BackupComponents::read_blocks`] reads (64 MiB of 4 KiB blocks).
+pub const MAX_READ_BLOCKS: u64 = 16_384;
+
+/// What a block range read found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockRange {
+    /// The first block read.
+    pub first: u64,
+    /// Blocks read.
+    pub count: u64,
+    /// A fingerprint of the range's content at the snapshot instant: equal ranges of one
+    /// volume have equal digests, and a block written since changes it only on the live volume.
+    pub digest: u64,
+    /// Blocks of the range the volume had written by the snapshot instant (the others read as
+    /// zeros, at no cost).
+    pub held: u64,
+}
+
 /// `IVssBackupComponents`, as your requester holds it. Dropping it is releasing it (the
 /// service then sends BackupShutdown and removes auto-release shadow copies, rule 27).
 ///
@@ -418,6 +436,48 @@ impl BackupComponents {
         } else {
             Err(VssError::ObjectNotFound)
         }
+    }
+
+    /// Reads `count` blocks of shadow copy `snapshot` of `volume` from block `first` (blocks of
+    /// the volume's block size, 4 KiB unless the scenario says otherwise), at the requester's
+    /// read bandwidth: what the volume held there at the snapshot instant. At most
+    /// [`MAX_READ_BLOCKS`] per call; a range past the volume's end is `E_INVALIDARG`; a shadow
+    /// copy that does not exist or is deleted during the read is `VSS_E_OBJECT_NOT_FOUND`.
+    pub async fn read_blocks(
+        &mut self,
+        snapshot: SnapshotId,
+        volume: VolumeId,
+        first: u64,
+        count: u64,
+    ) -> Result<BlockRange, VssError> {
+        if count == 0 || count > MAX_READ_BLOCKS {
+            return Err(VssError::InvalidArg);
+        }
+        if !self.current() || volume.idx() >= self.machine.volumes.len() {
+            return Err(VssError::ObjectNotFound);
+        }
+        let _g = self.gate.lock().await;
+        {
+            let mut m = self.mail.borrow_mut();
+            m.req(self.id).blocks.arm(None);
+            m.act(Out::ReadBlocks {
+                requester: self.id,
+                volume,
+                snapshot,
+                first,
+                count,
+            });
+        }
+        let (h, digest, held) =
+            std::future::poll_fn(|cx| self.mail.borrow_mut().req(self.id).blocks.poll_take(cx))
+                .await;
+        VssError::check(h)?;
+        Ok(BlockRange {
+            first,
+            count,
+            digest,
+            held,
+        })
     }
 
     /// Releases the object now and waits for the service to have taken note (dropping it

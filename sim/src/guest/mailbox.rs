@@ -33,6 +33,19 @@ pub(crate) enum Out {
         /// The shadow copy.
         snapshot: SnapshotId,
     },
+    /// A requester reads `count` blocks from `first` of a shadow copy.
+    ReadBlocks {
+        /// The reader.
+        requester: RequesterId,
+        /// The original volume.
+        volume: VolumeId,
+        /// The shadow copy.
+        snapshot: SnapshotId,
+        /// The first block.
+        first: u64,
+        /// How many.
+        count: u64,
+    },
     /// A requester's code finished, reporting its backup's outcome.
     Done {
         /// The requester.
@@ -134,6 +147,9 @@ pub(crate) struct ReqBox {
     pub(crate) reply: Slot<Answer>,
     /// The end of a shadow read: whether every range was read and verified.
     pub(crate) read: Slot<bool>,
+    /// The end of a block range read: its result, the digest of what it read, the blocks the
+    /// shadow copy held.
+    pub(crate) blocks: Slot<(Hresult, u64, u64)>,
     /// The asynchronous operations started, oldest first.
     pub(crate) ops: Vec<Op>,
     /// The number of the last operation started.

@@ -142,6 +142,17 @@ impl World {
                     self.start_read(requester, volume, snapshot);
                 }
             }
+            Out::ReadBlocks {
+                requester,
+                volume,
+                snapshot,
+                first,
+                count,
+            } => {
+                if !self.reqs[requester.idx()].gone {
+                    self.read_blocks(requester, volume, snapshot, first, count);
+                }
+            }
             Out::Done { requester, verdict } => self.guest_done(requester, verdict),
             Out::Answer { token, result, .. } => {
                 let input = Input::WriterAnswer { token, result };

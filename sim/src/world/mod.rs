@@ -59,6 +59,8 @@ enum Payload {
     SettleDue,
     /// Something guest code did, at the virtual time it did it.
     Guest(crate::guest::Out),
+    /// A block range read for guest code is done.
+    BlocksRead(RequesterId, requesters::BlockRead),
 }
 
 /// What an administrator sees of one volume's shadow storage (`vssadmin list shadowstorage`).
@@ -442,6 +444,11 @@ impl World {
             Payload::Heal => self.heal(),
             Payload::SettleDue => self.settle_due(),
             Payload::Guest(out) => self.on_guest(out),
+            Payload::BlocksRead(r, job) => {
+                if !self.reqs[r.idx()].gone {
+                    self.blocks_read(r, job);
+                }
+            }
         }
     }
 

@@ -29,6 +29,18 @@ pub(super) struct ReadJob {
     range: Option<Range>,
 }
 
+/// A block range of a shadow copy being read for guest code (`BackupComponents::read_blocks`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BlockRead {
+    volume: VolumeId,
+    snapshot: SnapshotId,
+    first: u64,
+    count: u64,
+    /// What the range held at the snapshot instant, read when the read started (`None`: the
+    /// shadow copy did not exist).
+    read: Option<RangeRead>,
+}
+
 /// One range of a shadow read.
 struct Range {
     n: usize,
@@ -210,6 +222,88 @@ impl World {
                 },
             ),
         );
+    }
+
+    /// Guest code reads `count` blocks from `first` of shadow copy `snapshot` of `volume`: one
+    /// range, taking the time the blocks the shadow holds need at the requester's bandwidth (as
+    /// a whole read's ranges do). A range past the volume's end is refused at once with
+    /// `E_INVALIDARG`.
+    pub(super) fn read_blocks(
+        &mut self,
+        r: RequesterId,
+        volume: VolumeId,
+        snapshot: SnapshotId,
+        first: u64,
+        count: u64,
+    ) {
+        let (n_blocks, block_size) = {
+            let vol = self.store.volume(volume);
+            (vol.n_blocks(), vol.block_size())
+        };
+        if first.checked_add(count).is_none_or(|end| end > n_blocks) {
+            self.blocks_to_guest(r, (Hresult::InvalidArg, 0, 0));
+            return;
+        }
+        self.note(Fact::ReadStarted {
+            requester: r,
+            volume,
+            snapshot,
+            n: count,
+        });
+        let blocks: Vec<u64> = (first..first + count).collect();
+        let read = self.store.read(snapshot, &blocks).ok();
+        let held = read.map_or(0, |x| x.held_blocks);
+        let bytes = held * u64::from(block_size);
+        let bw = self.reqs[r.idx()].bandwidth;
+        let us = (u128::from(bytes) * 1_000_000).div_ceil(u128::from(bw)) as u64;
+        let at = self.kernel.now() + Duration::from_us(us);
+        let job = BlockRead {
+            volume,
+            snapshot,
+            first,
+            count,
+            read,
+        };
+        self.schedule(at, Payload::BlocksRead(r, job));
+    }
+
+    /// A block range read for guest code is done: a shadow copy deleted meanwhile (rule 17) is
+    /// gone, and its range with it.
+    pub(super) fn blocks_read(&mut self, r: RequesterId, job: BlockRead) {
+        let read = job.read.filter(|_| self.store.is_live(job.snapshot));
+        let result = if read.is_some() {
+            Hresult::Ok
+        } else {
+            Hresult::ObjectNotFound
+        };
+        self.note(Fact::Read {
+            requester: r,
+            volume: job.volume,
+            snapshot: job.snapshot,
+            first: job.first,
+            last: job.first + job.count - 1,
+            n: job.count,
+            result,
+        });
+        self.note(Fact::ReadEnded {
+            requester: r,
+            volume: job.volume,
+            snapshot: job.snapshot,
+            result,
+            // A range is no read to the end: nothing to compare with the whole image.
+            matches: None,
+        });
+        let (digest, held) = read.map_or((0, 0), |x| (x.digest, x.held_blocks));
+        self.blocks_to_guest(r, (result, digest, held));
+    }
+
+    fn blocks_to_guest(&mut self, r: RequesterId, answer: (Hresult, u64, u64)) {
+        if let Some(host) = self.guest.as_deref_mut() {
+            if let Some(b) = host.mail.borrow_mut().reqs[r.idx()].as_mut() {
+                b.blocks.fill(answer);
+            }
+            host.wake();
+        }
     }
 
     fn range_len(&self, v: VolumeId) -> usize {
