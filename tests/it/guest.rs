@@ -432,3 +432,64 @@ fn a_block_range_of_a_shadow_copy_reads_the_same_however_late() {
         "two good reads and the unknown shadow's, each one record"
     );
 }
+
+/// A writer for any machine: the scenario declares its components; it freezes its
+/// application (or, buggy, forgets to).
+struct AnyDatabase {
+    buggy: bool,
+}
+
+impl sim::api::Writer for AnyDatabase {
+    async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
+        true
+    }
+    async fn on_freeze(&mut self, cx: &mut sim::api::WriterCx) -> bool {
+        if !self.buggy {
+            cx.freeze_application();
+        }
+        true
+    }
+    async fn on_thaw(&mut self, cx: &mut sim::api::WriterCx) -> bool {
+        cx.thaw_application();
+        true
+    }
+    async fn on_abort(&mut self, cx: &mut sim::api::WriterCx) -> bool {
+        cx.thaw_application();
+        true
+    }
+}
+
+#[test]
+fn a_fault_search_over_your_writer_passes_the_right_one_and_shrinks_the_buggy_one() {
+    let search = sim::harness::Fuzz::new(300, 7);
+    let take_over = |buggy| {
+        move |m: Simulation| {
+            m.writer(
+                sim::api::Registration::new("Writer0"),
+                AnyDatabase { buggy },
+            )
+        }
+    };
+    assert_eq!(
+        search.run(take_over(false)).map_err(|f| f.to_string()),
+        Ok(300)
+    );
+    let failure = search.run(take_over(true)).unwrap_err();
+    assert!(
+        failure.reason.contains("component_backup_consistent"),
+        "{failure}"
+    );
+    // Shrunk to a machine that still fails, with no injected fault left to blame.
+    assert!(failure.scenario.faults().is_empty(), "{failure}");
+    let replay = Simulation::from_scenario(failure.scenario.clone())
+        .writer(
+            sim::api::Registration::new("Writer0"),
+            AnyDatabase { buggy: true },
+        )
+        .run()
+        .unwrap();
+    assert!(
+        !replay.violations.is_empty(),
+        "the shrunk machine replays the failure"
+    );
+}

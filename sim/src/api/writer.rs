@@ -30,7 +30,9 @@ pub trait Writer: 'static {
     /// `OnIdentify`: describe the writer's components and the volumes their files are on.
     /// Asked once when the writer subscribes (the machine learns its metadata then) and again
     /// at every Identify event; rule S2 wants the same answer each time, and a writer whose
-    /// answer changes ends the run with an error that says so.
+    /// answer changes ends the run with an error that says so. A writer that takes over one
+    /// of the scenario's and describes no component keeps the components the scenario
+    /// declares for it.
     fn on_identify(&mut self, metadata: &mut Metadata) -> impl Future<Output = bool> {
         let _ = metadata;
         async { true }

@@ -175,7 +175,8 @@ impl Simulation {
 
     /// Adds a writer registered as `registration`, run by `writer`: its metadata is what its
     /// `on_identify` describes. A writer of the scenario with the same name is taken over (a
-    /// workload of the scenario with `writer = "NAME"` is then its application).
+    /// workload of the scenario with `writer = "NAME"` is then its application); if its
+    /// `on_identify` describes no component, it keeps the components the scenario declares.
     pub fn writer<W: Writer>(mut self, registration: Registration, writer: W) -> Simulation {
         self.writers.push((registration, Box::new(Held(writer))));
         self
@@ -324,7 +325,11 @@ fn bind_writer(scenario: &mut Scenario, reg: &Registration, md: &Metadata) -> us
     w.level = reg.level;
     w.usage = reg.usage;
     w.freeze_timeout = reg.timeout_freeze;
-    w.components = components;
+    // A writer of the scenario whose code describes no component keeps those the scenario
+    // declares: the machine supplies the metadata, the code the behaviour.
+    if !md.components.is_empty() {
+        w.components = components;
+    }
     // Its behaviour is the code's: no scripted latency or fault applies.
     w.latency.clear();
     w.faults.clear();
