@@ -96,9 +96,26 @@ impl World {
                     let outs = std::mem::take(&mut host.mail.borrow_mut().out);
                     // Never before the event it reacts to: the guest sees time to the
                     // millisecond.
-                    let at = at.max(self.kernel.now());
-                    for o in outs {
-                        self.schedule(at, Payload::Guest(o));
+                    let now = self.kernel.now();
+                    let at = at.max(now);
+                    if at == now && self.kernel.peek_at().is_none_or(|t| t > now) {
+                        // Nothing else is due now: carry the actions out at once, in order,
+                        // as the queue would hand them out next.
+                        for o in outs {
+                            if let Err(stop) = self.kernel.step_in_place() {
+                                debug_assert!(matches!(stop, crate::kernel::Stop::StepLimit));
+                                self.end = Some(self.finish(EndReason::StepLimit));
+                                break;
+                            }
+                            self.on_guest(o);
+                        }
+                        if self.end.is_none() && self.running && self.all_done() {
+                            self.end = Some(self.finish(EndReason::Finished));
+                        }
+                    } else {
+                        for o in outs {
+                            self.schedule(at, Payload::Guest(o));
+                        }
                     }
                 }
                 Err(e) => {
