@@ -352,6 +352,16 @@ fn a_writer_whose_identify_answer_changes_is_told_rule_s2() {
         .run()
         .unwrap_err();
     assert!(e.to_string().contains("\"Z:\\\\\""), "{e}");
+    let e = quiet()
+        .requester("twice", full_backup)
+        .requester("twice", full_backup)
+        .run()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("two requesters are called \"twice\""),
+        "{e}"
+    );
 }
 
 /// A writer with a component on a volume the machine does not have.
@@ -428,8 +438,8 @@ fn a_block_range_of_a_shadow_copy_reads_the_same_however_late() {
         .filter(|l| l.contains("\"kind\":\"read\"") && l.contains("\"first_block\":0"))
         .count();
     assert_eq!(
-        reads, 3,
-        "two good reads and the unknown shadow's, each one record"
+        reads, 2,
+        "two good reads, each one record; an unknown shadow copy is refused before any read"
     );
 }
 
@@ -492,4 +502,49 @@ fn a_fault_search_over_your_writer_passes_the_right_one_and_shrinks_the_buggy_on
         !replay.violations.is_empty(),
         "the shrunk machine replays the failure"
     );
+}
+
+/// Operations and replies belong to their own calls and objects.
+async fn careful(me: Requester) -> Result<(), VssError> {
+    use sim::api::Hresult;
+    // A call given up on (its future dropped by a timeout) still reaches the service; its
+    // reply is dropped, and the next call gets its own.
+    let mut bc = me.create_backup_components();
+    bc.initialize_for_backup().await?;
+    let gave_up = tokio::time::timeout(StdDuration::ZERO, bc.gather_writer_metadata()).await;
+    assert!(gave_up.is_err());
+    // The first gather is still running: the service refuses a second (rule S13's one
+    // operation at a time), and this call hears that refusal, not the first call's reply.
+    assert_eq!(
+        bc.gather_writer_metadata().await.err(),
+        Some(VssError::BadState)
+    );
+    // The object goes away with an operation running: that operation ends cancelled, and a
+    // new object's operation of the same call is its own.
+    drop(bc);
+    let mut bc = me.create_backup_components();
+    bc.initialize_for_backup().await?;
+    let gather = bc.gather_writer_metadata().await?;
+    assert_eq!(gather.finish().await, Ok(Hresult::AsyncFinished));
+    // Cancel on an operation that is over says so and touches nothing else.
+    bc.set_backup_state(false, false, BackupType::Full, false)
+        .await?;
+    bc.start_snapshot_set().await?;
+    let d = me.volume("D:\\").expect("the machine has D:");
+    bc.add_to_snapshot_set(d, None).await?;
+    let prepare = bc.prepare_for_backup().await?;
+    assert_eq!(gather.cancel().await, Hresult::AsyncFinished);
+    assert_eq!(prepare.finish().await, Ok(Hresult::AsyncFinished));
+    let old = bc.gather_writer_status().await?;
+    drop(bc);
+    assert_eq!(old.query_status(), Hresult::AsyncCancelled);
+    old.wait().await; // returns: its object is gone
+    Err(VssError::Abort)
+}
+
+#[test]
+fn operations_and_replies_belong_to_their_own_calls_and_objects() {
+    let out = quiet().requester("careful", careful).run().unwrap();
+    assert_eq!(out.result("careful"), Some(sim::api::Hresult::Abort));
+    sim::assert_no_violations!(out);
 }

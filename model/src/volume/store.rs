@@ -608,6 +608,11 @@ impl ShadowStore {
         img.live.then_some(img)
     }
 
+    /// The volume shadow `id` is a copy of, if it was ever created (deleted or not).
+    pub fn volume_of(&self, id: SnapshotId) -> Option<VolumeId> {
+        Some(self.images[*self.by_id.get(&id)?].volume)
+    }
+
     /// Whether shadow `id` exists.
     pub fn is_live(&self, id: SnapshotId) -> bool {
         self.live_image(id).is_some()

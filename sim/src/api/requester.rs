@@ -72,6 +72,10 @@ impl Requester {
             let mut m = self.mail.borrow_mut();
             let b = m.req(self.id);
             let first = !b.has_object;
+            if !first {
+                // The earlier object goes away (rule 27).
+                b.object_gone();
+            }
             b.has_object = true;
             b.object += 1;
             let object = b.object;
@@ -157,6 +161,8 @@ pub struct BackupComponents {
 pub struct VssAsync {
     id: RequesterId,
     op: u64,
+    /// The object generation that started it.
+    object: u32,
     call: ApiCallKind,
     mail: Rc<RefCell<Mailbox>>,
     gate: Rc<tokio::sync::Mutex<()>>,
@@ -181,23 +187,23 @@ impl VssAsync {
                     o.waker = Some(cx.waker().clone());
                     Poll::Pending
                 }
-                // The run is over (the object's operations are gone): nothing will end it.
-                None => Poll::Pending,
+                // Its object is gone and the operation with it: cancelled.
+                None => Poll::Ready(()),
             }
         })
         .await
     }
 
     /// `IVssAsync::QueryStatus` (rule S13): `VSS_S_ASYNC_PENDING` while the operation runs,
-    /// then `VSS_S_ASYNC_FINISHED`, `VSS_S_ASYNC_CANCELLED` or its failure.
+    /// then `VSS_S_ASYNC_FINISHED`, `VSS_S_ASYNC_CANCELLED` (also once its object went away,
+    /// rule 27) or its failure.
     pub fn query_status(&self) -> Hresult {
         let mut m = self.mail.borrow_mut();
         let b = m.req(self.id);
-        b.ops
-            .iter()
-            .find(|o| o.number == self.op)
-            .and_then(|o| o.end.as_ref().map(|(_, h, _)| *h))
-            .unwrap_or(Hresult::AsyncPending)
+        match b.ops.iter().find(|o| o.number == self.op) {
+            Some(o) => o.end.as_ref().map_or(Hresult::AsyncPending, |(_, h, _)| *h),
+            None => Hresult::AsyncCancelled,
+        }
     }
 
     /// [`VssAsync::wait`], then the outcome as a `Result`: `Ok(VSS_S_ASYNC_FINISHED)`,
@@ -212,7 +218,27 @@ impl VssAsync {
     /// `VSS_S_ASYNC_CANCELLED` if it was cancelled already, `VSS_S_ASYNC_FINISHED` if it had
     /// completed, or the operation's failure.
     pub async fn cancel(&self) -> Hresult {
-        let (_, h, _) = call(&self.mail, &self.gate, self.id, ApiCall::Cancel).await;
+        let _g = self.gate.lock().await;
+        // An operation that is over answers for itself (the service's Cancel acts on whatever
+        // its object runs now, which may be another operation).
+        let running = {
+            let mut m = self.mail.borrow_mut();
+            let b = m.req(self.id);
+            let open = |o: &&crate::guest::mailbox::Op| o.object == self.object && o.end.is_none();
+            let newest_open = b.ops.iter().rev().find(open).map(|o| o.number);
+            match b.ops.iter().find(|o| o.number == self.op) {
+                None => return Hresult::AsyncCancelled,
+                Some(o) => match &o.end {
+                    Some((_, Hresult::AsyncFinished, _)) => return Hresult::AsyncFinished,
+                    Some((_, h, _)) => return *h,
+                    None => b.object == self.object && newest_open == Some(self.op),
+                },
+            }
+        };
+        if !running {
+            return Hresult::AsyncCancelled;
+        }
+        let ((_, h, _), _) = send(&self.mail, self.id, ApiCall::Cancel).await;
         h
     }
 }
@@ -223,26 +249,29 @@ impl BackupComponents {
         !self.released && self.mail.borrow_mut().req(self.id).object == self.object
     }
 
-    async fn call(&mut self, c: ApiCall) -> Answer {
+    /// Makes call `c` once the calls before it are answered; a handle that is no longer the
+    /// requester's object answers `VSS_E_BAD_STATE` without reaching the service.
+    async fn call(&mut self, c: ApiCall) -> (Answer, Option<u64>) {
+        let _g = self.gate.lock().await;
         if !self.current() {
-            return (c.kind(), Hresult::BadState, ReplyData::None);
+            return ((c.kind(), Hresult::BadState, ReplyData::None), None);
         }
-        call(&self.mail, &self.gate, self.id, c).await
+        send(&self.mail, self.id, c).await
     }
 
     async fn sync(&mut self, c: ApiCall) -> Result<(), VssError> {
-        let (_, h, _) = self.call(c).await;
+        let ((_, h, _), _) = self.call(c).await;
         VssError::check(h)
     }
 
     async fn start(&mut self, c: ApiCall) -> Result<VssAsync, VssError> {
         let kind = c.kind();
-        let (_, h, _) = self.call(c).await;
+        let ((_, h, _), op) = self.call(c).await;
         VssError::check(h)?;
-        let op = self.mail.borrow_mut().req(self.id).last_op;
         Ok(VssAsync {
             id: self.id,
-            op,
+            op: op.unwrap_or(0),
+            object: self.object,
             call: kind,
             mail: self.mail.clone(),
             gate: self.gate.clone(),
@@ -324,7 +353,7 @@ impl BackupComponents {
 
     /// `StartSnapshotSet`: the new set's id.
     pub async fn start_snapshot_set(&mut self) -> Result<SnapshotSetId, VssError> {
-        let (_, h, data) = self
+        let ((_, h, data), _) = self
             .call(ApiCall::StartSnapshotSet { new_id: Guid(0) })
             .await;
         VssError::check(h)?;
@@ -349,7 +378,7 @@ impl BackupComponents {
             },
         };
         let volume = (volume.idx() < self.machine.volumes.len()).then_some(volume);
-        let (_, h, data) = self
+        let ((_, h, data), _) = self
             .call(ApiCall::AddToSnapshotSet {
                 volume,
                 provider,
@@ -416,10 +445,10 @@ impl BackupComponents {
         snapshot: SnapshotId,
         volume: VolumeId,
     ) -> Result<(), VssError> {
+        let _g = self.gate.lock().await;
         if !self.current() || volume.idx() >= self.machine.volumes.len() {
             return Err(VssError::ObjectNotFound);
         }
-        let _g = self.gate.lock().await;
         {
             let mut m = self.mail.borrow_mut();
             m.req(self.id).read.arm(None);
@@ -453,10 +482,10 @@ impl BackupComponents {
         if count == 0 || count > MAX_READ_BLOCKS {
             return Err(VssError::InvalidArg);
         }
+        let _g = self.gate.lock().await;
         if !self.current() || volume.idx() >= self.machine.volumes.len() {
             return Err(VssError::ObjectNotFound);
         }
-        let _g = self.gate.lock().await;
         {
             let mut m = self.mail.borrow_mut();
             m.req(self.id).blocks.arm(None);
@@ -483,8 +512,11 @@ impl BackupComponents {
     /// Releases the object now and waits for the service to have taken note (dropping it
     /// releases it too, without waiting).
     pub async fn release(mut self) {
+        let _g = self.gate.lock().await;
         if self.current() {
-            let _ = call(&self.mail, &self.gate, self.id, ApiCall::Release).await;
+            self.mail.borrow_mut().req(self.id).object_gone();
+            self.released = true;
+            let _ = send(&self.mail, self.id, ApiCall::Release).await;
         }
         self.released = true;
     }
@@ -499,6 +531,10 @@ impl Drop for BackupComponents {
             && !m.closed
             && m.req(self.id).object == self.object
         {
+            let b = m.req(self.id);
+            b.object_gone();
+            // Nobody waits for the reply.
+            b.call_made(true);
             m.act(Out::Call {
                 requester: self.id,
                 call: ApiCall::Release,
@@ -507,21 +543,37 @@ impl Drop for BackupComponents {
     }
 }
 
-/// Makes call `c` for requester `id` and waits for its reply.
-async fn call(
-    mail: &Rc<RefCell<Mailbox>>,
-    gate: &tokio::sync::Mutex<()>,
-    id: RequesterId,
-    c: ApiCall,
-) -> Answer {
-    let _g = gate.lock().await;
-    {
+/// Sends call `c` for requester `id` and waits for its reply (the caller holds the gate). If
+/// the waiting future is dropped (a `timeout`), its reply, when it comes, is dropped too.
+async fn send(mail: &Rc<RefCell<Mailbox>>, id: RequesterId, c: ApiCall) -> (Answer, Option<u64>) {
+    let seq = {
         let mut m = mail.borrow_mut();
-        m.req(id).reply.arm(Some(c.kind()));
+        let seq = m.req(id).call_made(false);
         m.act(Out::Call {
             requester: id,
             call: c,
         });
+        seq
+    };
+    let guard = Abandon { mail, id, seq };
+    let answer = std::future::poll_fn(|cx| mail.borrow_mut().req(id).poll_reply(seq, cx)).await;
+    std::mem::forget(guard);
+    answer
+}
+
+/// Marks a call's reply unwanted if its future is dropped before it came.
+struct Abandon<'a> {
+    mail: &'a Rc<RefCell<Mailbox>>,
+    id: RequesterId,
+    seq: u64,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.mail.try_borrow_mut()
+            && let Some(b) = m.reqs.get_mut(self.id.idx()).and_then(Option::as_mut)
+        {
+            b.abandon(self.seq);
+        }
     }
-    std::future::poll_fn(|cx| mail.borrow_mut().req(id).reply.poll_take(cx)).await
 }

@@ -132,19 +132,37 @@ pub(crate) type Answer = (ApiCallKind, Hresult, ReplyData);
 pub(crate) struct Op {
     /// Its number on the requester (each asynchronous call that is accepted gets the next).
     pub(crate) number: u64,
+    /// The object generation that started it.
+    pub(crate) object: u32,
     /// The call that started it.
     pub(crate) call: ApiCallKind,
-    /// Its end, once the service reports it.
+    /// Its end, once the service reports it (or its object went away: cancelled).
     pub(crate) end: Option<Answer>,
     /// A `Wait` on it.
+    pub(crate) waker: Option<Waker>,
+}
+
+/// A call in flight, waiting for its reply. The service answers one requester's calls in the
+/// order they were made, so replies are matched to calls in that order.
+#[derive(Debug)]
+pub(crate) struct CallSlot {
+    /// The call's number on the requester.
+    pub(crate) seq: u64,
+    /// Its reply, once there (for an accepted asynchronous call, with the operation's number).
+    pub(crate) answer: Option<(Answer, Option<u64>)>,
+    /// Nobody waits for the reply any more (the call's future was dropped, or it is a release
+    /// on drop): it is taken and dropped.
+    pub(crate) discarded: bool,
     pub(crate) waker: Option<Waker>,
 }
 
 /// One guest requester's waiting answers.
 #[derive(Debug, Default)]
 pub(crate) struct ReqBox {
-    /// The synchronous reply (or the `IVssAsync` an asynchronous call returns).
-    pub(crate) reply: Slot<Answer>,
+    /// Calls in flight, in the order they were made.
+    pub(crate) calls: VecDeque<CallSlot>,
+    /// The number of the last call made.
+    pub(crate) last_call: u64,
     /// The end of a shadow read: whether every range was read and verified.
     pub(crate) read: Slot<bool>,
     /// The end of a block range read: its result, the digest of what it read, the blocks the
@@ -154,9 +172,9 @@ pub(crate) struct ReqBox {
     pub(crate) ops: Vec<Op>,
     /// The number of the last operation started.
     pub(crate) last_op: u64,
-    /// The writers the last finished `GatherWriterMetadata` heard from.
+    /// The writers the current object's last finished `GatherWriterMetadata` heard from.
     pub(crate) metadata: Vec<WriterId>,
-    /// What the last finished `GatherWriterStatus` reported.
+    /// What the current object's last finished `GatherWriterStatus` reported.
     pub(crate) status: Vec<WriterStatus>,
     /// The requester has made its first object (the service gives every requester one at the
     /// start; later ones are `NewObject`).
@@ -166,41 +184,115 @@ pub(crate) struct ReqBox {
 }
 
 impl ReqBox {
-    /// What the world feeds back: a reply wakes the waiting call (an accepted asynchronous
-    /// call starts an operation first), an operation's end its `Wait`s, a read's end the read.
+    /// A call is made: its slot, in call order; its number.
+    pub(crate) fn call_made(&mut self, discarded: bool) -> u64 {
+        self.last_call += 1;
+        self.calls.push_back(CallSlot {
+            seq: self.last_call,
+            answer: None,
+            discarded,
+            waker: None,
+        });
+        self.last_call
+    }
+
+    /// The reply of call `seq`, once it is there (the slot is then gone).
+    pub(crate) fn poll_reply(&mut self, seq: u64, cx: &Context<'_>) -> Poll<(Answer, Option<u64>)> {
+        let Some(i) = self.calls.iter().position(|c| c.seq == seq) else {
+            // The run is over, or the requester went away: no reply will come.
+            return Poll::Pending;
+        };
+        match self.calls[i].answer.take() {
+            Some(a) => {
+                self.calls.remove(i);
+                Poll::Ready(a)
+            }
+            None => {
+                self.calls[i].waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Call `seq`'s future was dropped before its reply: the reply is dropped when it comes.
+    pub(crate) fn abandon(&mut self, seq: u64) {
+        if let Some(i) = self.calls.iter().position(|c| c.seq == seq) {
+            if self.calls[i].answer.is_some() {
+                self.calls.remove(i);
+            } else {
+                self.calls[i].discarded = true;
+            }
+        }
+    }
+
+    /// The current object goes away (released, dropped, or replaced): its operations still
+    /// running end cancelled (rule 27: the service cancels them and reports nothing more),
+    /// and what it gathered is forgotten.
+    pub(crate) fn object_gone(&mut self) {
+        let object = self.object;
+        for op in self.ops.iter_mut().filter(|o| o.object == object) {
+            if op.end.is_none() {
+                op.end = Some((op.call, Hresult::AsyncCancelled, ReplyData::None));
+                if let Some(w) = op.waker.take() {
+                    w.wake();
+                }
+            }
+        }
+        // Ended operations nobody can ask about any more (their objects are gone) are let go
+        // of; a handle asking later finds it cancelled.
+        self.ops.retain(|o| o.object == object);
+        self.metadata.clear();
+        self.status.clear();
+    }
+
+    /// What the world feeds back: a reply goes to the oldest call still waiting for one (an
+    /// accepted asynchronous call starts an operation first), an operation's end to the
+    /// current object's running operation of that call, a read's end to the read.
     pub(crate) fn feed(&mut self, fb: Feedback) {
         match fb {
             Feedback::Reply { call, result, data } => {
-                if self.reply.expect != Some(call) {
-                    // Nobody waits for it (a release on drop).
-                    return;
-                }
-                if call.is_async() && result.is_success() {
+                let op = (call.is_async() && result.is_success()).then(|| {
                     self.last_op += 1;
                     self.ops.push(Op {
                         number: self.last_op,
+                        object: self.object,
                         call,
                         end: None,
                         waker: None,
                     });
+                    self.last_op
+                });
+                let Some(i) = self.calls.iter().position(|c| c.answer.is_none()) else {
+                    return;
+                };
+                if self.calls[i].discarded {
+                    self.calls.remove(i);
+                    return;
                 }
-                self.reply.fill((call, result, data));
+                let slot = &mut self.calls[i];
+                slot.answer = Some(((call, result, data), op));
+                if let Some(w) = slot.waker.take() {
+                    w.wake();
+                }
             }
             Feedback::AsyncDone { call, result, data } => {
+                let object = self.object;
+                let Some(op) = self
+                    .ops
+                    .iter_mut()
+                    .rev()
+                    .find(|o| o.call == call && o.object == object && o.end.is_none())
+                else {
+                    return;
+                };
                 match &data {
                     ReplyData::WriterMetadata(list) => self.metadata = list.clone(),
                     ReplyData::WriterStatus(list) => self.status = list.clone(),
                     _ => {}
                 }
-                if let Some(op) = self
-                    .ops
-                    .iter_mut()
-                    .find(|o| o.call == call && o.end.is_none())
-                {
-                    op.end = Some((call, result, data));
-                    if let Some(w) = op.waker.take() {
-                        w.wake();
-                    }
+                op.end = Some((call, result, data));
+                if let Some(w) = op.waker.take() {
+                    w.wake();
                 }
             }
             Feedback::ReadDone { complete, .. } => self.read.fill(complete),

@@ -13,12 +13,16 @@
 //! - tokio timers are millisecond-grained: the guest sees the simulation's time rounded down to
 //!   the millisecond, and whatever it does happens at the simulation's own time (never before
 //!   the event it reacts to);
+//! - a task that calls `yield_now` lets the world go on first: its wake is served the next
+//!   time the runtime waits, at the same virtual time or later, never lost;
 //! - `tokio::select!` with `biased;` (an unbiased select draws its branch order from an
 //!   unseeded RNG); `tokio::task::spawn_local`, never OS threads or `spawn_blocking`; no wall
 //!   clock (`std::time::Instant`), no real I/O;
-//! - a guest that keeps running for a wall-clock second without letting virtual time move (a
-//!   busy loop of yields, a blocking call) ends the run with [`GuestError::Stuck`]
-//!   (`watchdog.rs`): an error, not a violation, and nothing of it reaches the trace.
+//! - a guest whose tasks stay ready through [`MAX_SPINS`] polls at one virtual instant (a
+//!   loop of `yield_now`) ends the run with [`GuestError::Stuck`], the same on every machine;
+//!   one the runtime cannot move the clock for during a wall-clock second (waiting on an OS
+//!   thread, `spawn_blocking` or real I/O) ends it with [`GuestError::Blocked`]
+//!   (`watchdog.rs`). Both are errors, not violations, and nothing of them reaches the trace.
 
 mod clock;
 pub(crate) mod mailbox;
@@ -36,14 +40,27 @@ use model::time::{Duration, Instant};
 
 pub(crate) use mailbox::{Mailbox, Out};
 
+/// Polls of guest tasks at one virtual instant, within one drive, after which the guest is
+/// stuck: its tasks never all wait, so virtual time cannot move.
+pub const MAX_SPINS: u64 = 200_000;
+
 /// Why a run with guest code could not go on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuestError {
-    /// Guest code ran for `wall_ms` milliseconds of wall time without waiting on the
-    /// simulation or a timer, so virtual time could not advance (a loop that never awaits
-    /// anything but `yield_now`, or a blocking call). `at` is the virtual time it was stuck at.
+    /// Guest tasks stayed ready through `polls` polls at virtual time `at` without all of them
+    /// waiting on the simulation or a timer (a loop that awaits nothing but `yield_now`), so
+    /// virtual time could not advance. Deterministic: the same run stops at the same place.
     Stuck {
         /// Virtual time of the stuck instant.
+        at: Instant,
+        /// Polls it took.
+        polls: u64,
+    },
+    /// Every guest task waited, yet for `wall_ms` milliseconds of wall time the runtime could
+    /// not move its clock: something outside the simulation holds it (an OS thread,
+    /// `spawn_blocking`, real I/O). This one depends on the wall clock.
+    Blocked {
+        /// Virtual time it was blocked at.
         at: Instant,
         /// Wall-clock milliseconds the watchdog waited.
         wall_ms: u64,
@@ -59,12 +76,19 @@ pub enum GuestError {
 impl std::fmt::Display for GuestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            GuestError::Stuck { at, wall_ms } => write!(
+            GuestError::Stuck { at, polls } => write!(
                 f,
-                "guest code made no progress for {wall_ms} ms of wall time at virtual time {at}: \
-                 virtual time cannot advance while a task runs without awaiting the simulation \
-                 or a tokio timer (a loop of yield_now, a blocking call, an OS thread or real \
-                 I/O); await a sleep or a call instead"
+                "guest code stayed ready through {polls} polls at virtual time {at}: virtual \
+                 time cannot advance while a task keeps running without awaiting the \
+                 simulation or a tokio timer (a loop of yield_now); await a sleep or a call \
+                 instead"
+            ),
+            GuestError::Blocked { at, wall_ms } => write!(
+                f,
+                "guest code blocked the runtime for {wall_ms} ms of wall time at virtual time \
+                 {at}: virtual time cannot advance while it waits on something outside the \
+                 simulation (an OS thread, spawn_blocking, real I/O); use the simulation's \
+                 calls and tokio timers only"
             ),
             GuestError::Panicked(msg) => write!(f, "guest code failed: {msg}"),
             GuestError::Setup(msg) => write!(f, "cannot set up the simulation: {msg}"),
@@ -209,6 +233,8 @@ pub(crate) struct Host {
     installed: Option<Waker>,
     /// The last poll was pending: the runtime may have parked and moved its clock since.
     parked: bool,
+    /// Polls of ready tasks at the current instant in this drive.
+    spins: u64,
     stats: GuestStats,
 }
 
@@ -231,6 +257,7 @@ impl Host {
             last: Instant::MAX,
             installed: None,
             parked: true,
+            spins: 0,
             stats: GuestStats::default(),
         }
     }
@@ -256,6 +283,7 @@ impl Host {
         self.dirty = false;
         self.stats.drives += 1;
         self.last = Instant::MAX;
+        self.spins = 0;
         let fence = floor_ms(fence).max(self.clock);
         sleep.reset(self.base + std::time::Duration::from_micros(fence.as_us()));
         self.watch.begin();
@@ -298,8 +326,19 @@ impl Host {
             if now != self.last {
                 // Virtual time moved: the guest is not stuck.
                 self.last = now;
-                self.watch.progress();
+                self.spins = 0;
+            } else {
+                self.spins += 1;
+                if self.spins >= MAX_SPINS {
+                    self.watch.end();
+                    return Poll::Ready(Err(GuestError::Stuck {
+                        at: now,
+                        polls: self.spins,
+                    }));
+                }
             }
+            // The poll came back: the watchdog has nothing to say about it.
+            self.watch.progress();
             let panicked = self.mail.borrow_mut().panicked.take();
             if let Some(p) = panicked {
                 self.watch.end();
@@ -308,10 +347,6 @@ impl Host {
             if self.busy.raised.load(Ordering::Relaxed) {
                 // More tasks are ready at this instant; the wake was passed on, so the
                 // runtime polls again without moving its clock.
-                if let Some(wall_ms) = self.watch.tripped() {
-                    self.watch.end();
-                    return Poll::Ready(Err(GuestError::Stuck { at: now, wall_ms }));
-                }
                 self.parked = true;
                 return Poll::Pending;
             }
@@ -321,10 +356,10 @@ impl Host {
                 self.watch.end();
                 return Poll::Ready(Ok(Stop::Acted(now)));
             }
-        }
-        if let Some(wall_ms) = self.watch.tripped() {
+        } else if let Some(wall_ms) = self.watch.tripped() {
+            // Woken by the watchdog alone: every task waits, and the clock did not move.
             self.watch.end();
-            return Poll::Ready(Err(GuestError::Stuck {
+            return Poll::Ready(Err(GuestError::Blocked {
                 at: self.clock,
                 wall_ms,
             }));

@@ -3,12 +3,14 @@
 //! that cannot go on.
 //!
 //! One thread for the whole process looks at every guest runtime ten times a second. A runtime
-//! that is being driven and has shown no progress (its virtual clock did not move, it took no
-//! action) for [`STUCK_AFTER_MS`] is tripped: its drive is woken and ends the run with
-//! `GuestError::Stuck`. A drive that does not come back even then is stuck in code that never
-//! returns to the runtime (a loop without `.await`); after [`ABORT_AFTER_MS`] more the process
-//! is aborted with a message, because no thread can take the CPU back from such a loop and the
-//! alternative is to hang forever.
+//! that is being driven and has shown no sign of life (no poll of its tasks came back) for
+//! [`STUCK_AFTER_MS`] is tripped: if it waits, parked with every task waiting yet unable to move
+//! its clock (an OS thread, `spawn_blocking`, real I/O hold it), its drive is woken and ends the
+//! run with `GuestError::Blocked`. A poll that does not come back even after [`ABORT_AFTER_MS`]
+//! more is stuck in code that never returns to the runtime (a loop without `.await`): the
+//! process is aborted with a message, because no thread can take the CPU back from such a loop
+//! and the alternative is to hang forever. (Tasks that stay ready without letting time move are
+//! found without the wall clock: `MAX_SPINS`.)
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};

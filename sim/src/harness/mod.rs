@@ -193,6 +193,21 @@ impl Simulation {
             requesters,
             writers,
         } = self;
+        for (i, (name, _)) in requesters.iter().enumerate() {
+            if requesters[..i].iter().any(|(n, _)| n == name) {
+                return Err(GuestError::Setup(format!(
+                    "two requesters are called {name:?}; give each its own name"
+                )));
+            }
+        }
+        for (i, (reg, _)) in writers.iter().enumerate() {
+            if writers[..i].iter().any(|(r, _)| r.name == reg.name) {
+                return Err(GuestError::Setup(format!(
+                    "two writers are registered as {:?}; give each its own name",
+                    reg.name
+                )));
+            }
+        }
         let mail = Rc::new(RefCell::new(Mailbox::default()));
         let mut rt = Runtime::new();
         let volume_names: Vec<String> = scenario.volumes.iter().map(|v| v.name.clone()).collect();

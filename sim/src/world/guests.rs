@@ -155,8 +155,18 @@ impl World {
                 volume,
                 snapshot,
             } => {
-                if !self.reqs[requester.idx()].gone {
+                if self.reqs[requester.idx()].gone {
+                } else if self.copy_of(snapshot, volume) {
                     self.start_read(requester, volume, snapshot);
+                } else {
+                    // No shadow copy of that volume has this id: nothing to read.
+                    self.feed_requester(
+                        requester,
+                        model::requester::Feedback::ReadDone {
+                            volume,
+                            complete: false,
+                        },
+                    );
                 }
             }
             Out::ReadBlocks {
@@ -166,8 +176,11 @@ impl World {
                 first,
                 count,
             } => {
-                if !self.reqs[requester.idx()].gone {
+                if self.reqs[requester.idx()].gone {
+                } else if self.copy_of(snapshot, volume) {
                     self.read_blocks(requester, volume, snapshot, first, count);
+                } else {
+                    self.blocks_to_guest(requester, (model::vss::Hresult::ObjectNotFound, 0, 0));
                 }
             }
             Out::Done { requester, verdict } => self.guest_done(requester, verdict),
@@ -191,6 +204,11 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Whether `snapshot` is a shadow copy of `volume` (a guest names both).
+    fn copy_of(&self, snapshot: model::ids::SnapshotId, volume: model::ids::VolumeId) -> bool {
+        self.store.volume_of(snapshot) == Some(volume)
     }
 
     fn guest_done(&mut self, r: RequesterId, verdict: model::vss::Hresult) {

@@ -297,7 +297,7 @@ impl World {
         self.blocks_to_guest(r, (result, digest, held));
     }
 
-    fn blocks_to_guest(&mut self, r: RequesterId, answer: (Hresult, u64, u64)) {
+    pub(super) fn blocks_to_guest(&mut self, r: RequesterId, answer: (Hresult, u64, u64)) {
         if let Some(host) = self.guest.as_deref_mut() {
             if let Some(b) = host.mail.borrow_mut().reqs[r.idx()].as_mut() {
                 b.blocks.fill(answer);
