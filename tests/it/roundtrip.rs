@@ -432,13 +432,21 @@ fn step(m: Machine) -> impl Strategy<Value = (ScriptStep, StepNames)> {
         Just((ScriptStep::GoAway, StepNames::default())),
         (any::<bool>(), plain).prop_map(|(w, c)| call(w, c)),
         select(SnapshotContext::ALL).prop_map(|c| call(true, ApiCall::SetContext(c))),
-        (any::<bool>(), select(BackupType::ALL)).prop_map(|(s, b)| call(
-            true,
-            ApiCall::SetBackupState {
-                select_components: s,
-                backup_type: b,
-            }
-        )),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            select(BackupType::ALL),
+            any::<bool>()
+        )
+            .prop_map(|(s, boot, b, partial)| call(
+                true,
+                ApiCall::SetBackupState {
+                    select_components: s,
+                    bootable_system_state: boot,
+                    backup_type: b,
+                    partial_file_support: partial,
+                }
+            )),
         component.clone().prop_map(|c| match c {
             Some(c) => call(true, ApiCall::AddComponent(Some(c))),
             None => (
