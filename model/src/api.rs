@@ -9,7 +9,8 @@ use std::sync::Arc;
 use crate::ids::{Guid, ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
 use crate::vss::{
-    BackupType, Hresult, ProviderCall, SnapshotContext, SnapshotState, WriterEvent, WriterState,
+    BackupType, Hresult, ObjectType, ProviderCall, SnapshotContext, SnapshotState, WriterEvent,
+    WriterState,
 };
 
 /// A list of volumes shared by the messages of one snapshot set: a creation computes it once
@@ -44,13 +45,46 @@ pub enum ApiCall {
     InitializeForBackup,
     /// `SetContext(lContext)`.
     SetContext(SnapshotContext),
-    /// `SetBackupState(bSelectComponents, bBootableSystemState, backupType, false)`.
+    /// `SetBackupState(bSelectComponents, bBootableSystemState, backupType,
+    /// bPartialFileSupport)`.
     SetBackupState {
         /// Component mode.
         select_components: bool,
+        /// `bBootableSystemState`: recorded, changes nothing (rule 37).
+        bootable_system_state: bool,
         /// The backup type.
         backup_type: BackupType,
+        /// `bPartialFileSupport`: recorded, changes nothing (rule 37).
+        partial_file_support: bool,
     },
+    /// `IsVolumeSupported(ProviderId or GUID_NULL, volume)` (rule 34); `volume` is `None` for
+    /// a volume the machine does not have.
+    IsVolumeSupported {
+        /// The provider named, or `GUID_NULL` (any provider).
+        provider: ProviderArg,
+        /// The volume, if it exists.
+        volume: Option<VolumeId>,
+    },
+    /// `GetSnapshotProperties(SnapshotId)` (rule 35).
+    GetSnapshotProperties(SnapshotId),
+    /// `Query(GUID_NULL, VSS_OBJECT_NONE, VSS_OBJECT_SNAPSHOT)`: every shadow copy of the
+    /// object's context (rule 35).
+    Query,
+    /// `DeleteSnapshots(SourceObjectId, eSourceObjectType, bForceDelete)` (rule 36).
+    DeleteSnapshots {
+        /// A shadow copy's id or a set's id.
+        source: Guid,
+        /// `VSS_OBJECT_SNAPSHOT` or `VSS_OBJECT_SNAPSHOT_SET`; any other is `E_INVALIDARG`.
+        object: ObjectType,
+        /// `bForceDelete`: recorded, changes nothing (rule 36).
+        force: bool,
+    },
+    /// `DisableWriterClasses(rgWriterClassId)` (rule 38): writers of these classes get no
+    /// event of this object's session.
+    DisableWriterClasses(Vec<Guid>),
+    /// `EnableWriterClasses(rgWriterClassId)` (rule 38): only writers of the enabled classes
+    /// get events of this object's session.
+    EnableWriterClasses(Vec<Guid>),
     /// `GatherWriterMetadata` (asynchronous).
     GatherWriterMetadata,
     /// `AddComponent`; `None` names a component the machine does not have.
@@ -111,6 +145,12 @@ impl ApiCall {
             ApiCall::AbortBackup => ApiCallKind::AbortBackup,
             ApiCall::Cancel => ApiCallKind::Cancel,
             ApiCall::Release => ApiCallKind::Release,
+            ApiCall::IsVolumeSupported { .. } => ApiCallKind::IsVolumeSupported,
+            ApiCall::GetSnapshotProperties(_) => ApiCallKind::GetSnapshotProperties,
+            ApiCall::Query => ApiCallKind::Query,
+            ApiCall::DeleteSnapshots { .. } => ApiCallKind::DeleteSnapshots,
+            ApiCall::DisableWriterClasses(_) => ApiCallKind::DisableWriterClasses,
+            ApiCall::EnableWriterClasses(_) => ApiCallKind::EnableWriterClasses,
         }
     }
 
@@ -169,11 +209,24 @@ pub enum ApiCallKind {
     /// `IUnknown::Release` of the `IVssBackupComponents` object (or the process going away).
     #[doc(alias = "IUnknown_Release")]
     Release,
+    /// `IVssBackupComponents::IsVolumeSupported`.
+    IsVolumeSupported,
+    /// `IVssBackupComponents::GetSnapshotProperties`.
+    GetSnapshotProperties,
+    /// `IVssBackupComponents::Query`.
+    Query,
+    /// `IVssBackupComponents::DeleteSnapshots`.
+    DeleteSnapshots,
+    /// `IVssBackupComponents::DisableWriterClasses`.
+    DisableWriterClasses,
+    /// `IVssBackupComponents::EnableWriterClasses`.
+    EnableWriterClasses,
 }
 
 impl ApiCallKind {
-    /// Every call, in the order of rule S1's sequence (then the clean-up calls).
-    pub const ALL: [ApiCallKind; 15] = [
+    /// Every call, in the order of rule S1's sequence, then the clean-up calls, then the
+    /// calls added later (queries, deletion, the writer-class filter).
+    pub const ALL: [ApiCallKind; 21] = [
         ApiCallKind::InitializeForBackup,
         ApiCallKind::SetContext,
         ApiCallKind::SetBackupState,
@@ -189,6 +242,12 @@ impl ApiCallKind {
         ApiCallKind::AbortBackup,
         ApiCallKind::Cancel,
         ApiCallKind::Release,
+        ApiCallKind::IsVolumeSupported,
+        ApiCallKind::GetSnapshotProperties,
+        ApiCallKind::Query,
+        ApiCallKind::DeleteSnapshots,
+        ApiCallKind::DisableWriterClasses,
+        ApiCallKind::EnableWriterClasses,
     ];
 
     /// The call's name as Microsoft spells it.
@@ -209,6 +268,12 @@ impl ApiCallKind {
             ApiCallKind::AbortBackup => "AbortBackup",
             ApiCallKind::Cancel => "Cancel",
             ApiCallKind::Release => "Release",
+            ApiCallKind::IsVolumeSupported => "IsVolumeSupported",
+            ApiCallKind::GetSnapshotProperties => "GetSnapshotProperties",
+            ApiCallKind::Query => "Query",
+            ApiCallKind::DeleteSnapshots => "DeleteSnapshots",
+            ApiCallKind::DisableWriterClasses => "DisableWriterClasses",
+            ApiCallKind::EnableWriterClasses => "EnableWriterClasses",
         }
     }
 
@@ -264,6 +329,56 @@ pub enum ReplyData {
     WriterMetadata(Vec<WriterId>),
     /// `GatherWriterStatus`: one entry per writer of the session.
     WriterStatus(Vec<WriterStatus>),
+    /// `IsVolumeSupported`'s `pbSupportedByThisProvider`.
+    Supported(bool),
+    /// `GetSnapshotProperties` (one entry) or `Query` (every shadow copy of the context, in
+    /// creation order).
+    SnapshotProps(Vec<SnapshotProp>),
+    /// `DeleteSnapshots`: how many shadow copies it deleted, and the first it did not
+    /// (`GUID_NULL` when none was left).
+    Deleted {
+        /// `plDeletedSnapshots`.
+        count: u32,
+        /// `pNondeletedSnapshotID`.
+        first_not_deleted: SnapshotId,
+    },
+}
+
+/// `VSS_SNAPSHOT_PROP`: one shadow copy as `GetSnapshotProperties` and `Query` describe it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotProp {
+    /// `m_SnapshotId`.
+    pub id: SnapshotId,
+    /// `m_SnapshotSetId`.
+    pub set_id: SnapshotSetId,
+    /// `m_lSnapshotsCount`: how many shadow copies its set made.
+    pub set_count: u32,
+    /// `m_pwszOriginalVolumeName`.
+    pub volume: VolumeId,
+    /// `m_ProviderId` (the provider's index on the machine).
+    pub provider: ProviderId,
+    /// The context its set was made in.
+    pub context: SnapshotContext,
+    /// `m_lSnapshotAttributes`: the context's bits, plus `VSS_VOLSNAP_ATTR_DIFFERENTIAL` for
+    /// the system provider's copy-on-write shadows.
+    pub attributes: u32,
+    /// `m_tsCreationTimestamp`, as the virtual time of its `CommitSnapshots`.
+    pub created_at: Instant,
+    /// `N` of `m_pwszSnapshotDeviceObject`, `\\?\GLOBALROOT\Device\HarddiskVolumeShadowCopyN`:
+    /// shadow copies are numbered from 1 in the order the machine made them.
+    pub device: u32,
+    /// `m_eStatus`.
+    pub state: SnapshotState,
+}
+
+impl SnapshotProp {
+    /// `m_pwszSnapshotDeviceObject`: the shadow copy's device, without a trailing backslash.
+    pub fn device_object(&self) -> String {
+        format!(
+            "\\\\?\\GLOBALROOT\\Device\\HarddiskVolumeShadowCopy{}",
+            self.device
+        )
+    }
 }
 
 /// The status of a shadow copy as the run's report shows it.

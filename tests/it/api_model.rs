@@ -13,8 +13,9 @@
 //! For every call the model says whether it is out of order (`VSS_E_BAD_STATE`), must succeed
 //! (`S_OK`), or may return anything but `VSS_E_BAD_STATE` (an argument error, `Cancel`'s
 //! report of an ended operation). The model follows the "Scripted requesters" call table of
-//! `scenarios/README.md` and rules S1, S12, S13, S14, S21, S23, S24, 20, 21, 22, 23, 24, 25
-//! and 27 of `docs/rules.md`; where those are silent it takes the reading noted at the rule.
+//! `scenarios/README.md` and rules S1, S12, S13, S14, S21, S23, S24, 20, 21, 22, 23, 24, 25,
+//! 27 and 34-38 of `docs/rules.md`; where those are silent it takes the reading noted at the
+//! rule.
 //! Where the coordinator answers otherwise than the documents, the difference is a named entry
 //! of `Object::deviation`, checked as the coordinator's answer, so that the suite stays green
 //! and a change either way is seen.
@@ -30,7 +31,7 @@ use model::ids::{Guid, ProviderId, RequesterId, VolumeId, WriterId};
 use model::machine::{Machine, VolumeInfo};
 use model::profile::Profile;
 use model::time::Instant;
-use model::vss::{BackupType, Hresult, ProviderCall, SnapshotContext};
+use model::vss::{BackupType, Hresult, ObjectType, ProviderCall, SnapshotContext};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, RngSeed};
@@ -48,10 +49,14 @@ const STORE: ComponentRef = ComponentRef { writer: W, idx: 0 };
 const GHOST: ComponentRef = ComponentRef { writer: W, idx: 1 };
 /// A provider id nobody registered.
 const UNREGISTERED: Guid = Guid(0xdead_beef);
+/// A shadow copy or set id no call gives (the driver's ids count up from 1).
+const NOBODY: Guid = Guid(1 << 100);
 /// Component mode, full backup (rule S27).
 const FULL: ApiCall = ApiCall::SetBackupState {
     select_components: true,
     backup_type: BackupType::Full,
+    bootable_system_state: false,
+    partial_file_support: false,
 };
 
 // The steps
@@ -213,6 +218,17 @@ impl Object {
                 return Ok;
             }
             return BadState;
+        }
+        // Rules 34-36: the calls outside the sequence are accepted at every step of an
+        // initialised object; the ids the steps name are nobody's (VSS_E_OBJECT_NOT_FOUND).
+        if matches!(
+            kind,
+            ApiCallKind::IsVolumeSupported
+                | ApiCallKind::GetSnapshotProperties
+                | ApiCallKind::Query
+                | ApiCallKind::DeleteSnapshots
+        ) {
+            return NotBadState;
         }
         // README: an asynchronous call while another of the same object runs.
         if kind.is_async() && self.op_running() {
@@ -406,6 +422,20 @@ impl Object {
                 }
                 Some(_) => NotBadState,
             },
+            // Rule 38: only before GatherWriterMetadata. The steps never leave the writer's
+            // class out, so nothing else changes.
+            ApiCall::DisableWriterClasses(_) | ApiCall::EnableWriterClasses(_) => {
+                if self.metadata != Metadata::NotAsked {
+                    BadState
+                } else {
+                    Ok
+                }
+            }
+            // Answered above.
+            ApiCall::IsVolumeSupported { .. }
+            | ApiCall::GetSnapshotProperties(_)
+            | ApiCall::Query
+            | ApiCall::DeleteSnapshots { .. } => NotBadState,
             // Rule 27: the object goes away; an operation still running ends with it.
             ApiCall::Release => {
                 self.released = true;
@@ -554,7 +584,9 @@ fn any_call() -> BoxedStrategy<ApiCall> {
         )
             .prop_map(|(select_components, backup_type)| ApiCall::SetBackupState {
                 select_components,
+                bootable_system_state: false,
                 backup_type,
+                partial_file_support: false,
             }),
         Just(ApiCall::GatherWriterMetadata),
         proptest::option::weighted(0.9, component.clone()).prop_map(ApiCall::AddComponent),
@@ -583,6 +615,26 @@ fn any_call() -> BoxedStrategy<ApiCall> {
         Just(ApiCall::AbortBackup),
         Just(ApiCall::Cancel),
         Just(ApiCall::Release),
+        (
+            proptest::option::weighted(0.9, select(vec![C, D])),
+            select(vec![
+                ProviderArg::Any,
+                ProviderArg::Unregistered(UNREGISTERED)
+            ]),
+        )
+            .prop_map(|(volume, provider)| ApiCall::IsVolumeSupported { volume, provider }),
+        Just(ApiCall::GetSnapshotProperties(NOBODY)),
+        Just(ApiCall::Query),
+        select(vec![ObjectType::Snapshot, ObjectType::SnapshotSet]).prop_map(|object| {
+            ApiCall::DeleteSnapshots {
+                source: NOBODY,
+                object,
+                force: false,
+            }
+        }),
+        // Another class, and the writer's own (`Guid(1)`): the writer always takes part.
+        Just(ApiCall::DisableWriterClasses(vec![Guid(0x77)])),
+        Just(ApiCall::EnableWriterClasses(vec![Guid(1)])),
     ]
     .boxed()
 }

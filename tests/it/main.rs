@@ -12,6 +12,8 @@
 //!   requester, catches every mutant, writes a replayable scenario, refuses bad input;
 //! - `found`: the reproducers of defects found by fuzzing from outside pass their `[expect]`;
 //! - `guest`: your own async requesters and writers inside a simulation, on virtual time;
+//! - `guest_calls`: the calls outside the backup sequence (queries, deletion, writer classes)
+//!   from async Rust;
 //! - `heal`: faults stop at `[run] heal_at` and the machine must settle after (rule 31);
 //! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
@@ -33,6 +35,7 @@ mod exhaustive;
 mod found;
 mod fuzz;
 mod guest;
+mod guest_calls;
 mod heal;
 mod malformed;
 #[cfg(unix)]

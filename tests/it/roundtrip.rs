@@ -13,7 +13,7 @@ use model::provider::ProviderFault;
 use model::requester::{Policy, ScriptStep, WriterFailurePolicy};
 use model::time::Duration;
 use model::vss::{
-    ApplicationLevel, BackupType, Hresult, ProtectionLevel, ProviderCall, ProviderType,
+    ApplicationLevel, BackupType, Hresult, ObjectType, ProtectionLevel, ProviderCall, ProviderType,
     SnapshotContext, UsageType, WriterEvent, WriterState,
 };
 use model::writer::FaultAction;
@@ -432,13 +432,21 @@ fn step(m: Machine) -> impl Strategy<Value = (ScriptStep, StepNames)> {
         Just((ScriptStep::GoAway, StepNames::default())),
         (any::<bool>(), plain).prop_map(|(w, c)| call(w, c)),
         select(SnapshotContext::ALL).prop_map(|c| call(true, ApiCall::SetContext(c))),
-        (any::<bool>(), select(BackupType::ALL)).prop_map(|(s, b)| call(
-            true,
-            ApiCall::SetBackupState {
-                select_components: s,
-                backup_type: b,
-            }
-        )),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            select(BackupType::ALL),
+            any::<bool>()
+        )
+            .prop_map(|(s, boot, b, partial)| call(
+                true,
+                ApiCall::SetBackupState {
+                    select_components: s,
+                    bootable_system_state: boot,
+                    backup_type: b,
+                    partial_file_support: partial,
+                }
+            )),
         component.clone().prop_map(|c| match c {
             Some(c) => call(true, ApiCall::AddComponent(Some(c))),
             None => (
@@ -463,6 +471,7 @@ fn step(m: Machine) -> impl Strategy<Value = (ScriptStep, StepNames)> {
             ),
             None => call(true, ApiCall::Release),
         }),
+        later_calls(&m, vol.clone(), provider.clone()),
         (proptest::option::of(vol), provider).prop_map(|(v, provider)| {
             let names = StepNames {
                 volume: v.is_none().then(|| GHOST_VOLUME.to_string()),
@@ -481,6 +490,69 @@ fn step(m: Machine) -> impl Strategy<Value = (ScriptStep, StepNames)> {
             )
         }),
     ]
+}
+
+/// The steps of the calls outside the backup sequence: a query, a shadow copy named by its
+/// volume, a writer class named by its writer.
+fn later_calls(
+    m: &Machine,
+    vol: std::ops::Range<u16>,
+    provider: impl Strategy<Value = ProviderArg> + Clone + 'static,
+) -> BoxedStrategy<(ScriptStep, StepNames)> {
+    let mut writers: Vec<u16> = m.components.iter().map(|&(w, _)| w).collect();
+    writers.dedup();
+    let writer = if writers.is_empty() {
+        Just(None).boxed()
+    } else {
+        select(writers).prop_map(Some).boxed()
+    };
+    prop_oneof![
+        Just(call(true, ApiCall::Query)),
+        (proptest::option::of(vol.clone()), provider).prop_map(|(v, provider)| {
+            let names = StepNames {
+                volume: v.is_none().then(|| GHOST_VOLUME.to_string()),
+                ..StepNames::default()
+            };
+            let call = ApiCall::IsVolumeSupported {
+                volume: v.map(VolumeId),
+                provider,
+            };
+            (ScriptStep::Call { call, wait: true }, names)
+        }),
+        vol.clone().prop_map(|v| (
+            ScriptStep::OnShadow {
+                call: ApiCall::GetSnapshotProperties(Guid::NULL),
+                volume: Some(VolumeId(v)),
+            },
+            StepNames::default()
+        )),
+        (proptest::option::of(vol), any::<bool>()).prop_map(|(v, force)| (
+            ScriptStep::OnShadow {
+                call: ApiCall::DeleteSnapshots {
+                    source: Guid::NULL,
+                    object: if v.is_some() {
+                        ObjectType::Snapshot
+                    } else {
+                        ObjectType::SnapshotSet
+                    },
+                    force,
+                },
+                volume: v.map(VolumeId),
+            },
+            StepNames::default()
+        )),
+        (writer, any::<bool>()).prop_map(|(w, enable)| match w {
+            Some(w) => (
+                ScriptStep::WriterClass {
+                    enable,
+                    writer: WriterId(w),
+                },
+                StepNames::default()
+            ),
+            None => call(true, ApiCall::Query),
+        }),
+    ]
+    .boxed()
 }
 
 fn requesters(m: Machine) -> impl Strategy<Value = Vec<RequesterSpec>> {

@@ -10,8 +10,10 @@
 //! (`call_*`) and their order; `creation.rs` walks `DoSnapshotSet` through rule 2's order
 //! (`creation_step`) and cleans up after rule 14 (`fail_creation`); `writers.rs` delivers writer
 //! events and hears their answers; `providers.rs` calls providers; `shadows.rs` keeps the
-//! shadow copies.
+//! shadow copies; `admin.rs` has the calls outside the sequence (`IsVolumeSupported`,
+//! `GetSnapshotProperties`, `Query`, `DeleteSnapshots`).
 
+mod admin;
 mod creation;
 mod providers;
 mod session;
@@ -34,6 +36,7 @@ use session::Session;
 use tokens::TokenMap;
 use writers::{PendingEvent, WriterRec};
 
+pub use admin::shadow_attributes;
 pub use shadows::ShadowRecord;
 
 /// The VSS service of one simulated machine.

@@ -5,7 +5,7 @@
 use crate::api::{
     ApiCall, ApiCallKind, ComponentRef, Output, ReplyData, ShadowStatus, Timer, WriterStatus,
 };
-use crate::ids::{ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
+use crate::ids::{Guid, ProviderId, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use crate::time::Instant;
 use crate::vss::{Hresult, SnapshotContext, SnapshotState, WriterEvent};
 
@@ -98,6 +98,50 @@ pub(super) enum Metadata {
     Gathered,
 }
 
+/// The writer classes a session's events go to (rule 38), as `DisableWriterClasses` and
+/// `EnableWriterClasses` leave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum ClassFilter {
+    /// Neither was called: every class.
+    All,
+    /// Every class but these.
+    AllBut(Vec<Guid>),
+    /// These classes only.
+    Only(Vec<Guid>),
+}
+
+impl ClassFilter {
+    /// Whether a writer of `class` gets the session's events.
+    pub(super) fn allows(&self, class: Guid) -> bool {
+        match self {
+            ClassFilter::All => true,
+            ClassFilter::AllBut(off) => !off.contains(&class),
+            ClassFilter::Only(on) => on.contains(&class),
+        }
+    }
+
+    /// `DisableWriterClasses(classes)`: added to the disabled ones, or taken off the enabled
+    /// ones.
+    fn disable(&mut self, classes: &[Guid]) {
+        match self {
+            ClassFilter::All => *self = ClassFilter::AllBut(classes.to_vec()),
+            ClassFilter::AllBut(off) => off.extend_from_slice(classes),
+            ClassFilter::Only(on) => on.retain(|c| !classes.contains(c)),
+        }
+    }
+
+    /// `EnableWriterClasses(classes)`: the first call enables only these (cancelling earlier
+    /// disables); later ones add to them.
+    fn enable(&mut self, classes: &[Guid]) {
+        match self {
+            ClassFilter::All | ClassFilter::AllBut(_) => {
+                *self = ClassFilter::Only(classes.to_vec())
+            }
+            ClassFilter::Only(on) => on.extend_from_slice(classes),
+        }
+    }
+}
+
 /// One requester's `IVssBackupComponents` object.
 #[derive(Clone, Debug)]
 pub(super) struct Session {
@@ -111,6 +155,8 @@ pub(super) struct Session {
     pub(super) select_components: Option<bool>,
     /// Where GatherWriterMetadata is.
     pub(super) metadata: Metadata,
+    /// Which writer classes get this session's events (rule 38).
+    pub(super) classes: ClassFilter,
     /// Writers that answered this session's Identify; sorted once the metadata is gathered.
     pub(super) identified: Vec<WriterId>,
     /// The components the requester added, per writer, in the order added.
@@ -132,6 +178,7 @@ impl Session {
             context_set: false,
             select_components: None,
             metadata: Metadata::NotAsked,
+            classes: ClassFilter::All,
             identified: Vec::new(),
             selected: vec![Vec::new(); n_writers],
             participants: Vec::new(),
@@ -281,6 +328,30 @@ impl Coordinator {
             ApiCall::AbortBackup => self.call_abort_backup(now, r, out),
             ApiCall::Cancel => self.call_cancel(now, r, out),
             ApiCall::Release => self.call_release(now, r, out),
+            ApiCall::IsVolumeSupported { provider, volume } => {
+                self.call_is_volume_supported(r, provider, volume, out)
+            }
+            ApiCall::GetSnapshotProperties(id) => self.call_get_snapshot_properties(r, id, out),
+            ApiCall::Query => self.call_query(r, out),
+            ApiCall::DeleteSnapshots { source, object, .. } => {
+                self.call_delete_snapshots(r, source, object, out)
+            }
+            ApiCall::DisableWriterClasses(ref classes)
+            | ApiCall::EnableWriterClasses(ref classes) => {
+                let s = &mut self.sessions[r.idx()];
+                // Rule 38: only before GatherWriterMetadata.
+                let result = if s.metadata != Metadata::NotAsked || s.aborted() {
+                    Hresult::BadState
+                } else {
+                    if matches!(call, ApiCall::DisableWriterClasses(_)) {
+                        s.classes.disable(classes);
+                    } else {
+                        s.classes.enable(classes);
+                    }
+                    Hresult::Ok
+                };
+                reply(out, r, name, result, ReplyData::None)
+            }
         }
     }
 
@@ -318,8 +389,13 @@ impl Coordinator {
         self.sessions[r.idx()].metadata = Metadata::Gathering;
         self.start_op(r, name);
         reply(out, r, name, Hresult::Ok, ReplyData::None);
-        // Identify goes to every writer subscribed on the machine.
-        let all: Vec<WriterId> = (0..self.writers.len()).map(WriterId::from_index).collect();
+        // Identify goes to every writer subscribed on the machine whose class the session has
+        // not disabled (rule 38); the others, never identified, get no later event.
+        let classes = &self.sessions[r.idx()].classes;
+        let all: Vec<WriterId> = (0..self.writers.len())
+            .filter(|&i| classes.allows(self.machine.writers[i].class_id))
+            .map(WriterId::from_index)
+            .collect();
         self.op_broadcast(now, r, WriterEvent::Identify, &all, out);
     }
 

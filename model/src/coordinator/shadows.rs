@@ -41,14 +41,26 @@ impl Coordinator {
             return;
         };
         for i in 0..self.shadows.len() {
-            let sh = &mut self.shadows[i];
+            let sh = &self.shadows[i];
             if sh.set_id == set_id && sh.status == ShadowStatus::Exists {
-                sh.status = status;
-                let (snapshot, volume) = (sh.id, sh.volume);
-                out.push(Output::DeleteShadow { snapshot, status });
-                self.snapshot_deleted(r, set_id, snapshot, volume, out);
+                self.delete_shadow_at(i, status, out);
             }
         }
+    }
+
+    /// Removes the live shadow copy `shadows[i]` for `status`: the store deletes it and its
+    /// set sees it `DELETED` (rule S29).
+    pub(super) fn delete_shadow_at(
+        &mut self,
+        i: usize,
+        status: ShadowStatus,
+        out: &mut Vec<Output>,
+    ) {
+        let sh = &mut self.shadows[i];
+        sh.status = status;
+        let (owner, set_id, snapshot, volume) = (sh.requester, sh.set_id, sh.id, sh.volume);
+        out.push(Output::DeleteShadow { snapshot, status });
+        self.snapshot_deleted(owner, set_id, snapshot, volume, out);
     }
 
     /// Rule S29: the shadow copies of `r`'s set that `provider` handles (every one for `None`)
@@ -128,15 +140,7 @@ impl Coordinator {
                 })
                 .collect();
             if existing.len() as u32 >= self.profile.client_accessible_shadows_max {
-                let oldest = &mut self.shadows[existing[0]];
-                oldest.status = ShadowStatus::Recycled;
-                let (owner, old_set, snapshot, volume) =
-                    (oldest.requester, oldest.set_id, oldest.id, oldest.volume);
-                out.push(Output::DeleteShadow {
-                    snapshot,
-                    status: ShadowStatus::Recycled,
-                });
-                self.snapshot_deleted(owner, old_set, snapshot, volume, out);
+                self.delete_shadow_at(existing[0], ShadowStatus::Recycled, out);
             }
         }
         self.shadows.push(ShadowRecord {

@@ -1,7 +1,8 @@
 //! Scripted requesters: exactly the calls a scenario lists, in any order.
 
 use crate::api::{ApiCall, ApiCallKind, ReplyData};
-use crate::ids::{SnapshotId, VolumeId};
+use crate::ids::{Guid, SnapshotId, SnapshotSetId, VolumeId, WriterId};
+use crate::machine::Machine;
 use crate::time::Duration;
 use crate::vss::Hresult;
 
@@ -17,6 +18,25 @@ pub enum ScriptStep {
         call: ApiCall,
         /// Wait for an asynchronous call to finish.
         wait: bool,
+    },
+    /// A call on a shadow copy this requester asked for, named by the volume it copies, or
+    /// (`volume` `None`) on its last snapshot set: `GetSnapshotProperties` or
+    /// `DeleteSnapshots`, whose id argument is filled in when the step runs (`GUID_NULL` when
+    /// there is no such shadow copy or set).
+    OnShadow {
+        /// The call, its id argument `GUID_NULL`.
+        call: ApiCall,
+        /// The volume whose shadow copy it names; `None` names the set.
+        volume: Option<VolumeId>,
+    },
+    /// `DisableWriterClasses` (`enable` false) or `EnableWriterClasses` of the class of
+    /// `writer`: the class id is the machine's, known once it is built
+    /// ([`ScriptedRequester::on_machine`]).
+    WriterClass {
+        /// `EnableWriterClasses` rather than `DisableWriterClasses`.
+        enable: bool,
+        /// The writer whose class it names.
+        writer: WriterId,
     },
     /// Read the shadow this requester's set made of `volume`.
     Read(VolumeId),
@@ -38,6 +58,8 @@ pub struct ScriptedRequester {
     awaited: Option<ApiCallKind>,
     /// The shadows the set will hold, from `AddToSnapshotSet`'s answers.
     snapshots: Vec<(VolumeId, SnapshotId)>,
+    /// The last set `StartSnapshotSet` gave.
+    set: Option<SnapshotSetId>,
     /// The set's `DoSnapshotSet` finished with `VSS_S_ASYNC_FINISHED`: its shadows exist.
     made: bool,
     released: bool,
@@ -53,10 +75,34 @@ impl ScriptedRequester {
             waiting: false,
             awaited: None,
             snapshots: Vec::new(),
+            set: None,
             made: false,
             released: false,
             done: false,
         }
+    }
+
+    /// A requester running `steps` on `machine`: each [`ScriptStep::WriterClass`] becomes its
+    /// call with the writer's class id.
+    pub fn on_machine(steps: &[ScriptStep], machine: &Machine) -> ScriptedRequester {
+        let steps = steps
+            .iter()
+            .map(|st| match *st {
+                ScriptStep::WriterClass { enable, writer } => {
+                    let classes = vec![machine.writers[writer.idx()].class_id];
+                    ScriptStep::Call {
+                        call: if enable {
+                            ApiCall::EnableWriterClasses(classes)
+                        } else {
+                            ApiCall::DisableWriterClasses(classes)
+                        },
+                        wait: true,
+                    }
+                }
+                ref other => other.clone(),
+            })
+            .collect();
+        ScriptedRequester::new(steps)
     }
 
     /// Whether the script has ended.
@@ -91,6 +137,29 @@ impl ScriptedRequester {
                 self.waiting = true;
                 Action::Call(call)
             }
+            ScriptStep::OnShadow { mut call, volume } => {
+                let id = match volume {
+                    Some(v) => self
+                        .snapshots
+                        .iter()
+                        .rev()
+                        .find(|(x, _)| *x == v)
+                        .map(|&(_, id)| id),
+                    None => self.set,
+                }
+                .unwrap_or(Guid::NULL);
+                match &mut call {
+                    ApiCall::GetSnapshotProperties(g)
+                    | ApiCall::DeleteSnapshots { source: g, .. } => *g = id,
+                    _ => {}
+                }
+                self.waiting = true;
+                Action::Call(call)
+            }
+            ScriptStep::WriterClass { .. } => {
+                // A script runs on a machine (`on_machine`); without one, the class is unknown.
+                self.next_action()
+            }
             ScriptStep::Read(volume) => match self
                 .snapshots
                 .iter()
@@ -124,6 +193,9 @@ impl ScriptedRequester {
         match feedback {
             Feedback::Reply { call, result, data } => {
                 self.waiting = false;
+                if let ReplyData::SnapshotSet(id) = data {
+                    self.set = Some(id);
+                }
                 if let ReplyData::Snapshot(id) = data {
                     if let Some(ScriptStep::Call {
                         call:

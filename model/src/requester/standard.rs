@@ -260,6 +260,8 @@ impl StandardRequester {
             Step::SetBackupState => Action::Call(ApiCall::SetBackupState {
                 select_components: true,
                 backup_type: BackupType::Full,
+                bootable_system_state: false,
+                partial_file_support: false,
             }),
             Step::GatherWriterMetadata => Action::Call(ApiCall::GatherWriterMetadata),
             Step::AddComponent(i) => Action::Call(ApiCall::AddComponent(Some(self.to_add[i]))),

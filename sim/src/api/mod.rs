@@ -17,10 +17,10 @@ pub use writer::{Metadata, Registration, Writer, WriterCx};
 
 pub(crate) use writer::run_writer;
 
-pub use model::api::{ComponentRef, WriterStatus};
+pub use model::api::{ComponentRef, SnapshotProp, WriterStatus};
 pub use model::ids::{Guid, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 pub use model::time::{Duration, Instant};
 pub use model::vss::{
-    ApplicationLevel, BackupType, Hresult, SnapshotContext, UsageType, VssError, WriterEvent,
-    WriterState,
+    ApplicationLevel, BackupType, Hresult, ObjectType, SnapshotContext, SnapshotState, UsageType,
+    VssError, WriterEvent, WriterState,
 };

@@ -7,10 +7,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::task::Poll;
 
-use model::api::{ApiCall, ApiCallKind, ComponentRef, ProviderArg, ReplyData, WriterStatus};
+use model::api::{
+    ApiCall, ApiCallKind, ComponentRef, ProviderArg, ReplyData, SnapshotProp, WriterStatus,
+};
 use model::ids::{Guid, RequesterId, SnapshotId, SnapshotSetId, VolumeId, WriterId};
 use model::machine::Machine;
-use model::vss::{BackupType, Hresult, SnapshotContext, VssError};
+use model::vss::{BackupType, Hresult, ObjectType, SnapshotContext, VssError};
 
 use crate::guest::mailbox::{Answer, Mailbox, Out};
 
@@ -290,8 +292,8 @@ impl BackupComponents {
 
     /// `SetBackupState(bSelectComponents, bBootableSystemState, backupType,
     /// bPartialFileSupport)`. The service keeps `select_components` (component mode) and
-    /// `backup_type`; a bootable-system-state or partial-file backup is not modelled, and
-    /// asking for one is refused with `E_NOTIMPL` before it reaches the service.
+    /// `backup_type`; `bootable_system_state` and `partial_file_support` are recorded in the
+    /// trace and change nothing else (rule 37).
     pub async fn set_backup_state(
         &mut self,
         select_components: bool,
@@ -299,14 +301,127 @@ impl BackupComponents {
         backup_type: BackupType,
         partial_file_support: bool,
     ) -> Result<(), VssError> {
-        if bootable_system_state || partial_file_support {
-            return Err(VssError::NotImpl);
-        }
         self.sync(ApiCall::SetBackupState {
             select_components,
+            bootable_system_state,
             backup_type,
+            partial_file_support,
         })
         .await
+    }
+
+    /// The provider argument of a call: `None` is `GUID_NULL`.
+    fn provider_arg(&self, provider: Option<Guid>) -> ProviderArg {
+        match provider {
+            None => ProviderArg::Any,
+            Some(g) => match self.machine.providers.iter().position(|p| p.id == g) {
+                Some(i) => ProviderArg::Registered(model::ids::ProviderId::from_index(i)),
+                None => ProviderArg::Unregistered(g),
+            },
+        }
+    }
+
+    /// `IsVolumeSupported(provider, volume)` (rule 34): whether that provider (`None`,
+    /// `GUID_NULL`: any provider) can shadow `volume` in this object's context.
+    /// `VSS_E_OBJECT_NOT_FOUND` for a volume the machine does not have,
+    /// `VSS_E_PROVIDER_NOT_REGISTERED` for an unknown provider, `VSS_E_BAD_STATE` before
+    /// `InitializeForBackup`.
+    pub async fn is_volume_supported(
+        &mut self,
+        provider: Option<Guid>,
+        volume: VolumeId,
+    ) -> Result<bool, VssError> {
+        let provider = self.provider_arg(provider);
+        let volume = (volume.idx() < self.machine.volumes.len()).then_some(volume);
+        let (_, h, data) = self
+            .call(ApiCall::IsVolumeSupported { provider, volume })
+            .await;
+        VssError::check(h)?;
+        match data {
+            ReplyData::Supported(b) => Ok(b),
+            _ => Err(VssError::VssUnexpected),
+        }
+    }
+
+    /// `GetSnapshotProperties(snapshot)` (rule 35): the shadow copy's `VSS_SNAPSHOT_PROP`.
+    /// `VSS_E_OBJECT_NOT_FOUND` if it does not exist (any more) or belongs to another context.
+    pub async fn get_snapshot_properties(
+        &mut self,
+        snapshot: SnapshotId,
+    ) -> Result<SnapshotProp, VssError> {
+        let (_, h, data) = self.call(ApiCall::GetSnapshotProperties(snapshot)).await;
+        VssError::check(h)?;
+        match data {
+            ReplyData::SnapshotProps(mut list) if list.len() == 1 => Ok(list.remove(0)),
+            _ => Err(VssError::VssUnexpected),
+        }
+    }
+
+    /// `Query(GUID_NULL, VSS_OBJECT_NONE, VSS_OBJECT_SNAPSHOT)` (rule 35): every shadow copy
+    /// of this object's context, in creation order.
+    pub async fn query(&mut self) -> Result<Vec<SnapshotProp>, VssError> {
+        let (_, h, data) = self.call(ApiCall::Query).await;
+        VssError::check(h)?;
+        match data {
+            ReplyData::SnapshotProps(list) => Ok(list),
+            _ => Err(VssError::VssUnexpected),
+        }
+    }
+
+    /// `DeleteSnapshots(source, object, force)` (rule 36) with `object`
+    /// `VSS_OBJECT_SNAPSHOT` (one shadow copy) or `VSS_OBJECT_SNAPSHOT_SET` (every shadow copy
+    /// of a set): how many were deleted. `VSS_E_OBJECT_NOT_FOUND` when there is nothing of
+    /// that id in this object's context; `VSS_E_BAD_STATE` when it reaches a shadow copy of a
+    /// set still being created ([`BackupComponents::delete_snapshots_partial`] gives the count
+    /// and the id it stopped at).
+    pub async fn delete_snapshots(
+        &mut self,
+        source: Guid,
+        object: ObjectType,
+        force: bool,
+    ) -> Result<u32, VssError> {
+        let (h, count, _) = self.delete_snapshots_partial(source, object, force).await;
+        VssError::check(h).map(|()| count)
+    }
+
+    /// `DeleteSnapshots` with all it returns: the HRESULT, `plDeletedSnapshots` and
+    /// `pNondeletedSnapshotID` (`GUID_NULL` when nothing was left undeleted).
+    pub async fn delete_snapshots_partial(
+        &mut self,
+        source: Guid,
+        object: ObjectType,
+        force: bool,
+    ) -> (Hresult, u32, SnapshotId) {
+        let (_, h, data) = self
+            .call(ApiCall::DeleteSnapshots {
+                source,
+                object,
+                force,
+            })
+            .await;
+        match data {
+            ReplyData::Deleted {
+                count,
+                first_not_deleted,
+            } => (h, count, first_not_deleted),
+            _ => (h, 0, Guid::NULL),
+        }
+    }
+
+    /// `DisableWriterClasses(classes)` (rule 38): writers of these classes get no event of
+    /// this object's session and are absent from its metadata and writer status.
+    /// `VSS_E_BAD_STATE` once `GatherWriterMetadata` has been called.
+    pub async fn disable_writer_classes(&mut self, classes: &[Guid]) -> Result<(), VssError> {
+        self.sync(ApiCall::DisableWriterClasses(classes.to_vec()))
+            .await
+    }
+
+    /// `EnableWriterClasses(classes)` (rule 38): the first call leaves only these classes
+    /// enabled, later ones add to them. `VSS_E_BAD_STATE` once `GatherWriterMetadata` has been
+    /// called.
+    pub async fn enable_writer_classes(&mut self, classes: &[Guid]) -> Result<(), VssError> {
+        self.sync(ApiCall::EnableWriterClasses(classes.to_vec()))
+            .await
     }
 
     /// `GatherWriterMetadata` (asynchronous): Identify goes to every writer; once it has
@@ -370,13 +485,7 @@ impl BackupComponents {
         volume: VolumeId,
         provider: Option<Guid>,
     ) -> Result<SnapshotId, VssError> {
-        let provider = match provider {
-            None => ProviderArg::Any,
-            Some(g) => match self.machine.providers.iter().position(|p| p.id == g) {
-                Some(i) => ProviderArg::Registered(model::ids::ProviderId::from_index(i)),
-                None => ProviderArg::Unregistered(g),
-            },
-        };
+        let provider = self.provider_arg(provider);
         let volume = (volume.idx() < self.machine.volumes.len()).then_some(volume);
         let ((_, h, data), _) = self
             .call(ApiCall::AddToSnapshotSet {

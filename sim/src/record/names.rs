@@ -41,7 +41,8 @@ impl Names<'_> {
             ApiCall::AddComponent(None) => Some("(unknown component)".into()),
             ApiCall::AddToSnapshotSet {
                 volume, provider, ..
-            } => {
+            }
+            | ApiCall::IsVolumeSupported { volume, provider } => {
                 let v = volume
                     .map(|v| m.volumes[v.idx()].name.clone())
                     .unwrap_or("(unknown volume)".into());
@@ -50,7 +51,44 @@ impl Names<'_> {
                     ProviderArg::Registered(p) => m.providers[p.idx()].name.clone(),
                     ProviderArg::Unregistered(g) => g.to_string(),
                 };
-                Some(format!("{v}, {p}"))
+                // Each in the order of its call's parameters.
+                Some(match call {
+                    ApiCall::IsVolumeSupported { .. } => format!("{p}, {v}"),
+                    _ => format!("{v}, {p}"),
+                })
+            }
+            // Shown only when one is set, so a trace of the common call stays as it was.
+            ApiCall::SetBackupState {
+                bootable_system_state,
+                partial_file_support,
+                ..
+            } => {
+                let set: Vec<&str> = [
+                    (*bootable_system_state, "bBootableSystemState"),
+                    (*partial_file_support, "bPartialFileSupport"),
+                ]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect();
+                (!set.is_empty()).then(|| set.join(", "))
+            }
+            ApiCall::GetSnapshotProperties(id) => Some(id.to_string()),
+            ApiCall::Query => Some("GUID_NULL, VSS_OBJECT_NONE, VSS_OBJECT_SNAPSHOT".into()),
+            ApiCall::DeleteSnapshots {
+                source,
+                object,
+                force,
+            } => Some(format!("{source}, {}, {force}", object.name())),
+            // Each class by the name of its first writer on the machine, else its GUID.
+            ApiCall::DisableWriterClasses(classes) | ApiCall::EnableWriterClasses(classes) => {
+                let names: Vec<String> = classes
+                    .iter()
+                    .map(|c| match m.writers.iter().find(|w| w.class_id == *c) {
+                        Some(w) => w.name.clone(),
+                        None => c.to_string(),
+                    })
+                    .collect();
+                Some(names.join(", "))
             }
             _ => None,
         }

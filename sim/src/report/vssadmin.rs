@@ -315,15 +315,9 @@ pub fn list_shadows(world: &World, scenario: &Scenario, lf: bool) -> Result<View
     Ok(assemble(&blocks, eol(lf)))
 }
 
-/// The attribute bits of a shadow: its context's bits, plus `DIFFERENTIAL` when the system
-/// provider (copy-on-write) made it.
-pub const fn shadow_attributes(context: model::vss::SnapshotContext, kind: ProviderType) -> u32 {
-    let extra = match kind {
-        ProviderType::System => attr::DIFFERENTIAL,
-        _ => 0,
-    };
-    context.attributes() | extra
-}
+/// The attribute bits of a shadow: the service's own (`m_lSnapshotAttributes` of
+/// `GetSnapshotProperties`, rule 35).
+pub use model::coordinator::shadow_attributes;
 
 /// `vssadmin list shadowstorage`: one association per volume that has one, in volume order.
 ///

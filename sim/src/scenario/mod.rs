@@ -251,7 +251,7 @@ pub struct StepNames {
     pub writer: Option<String>,
     /// `AddComponent`'s `component`, likewise.
     pub component: Option<String>,
-    /// `AddToSnapshotSet`'s `volume`, when no such volume is declared.
+    /// `AddToSnapshotSet`'s or `IsVolumeSupported`'s `volume`, when no such volume is declared.
     pub volume: Option<String>,
 }
 
@@ -376,6 +376,12 @@ pub const CALL_NAMES: &[&str] = &[
     "AbortBackup",
     "Cancel",
     "Release",
+    "IsVolumeSupported",
+    "GetSnapshotProperties",
+    "Query",
+    "DeleteSnapshots",
+    "DisableWriterClasses",
+    "EnableWriterClasses",
     "ReadShadow",
 ];
 

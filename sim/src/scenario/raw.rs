@@ -322,9 +322,15 @@ pub(crate) struct RawStep {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) select_components: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bootable_system_state: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) backup_type: Option<BackupType>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) partial_file_support: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) succeeded: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) force: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) wait: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

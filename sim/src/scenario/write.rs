@@ -366,8 +366,11 @@ fn empty_step() -> RawStep {
         component: None,
         context: None,
         select_components: None,
+        bootable_system_state: None,
         backup_type: None,
+        partial_file_support: None,
         succeeded: None,
+        force: None,
         wait: None,
         sleep: None,
         read: None,
@@ -390,6 +393,24 @@ fn step(s: &Scenario, st: &ScriptStep, names: &StepNames) -> RawStep {
             raw.go_away = Some(true);
             return raw;
         }
+        ScriptStep::WriterClass { enable, writer } => {
+            let name = if *enable {
+                "EnableWriterClasses"
+            } else {
+                "DisableWriterClasses"
+            };
+            raw.call = Some(sp(name.to_string()));
+            raw.writer = Some(sp(s.writers[writer.idx()].name.clone()));
+            return raw;
+        }
+        ScriptStep::OnShadow { call, volume } => {
+            raw.call = Some(sp(call.name().to_string()));
+            raw.volume = volume.map(|v| sp(volume_name(&s.volumes[v.idx()])));
+            if let ApiCall::DeleteSnapshots { force: true, .. } = call {
+                raw.force = Some(true);
+            }
+            return raw;
+        }
         ScriptStep::Call { call, wait } => (call, *wait),
     };
     raw.call = Some(sp(call.name().to_string()));
@@ -405,10 +426,14 @@ fn step(s: &Scenario, st: &ScriptStep, names: &StepNames) -> RawStep {
         ApiCall::SetContext(c) => raw.context = Some(*c),
         ApiCall::SetBackupState {
             select_components,
+            bootable_system_state,
             backup_type,
+            partial_file_support,
         } => {
             raw.select_components = changed(*select_components, true);
+            raw.bootable_system_state = changed(*bootable_system_state, false);
             raw.backup_type = changed(*backup_type, BackupType::Full);
+            raw.partial_file_support = changed(*partial_file_support, false);
         }
         ApiCall::AddComponent(Some(c)) => component(&mut raw, c),
         ApiCall::AddComponent(None) => {
@@ -424,7 +449,8 @@ fn step(s: &Scenario, st: &ScriptStep, names: &StepNames) -> RawStep {
         }
         ApiCall::AddToSnapshotSet {
             volume, provider, ..
-        } => {
+        }
+        | ApiCall::IsVolumeSupported { volume, provider } => {
             raw.volume = match volume {
                 Some(v) => Some(sp(volume_name(&s.volumes[v.idx()]))),
                 None => names.volume.clone().map(sp),

@@ -117,7 +117,9 @@ impl World {
                         )
                         .with_flaw(r.flaw),
                     ),
-                    Some(steps) => RequesterLogic::Scripted(ScriptedRequester::new(steps.clone())),
+                    Some(steps) => {
+                        RequesterLogic::Scripted(ScriptedRequester::on_machine(steps, &machine))
+                    }
                 },
                 bandwidth: r.read_bandwidth,
                 read: None,

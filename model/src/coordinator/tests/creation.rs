@@ -34,6 +34,8 @@ fn component_mode_and_abort_backup_in_a_writer_context() {
     let components = ApiCall::SetBackupState {
         select_components: true,
         backup_type: BackupType::Full,
+        bootable_system_state: false,
+        partial_file_support: false,
     };
     #[rustfmt::skip]
     let steps = [

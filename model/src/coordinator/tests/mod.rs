@@ -81,6 +81,8 @@ fn aborted_with_abort_running() -> (Coordinator, u64) {
         ApiCall::SetBackupState {
             select_components: false,
             backup_type: BackupType::Full,
+            bootable_system_state: false,
+            partial_file_support: false,
         },
     );
     let out = call(&mut c, 2, ApiCall::GatherWriterMetadata);
@@ -245,6 +247,8 @@ fn prepared(c: &mut Coordinator, r: RequesterId, at_ms: u64, set: u128, componen
         ApiCall::SetBackupState {
             select_components: components,
             backup_type: BackupType::Full,
+            bootable_system_state: false,
+            partial_file_support: false,
         },
         ApiCall::GatherWriterMetadata,
     ];
@@ -318,6 +322,8 @@ const ABORT: ApiCall = ApiCall::AbortBackup;
 const FULL: ApiCall = ApiCall::SetBackupState {
     select_components: false,
     backup_type: BackupType::Full,
+    bootable_system_state: false,
+    partial_file_support: false,
 };
 const START: ApiCall = ApiCall::StartSnapshotSet { new_id: Guid(100) };
 const ADD: ApiCall = ApiCall::AddToSnapshotSet {
@@ -344,6 +350,7 @@ fn count(out: &[Output], f: impl Fn(&Output) -> bool) -> usize {
     out.iter().filter(|o| f(o)).count()
 }
 
+mod calls;
 mod creation;
 mod providers;
 mod sessions;

@@ -108,6 +108,8 @@ fn prepare_for_backup_targets(components: bool, add: bool) -> Vec<(WriterEvent, 
         ApiCall::SetBackupState {
             select_components: components,
             backup_type: BackupType::Full,
+            bootable_system_state: false,
+            partial_file_support: false,
         },
         ApiCall::GatherWriterMetadata,
     ] {
@@ -411,6 +413,8 @@ fn the_host_is_told_which_event_or_call_an_answer_belongs_to() {
         ApiCall::SetBackupState {
             select_components: false,
             backup_type: BackupType::Full,
+            bootable_system_state: false,
+            partial_file_support: false,
         },
     );
     assert_eq!(out.len(), 1);
@@ -465,6 +469,8 @@ fn do_snapshot_set_is_refused_out_of_sequence() {
         ApiCall::SetBackupState {
             select_components: false,
             backup_type: BackupType::Full,
+            bootable_system_state: false,
+            partial_file_support: false,
         },
         ApiCall::GatherWriterMetadata,
     ] {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use model::api::ComponentRef;
 use model::ids::{Guid, WriterId};
-use model::vss::BackupType;
+use model::vss::{BackupType, ObjectType};
 use toml::Spanned;
 
 use super::super::ctx::Ctx;
@@ -19,6 +19,8 @@ use super::volumes::Volumes;
 /// first of two equal names wins, as a search in declaration order would.
 pub(super) struct Components<'a> {
     by_name: BTreeMap<(&'a str, &'a str), ComponentRef>,
+    /// The writers, for a step that names a writer alone.
+    writers: &'a [WriterSpec],
 }
 
 impl<'a> Components<'a> {
@@ -41,7 +43,7 @@ impl<'a> Components<'a> {
                     });
             }
         }
-        Components { by_name }
+        Components { by_name, writers }
     }
 
     fn find(&self, writer: &str, component: &str) -> Option<ComponentRef> {
@@ -83,8 +85,11 @@ pub(super) fn script_step(
         ("component", s.component.is_some()),
         ("context", s.context.is_some()),
         ("select_components", s.select_components.is_some()),
+        ("bootable_system_state", s.bootable_system_state.is_some()),
         ("backup_type", s.backup_type.is_some()),
+        ("partial_file_support", s.partial_file_support.is_some()),
         ("succeeded", s.succeeded.is_some()),
+        ("force", s.force.is_some()),
         ("wait", s.wait.is_some()),
         ("go_away", s.go_away.is_some() && s.go_away != Some(true)),
     ];
@@ -139,7 +144,16 @@ pub(super) fn script_step(
     }
     let allowed: &[&str] = match call_name.get_ref().as_str() {
         "SetContext" => &["context"],
-        "SetBackupState" => &["select_components", "backup_type"],
+        "SetBackupState" => &[
+            "select_components",
+            "bootable_system_state",
+            "backup_type",
+            "partial_file_support",
+        ],
+        "IsVolumeSupported" => &["volume", "provider"],
+        "GetSnapshotProperties" => &["volume"],
+        "DeleteSnapshots" => &["volume", "force"],
+        "DisableWriterClasses" | "EnableWriterClasses" => &["writer"],
         "AddComponent" => &["writer", "component"],
         "SetBackupSucceeded" => &["writer", "component", "succeeded"],
         "AddToSnapshotSet" => &["volume", "provider"],
@@ -165,8 +179,62 @@ pub(super) fn script_step(
         "SetContext" => ApiCall::SetContext(s.context.ok_or_else(|| need("context"))?),
         "SetBackupState" => ApiCall::SetBackupState {
             select_components: s.select_components.unwrap_or(true),
+            bootable_system_state: s.bootable_system_state.unwrap_or(false),
             backup_type: s.backup_type.unwrap_or(BackupType::Full),
+            partial_file_support: s.partial_file_support.unwrap_or(false),
         },
+        "Query" => ApiCall::Query,
+        "DisableWriterClasses" | "EnableWriterClasses" => {
+            let w = s.writer.as_ref().ok_or_else(|| need("writer"))?;
+            let writers = components.writers;
+            let Some(writer) = writers.iter().position(|x| x.name == *w.get_ref()) else {
+                return Err(cx.at(
+                    w.span(),
+                    &format!("{key}.writer"),
+                    format!(
+                        "no writer named `{}` (the call names its class); {}",
+                        w.get_ref(),
+                        did_you_mean(w.get_ref(), writers.iter().map(|x| x.name.as_str()))
+                    ),
+                ));
+            };
+            let step = ScriptStep::WriterClass {
+                enable: call_name.get_ref() == "EnableWriterClasses",
+                writer: WriterId::from_index(writer),
+            };
+            return Ok((step, names));
+        }
+        "GetSnapshotProperties" | "DeleteSnapshots" => {
+            // The shadow copy of a volume this requester added, or (DeleteSnapshots without
+            // `volume`) its last set: the id is known only when the step runs.
+            let volume = match s.volume.as_ref() {
+                None if call_name.get_ref() == "GetSnapshotProperties" => {
+                    return Err(need("volume"));
+                }
+                None => None,
+                Some(v) => Some(vol(v).ok_or_else(|| {
+                    cx.at(
+                        v.span(),
+                        &format!("{key}.volume"),
+                        format!("no volume named {}", canonical_volume(v.get_ref())),
+                    )
+                })?),
+            };
+            let call = if call_name.get_ref() == "GetSnapshotProperties" {
+                ApiCall::GetSnapshotProperties(Guid::NULL)
+            } else {
+                ApiCall::DeleteSnapshots {
+                    source: Guid::NULL,
+                    object: if volume.is_some() {
+                        ObjectType::Snapshot
+                    } else {
+                        ObjectType::SnapshotSet
+                    },
+                    force: s.force.unwrap_or(false),
+                }
+            };
+            return Ok((ScriptStep::OnShadow { call, volume }, names));
+        }
         "GatherWriterMetadata" => ApiCall::GatherWriterMetadata,
         "GatherWriterStatus" => ApiCall::GatherWriterStatus,
         "AddComponent" | "SetBackupSucceeded" => {
@@ -198,7 +266,7 @@ pub(super) fn script_step(
             }
         }
         "StartSnapshotSet" => ApiCall::StartSnapshotSet { new_id: Guid::NULL },
-        "AddToSnapshotSet" => {
+        "AddToSnapshotSet" | "IsVolumeSupported" => {
             let v = s.volume.as_ref().ok_or_else(|| need("volume"))?;
             let provider = match s.provider.as_ref().map(|p| p.get_ref().as_str()) {
                 None | Some("GUID_NULL") => ProviderArg::Any,
@@ -224,10 +292,14 @@ pub(super) fn script_step(
             if volume.is_none() {
                 names.volume = Some(v.get_ref().clone());
             }
-            ApiCall::AddToSnapshotSet {
-                volume,
-                provider,
-                new_id: Guid::NULL,
+            if call_name.get_ref() == "IsVolumeSupported" {
+                ApiCall::IsVolumeSupported { volume, provider }
+            } else {
+                ApiCall::AddToSnapshotSet {
+                    volume,
+                    provider,
+                    new_id: Guid::NULL,
+                }
             }
         }
         "PrepareForBackup" => ApiCall::PrepareForBackup,
