@@ -333,7 +333,7 @@ impl BackupComponents {
     ) -> Result<bool, VssError> {
         let provider = self.provider_arg(provider);
         let volume = (volume.idx() < self.machine.volumes.len()).then_some(volume);
-        let (_, h, data) = self
+        let ((_, h, data), _) = self
             .call(ApiCall::IsVolumeSupported { provider, volume })
             .await;
         VssError::check(h)?;
@@ -349,7 +349,7 @@ impl BackupComponents {
         &mut self,
         snapshot: SnapshotId,
     ) -> Result<SnapshotProp, VssError> {
-        let (_, h, data) = self.call(ApiCall::GetSnapshotProperties(snapshot)).await;
+        let ((_, h, data), _) = self.call(ApiCall::GetSnapshotProperties(snapshot)).await;
         VssError::check(h)?;
         match data {
             ReplyData::SnapshotProps(mut list) if list.len() == 1 => Ok(list.remove(0)),
@@ -360,7 +360,7 @@ impl BackupComponents {
     /// `Query(GUID_NULL, VSS_OBJECT_NONE, VSS_OBJECT_SNAPSHOT)` (rule 35): every shadow copy
     /// of this object's context, in creation order.
     pub async fn query(&mut self) -> Result<Vec<SnapshotProp>, VssError> {
-        let (_, h, data) = self.call(ApiCall::Query).await;
+        let ((_, h, data), _) = self.call(ApiCall::Query).await;
         VssError::check(h)?;
         match data {
             ReplyData::SnapshotProps(list) => Ok(list),
@@ -392,7 +392,7 @@ impl BackupComponents {
         object: ObjectType,
         force: bool,
     ) -> (Hresult, u32, SnapshotId) {
-        let (_, h, data) = self
+        let ((_, h, data), _) = self
             .call(ApiCall::DeleteSnapshots {
                 source,
                 object,
