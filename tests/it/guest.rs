@@ -159,21 +159,49 @@ fn timers_run_on_virtual_time_and_replay_byte_for_byte() {
     assert!(a.stats.polls < 5_000, "{:?}", a.stats);
 }
 
-/// A database writer done right: it checkpoints at PrepareForSnapshot, freezes its
-/// application at Freeze and thaws it at Thaw (rules S4-S6).
-struct Database {
-    /// Keep writing through Freeze (the bug the consistency check catches).
+/// The tests' writer: what `OnIdentify` describes (given how many times it was asked), a
+/// checkpoint at PrepareForSnapshot or not, and its application frozen at Freeze — or, buggy,
+/// left writing. Done right, it is a database writer (rules S4-S6).
+struct TestWriter {
+    identify: fn(u32, &mut sim::api::Metadata),
+    asked: u32,
+    checkpoint: bool,
     buggy: bool,
 }
 
-impl sim::api::Writer for Database {
+impl TestWriter {
+    /// A database on D: and E: that checkpoints.
+    fn database(buggy: bool) -> TestWriter {
+        TestWriter {
+            identify: |_, md| md.add_component("sales", "SQLSERVER", &["D:\\", "E:\\"]),
+            asked: 0,
+            checkpoint: true,
+            buggy,
+        }
+    }
+
+    /// One that describes nothing: it keeps the components the scenario declares.
+    fn any_machine(buggy: bool) -> TestWriter {
+        TestWriter {
+            identify: |_, _| {},
+            asked: 0,
+            checkpoint: false,
+            buggy,
+        }
+    }
+}
+
+impl sim::api::Writer for TestWriter {
     async fn on_identify(&mut self, md: &mut sim::api::Metadata) -> bool {
-        md.add_component("sales", "SQLSERVER", &["D:\\", "E:\\"]);
+        self.asked += 1;
+        (self.identify)(self.asked, md);
         true
     }
     async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        // A checkpoint takes a while.
-        tokio::time::sleep(StdDuration::from_millis(30)).await;
+        if self.checkpoint {
+            // A checkpoint takes a while.
+            tokio::time::sleep(StdDuration::from_millis(30)).await;
+        }
         true
     }
     async fn on_freeze(&mut self, cx: &mut sim::api::WriterCx) -> bool {
@@ -198,7 +226,7 @@ fn with_database(buggy: bool, seed: u64) -> sim::harness::Outcome {
         .writer(
             sim::api::Registration::new("SqlServerWriter")
                 .level(sim::api::ApplicationLevel::BackEnd),
-            Database { buggy },
+            TestWriter::database(buggy),
         )
         .requester("mine", full_backup)
         .run()
@@ -316,39 +344,30 @@ fn guest_code_that_panics_or_never_lets_time_move_is_an_error_not_a_hang() {
     );
 }
 
-/// A writer whose metadata changes between Identify calls (rule S2 forbids it).
-struct Fickle(u32);
-
-impl sim::api::Writer for Fickle {
-    async fn on_identify(&mut self, md: &mut sim::api::Metadata) -> bool {
-        self.0 += 1;
-        md.add_component(&format!("c{}", self.0), "", &["D:\\"]);
-        true
-    }
-    async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-    async fn on_freeze(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-    async fn on_thaw(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-    async fn on_abort(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-}
-
 #[test]
 fn a_writer_whose_identify_answer_changes_is_told_rule_s2() {
     let e = quiet()
-        .writer(sim::api::Registration::new("Fickle"), Fickle(0))
+        .writer(
+            sim::api::Registration::new("Fickle"),
+            // Its metadata changes between Identify calls (rule S2 forbids it).
+            TestWriter {
+                identify: |n, md| md.add_component(&format!("c{n}"), "", &["D:\\"]),
+                ..TestWriter::any_machine(false)
+            },
+        )
         .requester("mine", full_backup)
         .run()
         .unwrap_err();
     assert!(e.to_string().contains("rule S2"), "{e}");
     let e = quiet()
-        .writer(sim::api::Registration::new("Lost"), Lost)
+        .writer(
+            sim::api::Registration::new("Lost"),
+            // A component on a volume the machine does not have.
+            TestWriter {
+                identify: |_, md| md.add_component("c", "", &["Z:\\"]),
+                ..TestWriter::any_machine(false)
+            },
+        )
         .run()
         .unwrap_err();
     assert!(e.to_string().contains("\"Z:\\\\\""), "{e}");
@@ -362,28 +381,6 @@ fn a_writer_whose_identify_answer_changes_is_told_rule_s2() {
             .contains("two requesters are called \"twice\""),
         "{e}"
     );
-}
-
-/// A writer with a component on a volume the machine does not have.
-struct Lost;
-
-impl sim::api::Writer for Lost {
-    async fn on_identify(&mut self, md: &mut sim::api::Metadata) -> bool {
-        md.add_component("c", "", &["Z:\\"]);
-        true
-    }
-    async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-    async fn on_freeze(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-    async fn on_thaw(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-    async fn on_abort(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
 }
 
 /// Reads a block range of one shadow copy twice, a second apart, while the database keeps
@@ -443,32 +440,6 @@ fn a_block_range_of_a_shadow_copy_reads_the_same_however_late() {
     );
 }
 
-/// A writer for any machine: the scenario declares its components; it freezes its
-/// application (or, buggy, forgets to).
-struct AnyDatabase {
-    buggy: bool,
-}
-
-impl sim::api::Writer for AnyDatabase {
-    async fn on_prepare_snapshot(&mut self, _: &mut sim::api::WriterCx) -> bool {
-        true
-    }
-    async fn on_freeze(&mut self, cx: &mut sim::api::WriterCx) -> bool {
-        if !self.buggy {
-            cx.freeze_application();
-        }
-        true
-    }
-    async fn on_thaw(&mut self, cx: &mut sim::api::WriterCx) -> bool {
-        cx.thaw_application();
-        true
-    }
-    async fn on_abort(&mut self, cx: &mut sim::api::WriterCx) -> bool {
-        cx.thaw_application();
-        true
-    }
-}
-
 #[test]
 fn a_fault_search_over_your_writer_passes_the_right_one_and_shrinks_the_buggy_one() {
     let search = sim::harness::Fuzz::new(300, 7);
@@ -476,7 +447,7 @@ fn a_fault_search_over_your_writer_passes_the_right_one_and_shrinks_the_buggy_on
         move |m: Simulation| {
             m.writer(
                 sim::api::Registration::new("Writer0"),
-                AnyDatabase { buggy },
+                TestWriter::any_machine(buggy),
             )
         }
     };
@@ -494,7 +465,7 @@ fn a_fault_search_over_your_writer_passes_the_right_one_and_shrinks_the_buggy_on
     let replay = Simulation::from_scenario(failure.scenario.clone())
         .writer(
             sim::api::Registration::new("Writer0"),
-            AnyDatabase { buggy: true },
+            TestWriter::any_machine(true),
         )
         .run()
         .unwrap();

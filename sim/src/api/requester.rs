@@ -560,7 +560,7 @@ impl BackupComponents {
         }
         {
             let mut m = self.mail.borrow_mut();
-            m.req(self.id).read.arm(None);
+            m.req(self.id).read.arm();
             m.act(Out::Read {
                 requester: self.id,
                 volume,
@@ -597,7 +597,7 @@ impl BackupComponents {
         }
         {
             let mut m = self.mail.borrow_mut();
-            m.req(self.id).blocks.arm(None);
+            m.req(self.id).blocks.arm();
             m.act(Out::ReadBlocks {
                 requester: self.id,
                 volume,

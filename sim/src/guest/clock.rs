@@ -4,5 +4,5 @@
 /// What the paused clock shows; called inside the guest runtime (outside one, tokio would read
 /// the wall clock, so nothing else calls it).
 pub(super) fn paused_now() -> tokio::time::Instant {
-    tokio::time::Instant::now()
+    tokio::time::Instant::now() // determinism-ok: the guest runtime's clock is paused; it shows virtual time
 }

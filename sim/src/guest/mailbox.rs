@@ -77,8 +77,6 @@ pub(crate) enum Out {
 /// A value the world will hand to a waiting guest future.
 #[derive(Debug)]
 pub(crate) struct Slot<T> {
-    /// The call whose answer it waits for (replies of other calls are not its own).
-    pub(crate) expect: Option<ApiCallKind>,
     value: Option<T>,
     waker: Option<Waker>,
 }
@@ -86,7 +84,6 @@ pub(crate) struct Slot<T> {
 impl<T> Default for Slot<T> {
     fn default() -> Self {
         Slot {
-            expect: None,
             value: None,
             waker: None,
         }
@@ -94,16 +91,14 @@ impl<T> Default for Slot<T> {
 }
 
 impl<T> Slot<T> {
-    /// Waits for `call`'s answer from now on.
-    pub(crate) fn arm(&mut self, call: Option<ApiCallKind>) {
-        self.expect = call;
+    /// Waits for a new answer from now on (an old one, never taken, is dropped).
+    pub(crate) fn arm(&mut self) {
         self.value = None;
     }
 
     /// The world's answer.
     pub(crate) fn fill(&mut self, v: T) {
         self.value = Some(v);
-        self.expect = None;
         if let Some(w) = self.waker.take() {
             w.wake();
         }
