@@ -263,3 +263,54 @@ def test_addresses():
     assert _parse_address("127.0.0.1:7000") == (socket.AF_INET, ("127.0.0.1", 7000))
     assert _parse_address("/tmp/x.sock")[0] == socket.AF_UNIX
     assert _parse_address("./vss-sim.sock")[0] == socket.AF_UNIX
+
+
+STUB = r'''#!/usr/bin/env python3
+import json, socket, sys
+args = sys.argv[1:]
+assert args[0] == "serve", args
+path = args[args.index("--socket") + 1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(4)
+print("listening on " + path, flush=True)
+while True:
+    c, _ = s.accept()
+    f = c.makefile("rwb")
+    for line in f:
+        req = json.loads(line)
+        if req["op"] == "shutdown":
+            result = {"sha256": "0" * 64, "records": 1}
+        else:
+            result = {"server": "stub", "version": "0", "protocol": 1, "seed": 0, "volumes": [],
+                      "writers": [], "providers": [], "clients": 8}
+        f.write((json.dumps({"v": 1, "id": req["id"], "ok": True, "now_us": 0, "result": result}) + "\n").encode())
+        f.flush()
+        if req["op"] == "shutdown":
+            sys.exit(0)
+    c.close()
+'''
+
+
+def test_serve_starts_and_stops_a_server(tmp_path, monkeypatch):
+    stub = tmp_path / "vss-sim"
+    stub.write_text(STUB)
+    stub.chmod(0o755)
+    monkeypatch.setenv("VSS_SIM_BIN", str(stub))
+    with vss_sim.serve(seed=5) as srv:
+        assert srv.address.endswith("vss-sim.sock")
+        conn = srv.connect()
+        assert conn.hello()["server"] == "stub"
+        conn.close()
+    assert srv.returncode == 0
+    assert srv.shutdown_digest == vss_sim.TraceDigest("0" * 64, 1)
+
+
+def test_serve_reports_a_server_that_will_not_start(tmp_path, monkeypatch):
+    stub = tmp_path / "vss-sim"
+    stub.write_text("#!/bin/sh\necho 'vss-sim serve: bad scenario' >&2\nexit 2\n")
+    stub.chmod(0o755)
+    monkeypatch.setenv("VSS_SIM_BIN", str(stub))
+    with pytest.raises(vss_sim.ServerError, match="bad scenario"):
+        with vss_sim.serve():
+            pass

@@ -116,10 +116,14 @@ class Server:
         return self.process.returncode
 
 
+def _is_tcp(address):
+    return bool(re.match(r"^[^/]+:\d+$", address))
+
+
 def _build_args(binary, socket_path, scenario, seed, trace_out, clients, nbd, listen, extra_args):
     args = [binary, "serve"]
     if scenario is not None:
-        args.append(os.fspath(scenario))
+        args.append(os.path.abspath(os.fspath(scenario)))
     if listen is not None:
         args += ["--listen", listen]
     else:
@@ -127,11 +131,12 @@ def _build_args(binary, socket_path, scenario, seed, trace_out, clients, nbd, li
     if seed is not None:
         args += ["--seed", str(seed)]
     if trace_out is not None:
-        args += ["--trace-out", os.fspath(trace_out)]
+        args += ["--trace-out", os.path.abspath(os.fspath(trace_out))]
     if clients is not None:
         args += ["--clients", str(clients)]
     if nbd is not None:
-        args += ["--nbd", os.fspath(nbd)]
+        nbd = os.fspath(nbd)
+        args += ["--nbd", nbd if _is_tcp(nbd) else os.path.abspath(nbd)]
     args += list(extra_args)
     return args
 
