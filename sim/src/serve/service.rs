@@ -80,6 +80,8 @@ struct Running {
     conn: ConnId,
     id: Value,
     goal: Goal,
+    /// The world runs no further than this for it.
+    until: Instant,
 }
 
 /// One queued line, or an error to send in its place.
@@ -317,11 +319,7 @@ impl Service {
         let Some(run) = self.running.take() else {
             return;
         };
-        let until = match &run.goal {
-            Goal::OpEnd { deadline, .. } => *deadline,
-            Goal::Until(t) | Goal::Quiet(t) | Goal::Shutdown(t) => *t,
-            _ => Instant::MAX,
-        };
+        let until = run.until;
         if let Some(done) = ops::goal_met(self, run.conn, &run.goal) {
             self.finish_goal(run, done);
             return;
@@ -336,8 +334,9 @@ impl Service {
                     }
                     _ => Some(Err(Refusal::new(
                         "state",
-                        "nothing is left to happen in the simulation, so this call can never \
-                         be answered (a writer that hangs with no time limit?)",
+                        "the service did not answer within its time (an hour of virtual time \
+                         for a call, a day for a read): the requester's process went away, or \
+                         the simulation has nothing left that would answer",
                     ))),
                 });
                 if let Some(done) = done {
@@ -382,7 +381,19 @@ impl Service {
 
     /// Starts the world toward `goal` for request `id` of `conn`.
     pub(crate) fn run_to(&mut self, conn: ConnId, id: Value, goal: Goal) {
-        self.running = Some(Running { conn, id, goal });
+        let now = self.world_mut().now();
+        let until = match &goal {
+            Goal::OpEnd { deadline, .. } => *deadline,
+            Goal::Until(t) | Goal::Quiet(t) | Goal::Shutdown(t) => *t,
+            Goal::Reply { .. } => now + Duration::from_secs(3600),
+            Goal::Read(_) | Goal::Blocks { .. } => now + Duration::from_secs(24 * 3600),
+        };
+        self.running = Some(Running {
+            conn,
+            id,
+            goal,
+            until,
+        });
     }
 
     /// Sends each client writer the events the world handed it; OnIdentify is answered from
@@ -465,6 +476,12 @@ impl Service {
         for c in self.conns.values_mut() {
             c.requester = None;
         }
+        // Client writers stop answering too: a client that waits on nothing would never read
+        // its events, and the server must end.
+        for conn in self.client_writers.values_mut() {
+            *conn = None;
+        }
+        self.awaiting.clear();
         let limit = self.world_mut().now() + Duration::from_secs(60);
         self.run_to(conn, id, Goal::Shutdown(limit));
     }
