@@ -68,6 +68,14 @@ impl ProviderLogic {
         self.faults.clear();
     }
 
+    /// Adds a fault from now on, ahead of the scenario's own (the first that applies wins); a
+    /// `times` limit counts the calls made from now on.
+    pub fn inject(&mut self, mut fault: ProviderFault) {
+        let seen = self.seen[call_idx(fault.call)];
+        fault.times = fault.times.map(|n| n.saturating_add(seen));
+        self.faults.insert(0, fault);
+    }
+
     /// Sets one call's latency.
     pub fn set_latency(&mut self, call: ProviderCall, latency: Duration) {
         self.latency[call_idx(call)] = latency;

@@ -153,6 +153,18 @@ impl WriterLogic {
         }
     }
 
+    /// Adds a fault from now on, ahead of the script's own (the first that applies wins); a
+    /// `sessions` limit counts the events that arrive from now on.
+    pub fn inject(&mut self, mut fault: WriterFault) {
+        match self {
+            WriterLogic::Scripted(w) => {
+                let seen = w.seen[event_idx(fault.event)];
+                fault.sessions = fault.sessions.map(|n| n.saturating_add(seen));
+                w.faults.insert(0, fault);
+            }
+        }
+    }
+
     /// The writer's answer to `event`, delivered at virtual time `now` (the scripted writer
     /// answers by its latency table and does not need it; a writer run by outside code does).
     /// `set_volumes` and `selected` are given with PrepareForSnapshot so the writer can check

@@ -376,6 +376,14 @@ impl Trace {
         self.n_records == 0
     }
 
+    /// Hex SHA-256 of the JSONL bytes written so far, the trace going on (`None` when off).
+    pub fn digest_so_far(&self) -> Option<String> {
+        self.enabled.then(|| {
+            let h = self.hasher.clone().finalize();
+            h.iter().map(|b| format!("{b:02x}")).collect()
+        })
+    }
+
     /// Hex SHA-256 of the JSONL bytes (empty string when the trace is off).
     pub fn finish(&mut self) -> (Option<String>, Option<Vec<u8>>, Option<Vec<Record>>) {
         if !self.enabled {

@@ -18,6 +18,8 @@
 //! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
 //! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
+//! - `serve`: `vss-sim serve`'s protocol: a backup, determinism, a client killed at every
+//!   phase, bad input, client writers, injected faults, the real socket;
 //! - `search`: `vss-sim fuzz` finds every mutant, none with the standard requester, whatever
 //!   `--jobs` and the shards;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
@@ -46,6 +48,7 @@ mod roundtrip;
 mod rules;
 mod scenarios;
 mod search;
+mod serve;
 mod tidy;
 mod trace;
 mod vssadmin;

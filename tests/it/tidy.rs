@@ -80,6 +80,10 @@ fn no_hash_iteration_wall_clock_threads_or_os_randomness_in_the_simulated_path()
             "sim/src/fuzz/exhaustive.rs",
             // The guest runtime's watchdog thread only ends a run whose guest code is stuck.
             "sim/src/guest/watchdog.rs",
+            // The emulator's socket threads hand lines to the one thread that owns the world.
+            "sim/src/serve/net.rs",
+            // Its benchmark runs the server and an echo on threads of their own.
+            "sim/src/bench/serve.rs",
         ],
     );
     assert!(
@@ -95,6 +99,7 @@ fn no_hash_iteration_wall_clock_threads_or_os_randomness_in_the_simulated_path()
             // wall clock; neither feeds it into a run.
             "sim/src/bench/mod.rs",
             "sim/src/bench/guest.rs",
+            "sim/src/bench/serve.rs",
             "sim/src/fuzz/cli.rs",
             "sim/src/fuzz/exhaustive.rs",
             // tokio's clock in the guest runtime is paused: it shows virtual time.

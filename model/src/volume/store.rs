@@ -666,6 +666,36 @@ impl ShadowStore {
         Ok(out)
     }
 
+    /// Each block's write sequence at shadow `id`'s instant, `count` blocks from `first`
+    /// (`None`: never written by then).
+    pub fn block_seqs(
+        &self,
+        id: SnapshotId,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<Option<WriteSeq>>, ReadError> {
+        let img = self.live_image(id).ok_or(ReadError::NotFound)?;
+        let vol = &self.disks[img.volume.idx()].vol;
+        let blocks: Vec<u64> = (first..first.saturating_add(count)).collect();
+        let mut out = vec![None; blocks.len()];
+        let mut take = |b: u64, seq: Option<WriteSeq>| {
+            if let Some(slot) = out.get_mut((b - first) as usize) {
+                *slot = seq;
+            }
+        };
+        match img.method {
+            CopyMethod::CopyOnWrite => vol.read_shadow_blocks(img.key, &blocks, &mut take),
+            CopyMethod::RedirectOnWrite => vol.read_redirect_blocks(img.key, &blocks, &mut take),
+            CopyMethod::SplitMirror => {
+                let plex = img.plex.as_ref().expect("a split mirror keeps its plex");
+                for &b in &blocks {
+                    take(b, plex.get(b));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Every live shadow with whether it still reads back the image of its instant, in creation
     /// order. Each volume's copy-on-write chain and redirect layers are walked once for all
     /// their shadows together ([`Volume::shadow_digests`], [`Volume::redirect_digests`]).

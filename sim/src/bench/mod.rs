@@ -29,13 +29,17 @@
 //! - `guest_handoffs_per_sec`, `tokio_paused_timer_events_per_sec`, `guest_ratio`: how fast
 //!   control passes into your own code and back, against plain tokio timers (`guest.rs`);
 //!   bound `guest_ratio` ≥ 0.25.
+//! - `serve_round_trip_us_p50`, `_p99`: `vss-sim serve`'s round trip for a cheap call over its
+//!   Unix socket, against a bare line echo on a socket pair (`serve.rs`); bound p50 ≤ 100 µs.
 //!
 //! The benchmark is the one place in the project that reads the wall clock
 //! (`std::time::Instant`); nothing here feeds back into a simulated run.
 
 mod guest;
+mod serve;
 
 pub use guest::GUEST_RATIO_BOUND;
+pub use serve::SERVE_P50_BOUND_US;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -151,6 +155,20 @@ pub struct BenchReport {
     pub guest_runs: u64,
     /// Bound on `guest_ratio`.
     pub guest_ratio_bound: f64,
+    /// `vss-sim serve`: the median microseconds of a cheap call (`now`) and its reply over the
+    /// Unix socket, a client on the same machine calling in a loop (see `bench/serve.rs`).
+    pub serve_round_trip_us_p50: f64,
+    /// The 99th percentile of the same.
+    pub serve_round_trip_us_p99: f64,
+    /// The floor measured in the same run: a bare thread echoing the same line over a Unix
+    /// socket pair, median microseconds.
+    pub unix_echo_round_trip_us_p50: f64,
+    /// `serve_round_trip_us_p50 / unix_echo_round_trip_us_p50`.
+    pub serve_over_echo: f64,
+    /// Round trips timed.
+    pub serve_round_trips: u64,
+    /// Bound on `serve_round_trip_us_p50`, microseconds.
+    pub serve_p50_bound_us: f64,
     /// The ratio bound.
     pub ratio_bound: f64,
     /// The memory bound.
@@ -498,6 +516,7 @@ pub fn measure() -> BenchReport {
     let writers_256_over_64 = writers[1] / writers[0];
 
     let guest = guest::measure(5, MIN_SECS / 5.0);
+    let served = serve::measure();
     let (fuzz_cases, fuzz_events, fuzz_secs, batches) = fuzz_loop(1, MIN_SECS, None);
     let (_, _, fuzz_secs_2, _) = fuzz_loop(2, 0.0, Some(batches));
     let fuzz_cases_per_sec = fuzz_cases as f64 / fuzz_secs;
@@ -541,6 +560,12 @@ pub fn measure() -> BenchReport {
         guest_handoffs_measured: guest.handoffs,
         guest_runs: guest.runs,
         guest_ratio_bound: GUEST_RATIO_BOUND,
+        serve_round_trip_us_p50: served.p50_us,
+        serve_round_trip_us_p99: served.p99_us,
+        unix_echo_round_trip_us_p50: served.echo_p50_us,
+        serve_over_echo: (served.p50_us / served.echo_p50_us.max(0.1) * 100.0).round() / 100.0,
+        serve_round_trips: served.round_trips,
+        serve_p50_bound_us: SERVE_P50_BOUND_US,
         ratio_bound: RATIO_BOUND,
         bytes_bound: BYTES_BOUND,
         shadows_bound: SHADOWS_BOUND,
@@ -551,7 +576,8 @@ pub fn measure() -> BenchReport {
             && bytes_1tib_1m_cow <= BYTES_BOUND
             && shadows_256_over_64 <= SHADOWS_BOUND
             && writers_256_over_64 <= WRITERS_BOUND
-            && guest.ratio >= GUEST_RATIO_BOUND,
+            && guest.ratio >= GUEST_RATIO_BOUND
+            && served.p50_us <= SERVE_P50_BOUND_US,
     }
 }
 
@@ -648,6 +674,15 @@ pub fn table(r: &BenchReport) -> String {
          goal 0.5)  {}\n",
         r.guest_ratio,
         met(r.guest_ratio >= GUEST_RATIO_BOUND)
+    ));
+    s.push_str(&format!(
+        "  serve round trip p50 = {} us, p99 = {} us (bare echo p50 {} us, x{})  (required p50 \
+         <= {SERVE_P50_BOUND_US} us)  {}\n",
+        r.serve_round_trip_us_p50,
+        r.serve_round_trip_us_p99,
+        r.unix_echo_round_trip_us_p50,
+        r.serve_over_echo,
+        met(r.serve_round_trip_us_p50 <= SERVE_P50_BOUND_US)
     ));
     s.push_str(if r.bounds_met {
         "all bounds met\n"

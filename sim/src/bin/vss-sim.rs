@@ -59,6 +59,31 @@ enum Command {
         #[arg(long, value_name = "FILE.jsonl")]
         trace_out: Option<PathBuf>,
     },
+    /// Serve the simulated machine to programs in any language: one JSON object per line over
+    /// a Unix socket (docs/protocol.md). FILE's machine (its own requesters run as scripted),
+    /// or the default machine without its requesters.
+    Serve {
+        /// Scenario file (TOML).
+        file: Option<PathBuf>,
+        /// The Unix socket to listen on.
+        #[arg(long, value_name = "PATH", default_value = "./vss-sim.sock")]
+        socket: PathBuf,
+        /// Listen on TCP instead: 127.0.0.1:PORT (port 0 picks one).
+        #[arg(long, value_name = "127.0.0.1:PORT", conflicts_with = "socket")]
+        listen: Option<String>,
+        /// Seed (default: the scenario's).
+        #[arg(long, value_name = "N")]
+        seed: Option<String>,
+        /// Write the session's trace (JSON lines) here when the server shuts down.
+        #[arg(long, value_name = "FILE.jsonl")]
+        trace_out: Option<PathBuf>,
+        /// Requester slots for clients (`client-1` …), declared in the trace's header.
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        clients: usize,
+        /// Export every shadow copy over NBD on this Unix socket (or 127.0.0.1:PORT).
+        #[arg(long, value_name = "PATH|127.0.0.1:PORT")]
+        nbd: Option<String>,
+    },
     /// Measure the simulator's speed and memory (under 60 s on 2 cores).
     Bench {
         /// Print one JSON object.
@@ -202,6 +227,15 @@ fn main() -> ExitCode {
             lf,
         } => cmd_vssadmin(&verb, object.as_deref(), file, at.as_deref(), seed, lf),
         Command::Bench { json } => sim::bench::main(json),
+        Command::Serve {
+            file,
+            socket,
+            listen,
+            seed,
+            trace_out,
+            clients,
+            nbd,
+        } => cmd_serve(file, socket, listen, seed, trace_out, clients, nbd),
         Command::Fuzz {
             action: Some(FuzzCommand::Merge { paths }),
             ..
@@ -258,6 +292,72 @@ fn main() -> ExitCode {
             let dot = model::graph::WriterStateGraph::new().to_dot();
             print_then("graph", &dot, ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `vss-sim serve`: prints `listening on ADDR` once it listens, exits 0 after a `shutdown`
+/// request, 2 when it cannot start.
+fn cmd_serve(
+    file: Option<PathBuf>,
+    socket: PathBuf,
+    listen: Option<String>,
+    seed: Option<String>,
+    trace_out: Option<PathBuf>,
+    clients: usize,
+    nbd: Option<String>,
+) -> ExitCode {
+    let fail = |e: String| {
+        note!("vss-sim serve: {e}");
+        ExitCode::from(2)
+    };
+    let (mut scenario, _) = match load(&file) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    if file.is_none() {
+        // The default machine, its backup left to the clients.
+        scenario.requesters.clear();
+    }
+    let seed = match parse_seed("serve", seed.as_deref(), scenario.seed) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let listen = match listen {
+        Some(a) => match sim::serve::Listen::parse(&a) {
+            Ok(l @ sim::serve::Listen::Tcp(_)) => l,
+            Ok(_) => {
+                return fail(format!(
+                    "--listen {a}: give 127.0.0.1:PORT (or use --socket)"
+                ));
+            }
+            Err(e) => return fail(format!("--listen {e}")),
+        },
+        None => sim::serve::Listen::Unix(socket),
+    };
+    let service = match sim::serve::Service::new(scenario, seed, clients) {
+        Ok(s) => s.keep_trace(trace_out.is_some()),
+        Err(e) => return fail(e),
+    };
+    let nbd = match nbd.as_deref().map(sim::serve::Listen::parse).transpose() {
+        Ok(n) => n,
+        Err(e) => return fail(format!("--nbd {e}")),
+    };
+    let cfg = sim::serve::Config {
+        service,
+        listen,
+        trace_out,
+        nbd,
+    };
+    let ready = |nbd_addr: Option<&str>, addr: &str| {
+        let mut text = format!("listening on {addr}\n");
+        if let Some(n) = nbd_addr {
+            text.push_str(&format!("nbd on {n}\n"));
+        }
+        let _ = sim::out::stdout("serve", text.as_bytes());
+    };
+    match sim::serve::serve(cfg, ready) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }
 

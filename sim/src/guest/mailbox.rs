@@ -104,6 +104,11 @@ impl<T> Slot<T> {
         }
     }
 
+    /// The answer, if it is there (for a caller that does not wait on a future).
+    pub(crate) fn take(&mut self) -> Option<T> {
+        self.value.take()
+    }
+
     /// The answer, once it is there.
     pub(crate) fn poll_take(&mut self, cx: &Context<'_>) -> Poll<T> {
         match self.value.take() {
@@ -207,6 +212,14 @@ impl ReqBox {
                 Poll::Pending
             }
         }
+    }
+
+    /// The reply of call `seq`, if it is there (the slot is then gone).
+    pub(crate) fn take_reply(&mut self, seq: u64) -> Option<(Answer, Option<u64>)> {
+        let i = self.calls.iter().position(|c| c.seq == seq)?;
+        let a = self.calls[i].answer.take()?;
+        self.calls.remove(i);
+        Some(a)
     }
 
     /// Call `seq`'s future was dropped before its reply: the reply is dropped when it comes.

@@ -309,7 +309,7 @@ impl Simulation {
 
 /// The scenario's writer called `reg.name`, its registration and components replaced by what
 /// the code says, or a new one; its index.
-fn bind_writer(scenario: &mut Scenario, reg: &Registration, md: &Metadata) -> usize {
+pub(crate) fn bind_writer(scenario: &mut Scenario, reg: &Registration, md: &Metadata) -> usize {
     let components = md
         .components
         .iter()

@@ -28,7 +28,7 @@ mod ctx;
 mod faults;
 pub mod limits;
 mod raw;
-mod suggest;
+pub(crate) mod suggest;
 mod write;
 
 pub use faults::FaultRef;

@@ -171,6 +171,8 @@ impl World {
             guest: None,
             guest_error: None,
             driving: false,
+            mail: None,
+            served: false,
             volume_guids: {
                 let mut g = SimRng::fork(seed, "volume-guids");
                 scenario
@@ -206,7 +208,7 @@ impl World {
 }
 
 /// The static machine description: writer and provider identities drawn from the seed.
-fn machine(scenario: &Scenario, seed: u64) -> Machine {
+pub(crate) fn machine(scenario: &Scenario, seed: u64) -> Machine {
     let profile = &scenario.profile;
     let mut ids = SimRng::fork(seed, "writer-instance-ids");
     let mut classes = SimRng::fork(seed, "writer-class-ids");

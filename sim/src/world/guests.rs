@@ -28,6 +28,7 @@ impl World {
         for &r in reqs {
             self.reqs[r].guest = Some(None);
         }
+        self.mail = Some(host.mail.clone());
         self.guest = Some(Box::new(host));
     }
 
@@ -44,15 +45,23 @@ impl World {
 
     /// Whether guest code answers writer `w`'s events.
     pub(super) fn guest_runs_writer(&self, w: WriterId) -> bool {
-        self.guest
-            .as_deref()
-            .is_some_and(|h| h.mail.borrow().runs_writer(w))
+        self.mail
+            .as_ref()
+            .is_some_and(|m| m.borrow().runs_writer(w))
     }
 
     /// Hands an event to a guest writer.
     pub(super) fn deliver_to_guest(&mut self, w: WriterId, d: Delivery) {
+        if let Some(m) = &self.mail {
+            m.borrow_mut().deliver(w, d);
+        }
+        self.wake_guest();
+    }
+
+    /// Lets the guest runtime know something reached it (nothing to do for a socket client,
+    /// which the server tells itself).
+    pub(super) fn wake_guest(&mut self) {
         if let Some(host) = self.guest.as_deref_mut() {
-            host.mail.borrow_mut().deliver(w, d);
             host.wake();
         }
     }

@@ -17,6 +17,7 @@ mod build;
 mod guests;
 mod requesters;
 mod route;
+mod served;
 mod workload;
 
 use model::api::{ApiCallKind, Input};
@@ -37,7 +38,9 @@ use crate::record::{CallRecord, DeletedBy, Fact, Recorder};
 use crate::trace::Record;
 
 pub use crate::record::EndReason;
+pub(crate) use build::machine as machine_of;
 use requesters::Req;
+pub(crate) use served::Served;
 use workload::Workload;
 
 /// Events other than workload writes.
@@ -122,6 +125,12 @@ pub struct World {
     guest_error: Option<crate::guest::GuestError>,
     /// A drive of the guest is in progress (the world waits for it).
     driving: bool,
+    /// What passes between the world and code outside the model (guest code, or the
+    /// emulator's socket clients): `None` when every role is the model's.
+    mail: Option<std::rc::Rc<std::cell::RefCell<crate::guest::Mailbox>>>,
+    /// Driven from outside (`vss-sim serve`): the run never ends by itself, an empty queue is
+    /// only idle.
+    served: bool,
 }
 
 impl World {
@@ -312,7 +321,7 @@ impl World {
             }
             Ok(Next::Event(p)) => {
                 self.dispatch(p);
-                if self.running && self.all_done() {
+                if self.running && !self.served && self.all_done() {
                     return Some(self.finish(EndReason::Finished));
                 }
                 None

@@ -107,12 +107,12 @@ impl World {
     /// picks it up when it next runs.
     pub(super) fn feed_requester(&mut self, r: RequesterId, fb: Feedback) {
         if self.reqs[r.idx()].guest.is_some() {
-            if let Some(host) = self.guest.as_deref_mut() {
-                if let Some(b) = host.mail.borrow_mut().reqs[r.idx()].as_mut() {
-                    b.feed(fb);
-                }
-                host.wake();
+            if let Some(m) = &self.mail
+                && let Some(b) = m.borrow_mut().reqs[r.idx()].as_mut()
+            {
+                b.feed(fb);
             }
+            self.wake_guest();
             return;
         }
         self.reqs[r.idx()].logic.feed(self.kernel.now(), fb);
@@ -298,12 +298,12 @@ impl World {
     }
 
     pub(super) fn blocks_to_guest(&mut self, r: RequesterId, answer: (Hresult, u64, u64)) {
-        if let Some(host) = self.guest.as_deref_mut() {
-            if let Some(b) = host.mail.borrow_mut().reqs[r.idx()].as_mut() {
-                b.blocks.fill(answer);
-            }
-            host.wake();
+        if let Some(m) = &self.mail
+            && let Some(b) = m.borrow_mut().reqs[r.idx()].as_mut()
+        {
+            b.blocks.fill(answer);
         }
+        self.wake_guest();
     }
 
     fn range_len(&self, v: VolumeId) -> usize {

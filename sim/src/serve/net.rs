@@ -1,0 +1,286 @@
+//! The emulator's sockets: a Unix domain socket (or TCP on loopback), a reader thread per
+//! connection, and the one thread that owns the world and carries out the lines in the order
+//! they arrived. Outside the simulated path.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use super::service::{ConnId, MAX_LINE, Service};
+
+/// Where to listen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// A Unix domain socket at this path.
+    Unix(PathBuf),
+    /// TCP on a loopback address (`127.0.0.1:PORT`; port 0 picks one).
+    Tcp(String),
+}
+
+impl Listen {
+    /// `PATH` or `127.0.0.1:PORT`: an address with a port on a loopback host is TCP.
+    pub fn parse(s: &str) -> Result<Listen, String> {
+        match s.parse::<std::net::SocketAddr>() {
+            Ok(a) if a.ip().is_loopback() => Ok(Listen::Tcp(s.to_string())),
+            Ok(a) => Err(format!(
+                "{a}: the emulator listens on loopback only; use 127.0.0.1:PORT or a socket path"
+            )),
+            Err(_) => Ok(Listen::Unix(PathBuf::from(s))),
+        }
+    }
+}
+
+/// What `serve` runs.
+pub struct Config {
+    /// The emulator.
+    pub service: Service,
+    /// Its socket.
+    pub listen: Listen,
+    /// Where to write the trace when the server shuts down.
+    pub trace_out: Option<PathBuf>,
+    /// Where to export the shadow copies over NBD, if anywhere.
+    pub nbd: Option<Listen>,
+}
+
+/// A connection's stream, either kind.
+enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    fn try_clone(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+        })
+    }
+    fn shutdown(&self) {
+        let _ = match self {
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.flush(),
+            Stream::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+/// Starts a socket thread: an acceptor or a connection's reader, which reach the world only as
+/// messages in arrival order.
+#[allow(clippy::disallowed_methods)] // determinism-ok: socket threads never touch the world; its one thread takes their lines in arrival order.
+fn spawn(f: impl FnOnce() + Send + 'static) {
+    std::thread::spawn(f);
+}
+
+/// What reaches the world's thread.
+enum Msg {
+    Open(Stream),
+    Line(ConnId, String),
+    TooLarge(ConnId),
+    Closed(ConnId),
+}
+
+/// Serves `cfg` until a `shutdown` request: binds, then calls `ready` with the NBD address and
+/// the address it listens on (for the caller to print), then carries out requests. Returns the trace's
+/// digest.
+pub fn serve(cfg: Config, ready: impl FnOnce(Option<&str>, &str)) -> Result<String, String> {
+    let Config {
+        mut service,
+        listen,
+        trace_out,
+        nbd,
+    } = cfg;
+    if nbd.is_some() {
+        return Err("--nbd: the NBD export is not in this build yet".into());
+    }
+    let nbd_shown: Option<String> = None;
+    let trace_target = match &trace_out {
+        Some(p) => Some(crate::out::target(p, None)?),
+        None => None,
+    };
+    let (tx, rx) = channel::<Msg>();
+    let (shown, unix_path) = match &listen {
+        Listen::Unix(path) => {
+            remove_stale(path)?;
+            let l = UnixListener::bind(path)
+                .map_err(|e| format!("{}: cannot listen there: {e}", path.display()))?;
+            let tx = tx.clone();
+            spawn(move || {
+                for s in l.incoming() {
+                    let Ok(s) = s else { continue };
+                    if tx.send(Msg::Open(Stream::Unix(s))).is_err() {
+                        return;
+                    }
+                }
+            });
+            (path.display().to_string(), Some(path.clone()))
+        }
+        Listen::Tcp(addr) => {
+            let l =
+                TcpListener::bind(addr).map_err(|e| format!("{addr}: cannot listen there: {e}"))?;
+            let shown = l.local_addr().map_or(addr.clone(), |a| a.to_string());
+            let tx = tx.clone();
+            spawn(move || {
+                for s in l.incoming() {
+                    let Ok(s) = s else { continue };
+                    let _ = s.set_nodelay(true);
+                    if tx.send(Msg::Open(Stream::Tcp(s))).is_err() {
+                        return;
+                    }
+                }
+            });
+            (shown, None)
+        }
+    };
+    ready(nbd_shown.as_deref(), &shown);
+    let digest = run_world(&mut service, &tx, &rx);
+    if let Some(p) = unix_path {
+        let _ = std::fs::remove_file(p);
+    }
+    if let (Some(t), Some((_, bytes, _))) = (trace_target, service.trace()) {
+        t.write(bytes)?;
+    }
+    Ok(digest)
+}
+
+/// A socket file left by an earlier server is replaced; anything else at the path is not.
+fn remove_stale(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)
+            .map_err(|e| format!("{}: cannot replace the old socket: {e}", path.display())),
+        Ok(_) => Err(format!(
+            "{}: something that is not a socket is there; pick another --socket path",
+            path.display()
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+/// The world's thread: every message in arrival order, until shutdown.
+fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> String {
+    let mut writers: std::collections::BTreeMap<ConnId, Stream> = Default::default();
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Open(stream) => {
+                let conn = service.connect();
+                match stream.try_clone() {
+                    Ok(reader) => {
+                        writers.insert(conn, stream);
+                        let tx = tx.clone();
+                        spawn(move || read_lines(conn, reader, &tx));
+                    }
+                    Err(_) => service.disconnect(conn),
+                }
+            }
+            Msg::Line(conn, line) => service.receive(conn, &line),
+            Msg::TooLarge(conn) => service.too_large(conn),
+            Msg::Closed(conn) => {
+                writers.remove(&conn);
+                service.disconnect(conn);
+            }
+        }
+        loop {
+            let out = service.take_output();
+            if out.is_empty() {
+                break;
+            }
+            let mut broken = Vec::new();
+            for (conn, line) in out {
+                if let Some(w) = writers.get_mut(&conn) {
+                    let mut bytes = line.into_bytes();
+                    bytes.push(b'\n');
+                    if w.write_all(&bytes).is_err() {
+                        broken.push(conn);
+                    }
+                }
+            }
+            for conn in broken {
+                if let Some(w) = writers.remove(&conn) {
+                    w.shutdown();
+                }
+                service.disconnect(conn);
+            }
+        }
+        if service.is_shut_down() {
+            for w in writers.values() {
+                w.shutdown();
+            }
+            break;
+        }
+    }
+    service
+        .trace()
+        .map(|(d, _, _)| d.to_string())
+        .unwrap_or_default()
+}
+
+/// A connection's reader: each line to the world's thread; a line over [`MAX_LINE`] is
+/// refused and skipped to its end.
+fn read_lines(conn: ConnId, stream: Stream, tx: &Sender<Msg>) {
+    let mut r = BufReader::with_capacity(64 << 10, stream);
+    let mut line: Vec<u8> = Vec::new();
+    let mut skipping = false;
+    loop {
+        let (used, done) = match r.fill_buf() {
+            Ok([]) | Err(_) => break,
+            Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    if !skipping {
+                        line.extend_from_slice(&buf[..i]);
+                    }
+                    (i + 1, true)
+                }
+                None => {
+                    if !skipping {
+                        line.extend_from_slice(buf);
+                    }
+                    (buf.len(), false)
+                }
+            },
+        };
+        r.consume(used);
+        if !skipping && line.len() > MAX_LINE {
+            skipping = true;
+            line.clear();
+        }
+        if done {
+            let msg = if skipping {
+                Msg::TooLarge(conn)
+            } else {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                Msg::Line(conn, text.trim_end_matches('\r').to_string())
+            };
+            skipping = false;
+            line.clear();
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = tx.send(Msg::Closed(conn));
+}
