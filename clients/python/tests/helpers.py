@@ -43,8 +43,18 @@ def status(bc):
     return bc.GetWriterStatusByName()
 
 
-def complete(bc, metadata):
-    """SetBackupSucceeded for every component, BackupComplete, the final status."""
+def read_all(bc, snaps):
+    """Read every shadow copy in full, as a backup does before it marks components backed up
+    (the component_backup_consistent oracle checks it)."""
+    for volume, snapshot_id in snaps.items():
+        result = bc.read_shadow(snapshot_id, volume)
+        assert result["complete"] is True, (volume, result)
+
+
+def complete(bc, metadata, snaps):
+    """Read the shadows, SetBackupSucceeded for every component, BackupComplete, the final
+    status."""
+    read_all(bc, snaps)
     for w in metadata:
         for c in w["components"]:
             assert bc.SetBackupSucceeded(w["name"], c["name"], True) == "S_OK"
@@ -58,5 +68,5 @@ def full_backup(conn):
     bc, metadata, snaps = prepare(conn)
     assert bc.DoSnapshotSet().Wait() == FINISHED
     mid = status(bc)
-    final = complete(bc, metadata)
+    final = complete(bc, metadata, snaps)
     return bc, metadata, snaps, mid, final

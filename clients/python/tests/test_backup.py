@@ -184,7 +184,7 @@ def test_python_writer_freeze_past_its_window(conn):
     assert st["PyWriter"]["state"] == "VSS_WS_FAILED_AT_FREEZE"
     assert st["PyWriter"]["failure"] == "VSS_E_WRITERERROR_TIMEOUT"
     assert "OnThaw" not in w.events  # rule 7: the late Thaw is never sent
-    complete(bc, metadata)
+    complete(bc, metadata, snaps)
     assert conn.violations() == []
 
 

@@ -18,11 +18,14 @@ class Recorder:
         self.unknown = []
         self.errors = []
         self.kinds = {}
+        self.invalid_on_purpose = False  # requests sent to see the error replies
 
     def __call__(self, direction, obj):
         if direction == "send":
             op = obj.get("op")
             self.ops[obj["id"]] = op
+            if self.invalid_on_purpose:
+                return
             self.sent.add(op)
             self._check(obj, "#/$defs/request." + op if op in self.schema["x-ops"] else "#/$defs/request", "request %s" % op)
             return
@@ -123,10 +126,14 @@ def test_every_op_and_every_reply_validates(schema):
         for what in ("shadows", "writers", "providers", "shadowstorage"):
             conn.vssadmin("list " + what)
         conn.trace_digest()
-        # Error replies validate too.
+        # Error replies validate too (the requests themselves are invalid on purpose).
+        rec.invalid_on_purpose = True
         _try(conn.request, "no_such_op")
         _try(conn.request, "advance", us=-1)
         _try(conn.request, "release", object="bc-nope")
+        conn.send_raw(b"this is not json")
+        conn.send_raw(b'{"v": 2, "id": 999, "op": "now"}')
+        rec.invalid_on_purpose = False
         conn.shutdown()
         conn.close()
     assert hello["protocol"] == 1
@@ -134,4 +141,27 @@ def test_every_op_and_every_reply_validates(schema):
     assert not missing, "ops never sent: %s" % missing
     unknown = [op for op in rec.unknown if op in schema["x-ops"]]
     assert not unknown, "the server does not know: %s" % unknown
-    assert not rec.errors, "lines that do not match the schema:\n" + "\n".join(rec.errors)
+    errors = [e for e in rec.errors if not _known(e)]
+    assert not errors, "lines that do not match the schema:\n" + "\n".join(errors)
+
+
+# Where the server and docs/protocol.md disagree, known and reported; the schema follows the doc.
+KNOWN_DISAGREEMENTS = [
+    # hello's result has `scenario` and `started` besides the fields the doc lists.
+    ("result of hello:", ("unexpected property 'scenario'", "unexpected property 'started'")),
+]
+
+
+def _known(error):
+    head = error.split("\n")[0]
+    for prefix, parts in KNOWN_DISAGREEMENTS:
+        if head.startswith(prefix):
+            rest = [p for p in head[len(prefix):].split(";") if p.strip()]
+            if rest and all(any(k in p for k in parts) for p in rest):
+                return True
+    return False
+
+
+@pytest.mark.xfail(strict=True, reason="the server's hello adds `scenario` and `started`, which docs/protocol.md does not list")
+def test_hello_has_the_documented_fields(schema, conn):
+    Validator(schema).validate(conn.hello(), {"$ref": schema["x-results"]["hello"]}, "hello's result")
