@@ -226,3 +226,28 @@ def test_register_after_the_world_moved_is_refused(conn):
     with pytest.raises(vss_sim.ProtocolError) as e:
         conn.register_writer(vss_sim.CVssWriter(), "Late", components=[{"name": "x", "volumes": ["C:"]}])
     assert e.value.kind == "state"
+
+
+class EventRecorder(vss_sim.CVssWriter):
+    """Keeps each event's volumes and components."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = {}
+
+    def _keep(self):
+        ev = self.current_event
+        self.seen[ev.name] = (list(ev.volumes), list(ev.components))
+        return True
+
+    OnPrepareBackup = OnPrepareSnapshot = OnFreeze = OnThaw = OnPostSnapshot = _keep
+
+
+@pytest.mark.xfail(strict=True, reason="the server sends volumes and components only with OnPrepareSnapshot; "
+                   "docs/protocol.md's writer_event example is an OnFreeze that carries them")
+def test_freeze_event_names_its_volumes_and_components(conn):
+    w = conn.register_writer(EventRecorder(), "PyWriter", components=[{"name": "db", "volumes": ["C:"]}])
+    full_backup(conn)
+    vols, comps = w.seen["OnFreeze"]
+    assert "C:" in {v.rstrip("\\") for v in vols}
+    assert comps == ["db"]
