@@ -251,3 +251,35 @@ def test_freeze_event_names_its_volumes_and_components(conn):
     vols, comps = w.seen["OnFreeze"]
     assert "C:" in {v.rstrip("\\") for v in vols}
     assert comps == ["db"]
+
+
+def test_writer_on_another_connection_is_served(server):
+    # One thread: the requester's waits on `b` serve the events of the writer on `a`.
+    a, b = server.connect(), server.connect()
+    w = a.register_writer(RecordingWriter(), "PyWriter", components=[{"name": "db", "volumes": ["C:"]}])
+    bc, metadata, snaps, mid, final = full_backup(b)
+    assert [e for e in w.events if e in ("OnPrepareSnapshot", "OnFreeze", "OnThaw")] == \
+        ["OnPrepareSnapshot", "OnFreeze", "OnThaw"]
+    assert final["PyWriter"]["state"] == "VSS_WS_STABLE"
+    assert b.violations() == []
+
+
+def test_writer_whose_connection_closed_stops_answering(server):
+    # Rules 11 and 32: a writer whose client went away never answers; its limit (600 s) fires
+    # and the service marks it not responding. (Whether that happens at Identify or at
+    # PrepareForBackup the doc leaves open: "OnIdentify is answered from the registration".)
+    a, b = server.connect(), server.connect()
+    w = a.register_writer(RecordingWriter(), "PyWriter", components=[{"name": "db", "volumes": ["C:"]}])
+    b.hello()
+    a.close()
+    time.sleep(0.2)
+    bc, metadata, snaps = prepare(b)
+    st = status(bc)
+    assert w.events == []
+    assert b.now() >= 600_000_000
+    view = {i["name"]: i for i in b.list("writers")}
+    assert view["PyWriter"]["last_error"] == "VSS_E_WRITER_NOT_RESPONDING"
+    assert view["PyWriter"]["state"].startswith("VSS_WS_FAILED_AT_")
+    if "PyWriter" in st:
+        assert st["PyWriter"]["failure"] == "VSS_E_WRITER_NOT_RESPONDING"
+    assert st["SqlServerWriter"]["state"] == "VSS_WS_STABLE"
