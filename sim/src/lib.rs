@@ -90,6 +90,7 @@ pub mod record;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod situation;
 pub mod strategy;
 pub mod trace;

@@ -1,0 +1,3 @@
+//! `vss-sim serve`: the simulated machine driven from outside (docs/protocol.md).
+
+pub mod nbd;
