@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::mpsc;
 
 use model::volume::store::{block_content, image_term};
-use sim::serve::nbd::{self, NbdRequest};
+use sim::serve::nbd::{self, NbdAnswer, NbdQuery, NbdRequest};
 use sim::trace::Trace;
 use sim::world::World;
 
@@ -190,4 +190,40 @@ fn qemu_img_copies_a_shadow_copy_over_nbd_as_its_instant() {
         .expect("qemu-img runs");
     assert!(!out.status.success(), "no such export");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_world_thread_answers_waiting_requests_between_its_other_work() {
+    let scenario = vss_sim_tests::inline(SCENARIO);
+    let mut world = World::new(&scenario, 7, Trace::off());
+    let (requests, waiting) = mpsc::channel::<NbdRequest>();
+    assert_eq!(nbd::answer_waiting(&world, &waiting), 0, "nothing asked");
+    world.run();
+    let want = expected(&world).unwrap_or_else(|e| panic!("{e}"));
+    let (reply, answers) = mpsc::channel();
+    let read = |offset: u64, len: u32| NbdQuery::Read {
+        name: want.name.clone(),
+        offset,
+        len,
+    };
+    for q in [NbdQuery::List, read(4096 * 3 + 7, 70_000)] {
+        requests.send((q, reply.clone())).unwrap();
+    }
+    assert_eq!(nbd::answer_waiting(&world, &waiting), 2);
+    let NbdAnswer::List(exports) = answers.recv().unwrap() else {
+        panic!("a list")
+    };
+    assert_eq!(exports.len(), 1);
+    assert_eq!(exports[0].name, want.name);
+    assert_eq!((exports[0].size, exports[0].block_size), (64 << 20, 4096));
+    let from = 4096 * 3 + 7;
+    assert_eq!(
+        answers.recv().unwrap(),
+        NbdAnswer::Read(Ok(want.image[from..from + 70_000].to_vec())),
+        "a read across blocks, not aligned"
+    );
+    assert_eq!(
+        nbd::answer(&world, &read(64 << 20, 1)),
+        NbdAnswer::Read(Err(nbd::NBD_EINVAL))
+    );
 }

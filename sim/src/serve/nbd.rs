@@ -301,7 +301,14 @@ impl<S: Read + Write> Conn<S> {
         Ok(())
     }
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.s.write_all(bytes)?;
+        self.send_parts(&[bytes])
+    }
+    /// Sends `parts` one after the other, then flushes (a header and the data it precedes,
+    /// without copying the data behind the header).
+    fn send_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        for p in parts {
+            self.s.write_all(p)?;
+        }
         self.s.flush()
     }
     /// An option reply.
@@ -722,8 +729,10 @@ fn simple_reply(error: u32, cookie: u64) -> Vec<u8> {
     m
 }
 
+/// A structured reply chunk's header, the last of its reply, for a payload of `len` bytes.
 fn chunk_header(kind: u16, cookie: u64, len: usize) -> Vec<u8> {
-    let mut m = Vec::with_capacity(20 + len);
+    // Room for a data chunk's offset; the data itself is sent behind it.
+    let mut m = Vec::with_capacity(28);
     m.extend_from_slice(&STRUCTURED_REPLY_MAGIC.to_be_bytes());
     m.extend_from_slice(&REPLY_FLAG_DONE.to_be_bytes());
     m.extend_from_slice(&kind.to_be_bytes());
@@ -769,15 +778,16 @@ fn send_data<S: Read + Write>(
     r: &Request,
     data: &[u8],
 ) -> io::Result<()> {
-    if data.is_empty() || !session.structured {
-        // A structured reply's data chunk carries at least one byte.
-        send_done(c, session, r)?;
-        return c.send(data);
+    if !session.structured {
+        return c.send_parts(&[&simple_reply(0, r.cookie), data]);
     }
-    let mut m = chunk_header(REPLY_TYPE_OFFSET_DATA, r.cookie, 8 + data.len());
-    m.extend_from_slice(&r.offset.to_be_bytes());
-    m.extend_from_slice(data);
-    c.send(&m)
+    if data.is_empty() {
+        // A data chunk carries at least one byte.
+        return send_done(c, session, r);
+    }
+    let mut head = chunk_header(REPLY_TYPE_OFFSET_DATA, r.cookie, 8 + data.len());
+    head.extend_from_slice(&r.offset.to_be_bytes());
+    c.send_parts(&[&head, data])
 }
 
 fn send_status<S: Read + Write>(
