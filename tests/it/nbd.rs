@@ -37,8 +37,8 @@ struct Expected {
     image: Vec<u8>,
     /// Blocks whose live content differs from the shadow's, with the live content.
     changed: Vec<(usize, Vec<u8>)>,
-    /// Blocks written at the instant.
-    held: usize,
+    /// Whether each block was written at the instant.
+    written: Vec<bool>,
 }
 
 /// Runs the scenario to its end on a thread of its own, which then answers NBD requests until
@@ -105,7 +105,7 @@ fn expected(world: &World) -> Result<Expected, String> {
     Ok(Expected {
         name: nbd::export_name(s.device),
         block_size: bs,
-        held: seqs.iter().filter(|q| q.is_some()).count(),
+        written: seqs.iter().map(|q| q.is_some()).collect(),
         image,
         changed,
     })
@@ -153,6 +153,27 @@ fn qemu_img_copies_a_shadow_copy_over_nbd_as_its_instant() {
     assert_eq!(info["virtual-size"], want.image.len() as u64, "{info}");
     assert_eq!(want.image.len(), 64 << 20);
 
+    // Block status (`base:allocation`) as qemu reads it: data exactly where the shadow holds
+    // blocks, zero holes elsewhere.
+    let map = run(Command::new(qemu).args(["map", "--output=json", &url]));
+    let map: serde_json::Value = serde_json::from_slice(&map).expect("qemu-img's JSON");
+    let mut data = vec![false; want.written.len()];
+    let mut end = 0;
+    for e in map.as_array().expect("a list of extents") {
+        let (start, len) = (e["start"].as_u64().unwrap(), e["length"].as_u64().unwrap());
+        assert_eq!(start, end, "consecutive extents: {e}");
+        end = start + len;
+        assert_ne!(e["data"], e["zero"], "data, or a zero hole: {e}");
+        let bs = want.block_size as u64;
+        for b in start / bs..end.div_ceil(bs) {
+            data[b as usize] = e["data"] == true;
+        }
+    }
+    assert_eq!(end, want.image.len() as u64);
+    assert!(
+        data == want.written,
+        "qemu-img map's data extents are the written blocks"
+    );
     let copy = dir.join("shadow.img");
     run(Command::new(qemu)
         .args(["convert", "-O", "raw", &url])
@@ -168,7 +189,10 @@ fn qemu_img_copies_a_shadow_copy_over_nbd_as_its_instant() {
         assert!(g == w, "block {b} of the copy is not the shadow's instant");
     }
     // The workload wrote before the snapshot and after it: the copy is the instant, not now.
-    assert!(want.held > 0, "the shadow holds written blocks");
+    assert!(
+        want.written.contains(&true),
+        "the shadow holds written blocks"
+    );
     assert!(
         !want.changed.is_empty(),
         "the volume changed after the instant"
