@@ -213,6 +213,9 @@ fn qemu_img_copies_a_shadow_copy_over_nbd_as_its_instant() {
         .output()
         .expect("qemu-img runs");
     assert!(!out.status.success(), "no such export");
+    // Stopped, the listener takes its socket file away.
+    listener.stop().expect("the listener stops");
+    assert!(!socket.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -41,7 +41,10 @@
 //! sends panics the server.
 
 use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
+use std::thread::JoinHandle;
 
 mod exports;
 
@@ -145,10 +148,14 @@ const BASE_ALLOCATION_ID: u32 = 1;
 // The listener
 // -----------------------------------------------------------------------------------------
 
-/// A bound NBD listener; its acceptor thread runs until the process ends.
+/// A bound NBD listener: its acceptor thread serves connections until [`NbdListener::stop`]
+/// (or the process ends).
 #[derive(Debug)]
 pub struct NbdListener {
     address: String,
+    unix: bool,
+    stopping: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
 }
 
 impl NbdListener {
@@ -157,6 +164,32 @@ impl NbdListener {
     pub fn address(&self) -> &str {
         &self.address
     }
+
+    /// Stops accepting: when it returns the listening socket is closed (and a Unix socket's
+    /// file removed). Connections already open go on until their clients leave or the world
+    /// thread drops its receiver.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake the acceptor with a connection of our own; it sees the flag and ends.
+        let _ = self.connect();
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        if self.unix {
+            std::fs::remove_file(&self.address)?;
+        }
+        Ok(())
+    }
+
+    fn connect(&self) -> io::Result<()> {
+        if !self.unix {
+            return std::net::TcpStream::connect(&self.address).map(drop);
+        }
+        #[cfg(unix)]
+        return std::os::unix::net::UnixStream::connect(&self.address).map(drop);
+        #[cfg(not(unix))]
+        Ok(())
+    }
 }
 
 /// Listens on `addr` — a loopback `IP:PORT`, or else a Unix socket path (a stale socket file
@@ -164,6 +197,8 @@ impl NbdListener {
 /// through `world`. Fails when the address cannot be bound (or is a TCP address not on
 /// loopback, or a path on a system without Unix sockets).
 pub fn listen(addr: &str, world: Sender<NbdRequest>) -> io::Result<NbdListener> {
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&stopping);
     if let Ok(sa) = addr.parse::<std::net::SocketAddr>() {
         if !sa.ip().is_loopback() {
             return Err(io::Error::new(
@@ -173,19 +208,34 @@ pub fn listen(addr: &str, world: Sender<NbdRequest>) -> io::Result<NbdListener> 
         }
         let listener = std::net::TcpListener::bind(sa)?;
         let address = listener.local_addr()?.to_string();
-        spawn("nbd-accept", move || {
-            accept_loop(listener.incoming(), world, |s| {
+        let acceptor = spawn("nbd-accept", move || {
+            accept_loop(listener.incoming(), world, &stop, |s| {
                 // Small replies go out at once; a failure only costs speed.
                 let _ = s.set_nodelay(true);
             })
         })?;
-        return Ok(NbdListener { address });
+        return Ok(NbdListener {
+            address,
+            unix: false,
+            stopping,
+            acceptor: Some(acceptor),
+        });
     }
-    listen_unix(addr, world)
+    let acceptor = listen_unix(addr, world, stop)?;
+    Ok(NbdListener {
+        address: addr.to_string(),
+        unix: true,
+        stopping,
+        acceptor: Some(acceptor),
+    })
 }
 
 #[cfg(unix)]
-fn listen_unix(path: &str, world: Sender<NbdRequest>) -> io::Result<NbdListener> {
+fn listen_unix(
+    path: &str,
+    world: Sender<NbdRequest>,
+    stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
     use std::os::unix::fs::FileTypeExt;
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if meta.file_type().is_socket() {
@@ -194,15 +244,16 @@ fn listen_unix(path: &str, world: Sender<NbdRequest>) -> io::Result<NbdListener>
     }
     let listener = std::os::unix::net::UnixListener::bind(path)?;
     spawn("nbd-accept", move || {
-        accept_loop(listener.incoming(), world, |_| {})
-    })?;
-    Ok(NbdListener {
-        address: path.to_string(),
+        accept_loop(listener.incoming(), world, &stop, |_| {})
     })
 }
 
 #[cfg(not(unix))]
-fn listen_unix(path: &str, _world: Sender<NbdRequest>) -> io::Result<NbdListener> {
+fn listen_unix(
+    path: &str,
+    _world: Sender<NbdRequest>,
+    _stop: Arc<AtomicBool>,
+) -> io::Result<JoinHandle<()>> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         format!("{path}: no Unix sockets here; use 127.0.0.1:PORT"),
@@ -211,19 +262,20 @@ fn listen_unix(path: &str, _world: Sender<NbdRequest>) -> io::Result<NbdListener
 
 /// Starts a named thread. (Outside the simulated path: connections only read the world through
 /// the world thread's answers.)
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(f)
-        .map(drop)
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_string()).spawn(f)
 }
 
 fn accept_loop<S: Read + Write + Send + 'static>(
     incoming: impl Iterator<Item = io::Result<S>>,
     world: Sender<NbdRequest>,
+    stop: &AtomicBool,
     prepare: impl Fn(&S),
 ) {
     for conn in incoming {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
         let Ok(stream) = conn else {
             // Out of descriptors, say: let connections end before accepting again.
             pause_after_accept_error();
@@ -1435,5 +1487,9 @@ mod tests {
         let mut o = Out::new(&out);
         o.hello();
         assert_eq!(o.reply().1, REP_ERR_SHUTDOWN);
+        // Stopped, it accepts no more.
+        let address = l.address().to_string();
+        l.stop().unwrap();
+        assert!(std::net::TcpStream::connect(&address).is_err());
     }
 }
