@@ -17,6 +17,7 @@
 //! - `heal`: faults stop at `[run] heal_at` and the machine must settle after (rule 31);
 //! - `fuzz`: mutated catalog files never panic the parser and every refusal says where;
 //! - `malformed`: bad input exits 2 naming file, line and key;
+//! - `nbd`: `qemu-img` copies a shadow copy over NBD, and reads its instant block by block;
 //! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
 //! - `serve`: `vss-sim serve`'s protocol: a backup, determinism, a client killed at every
 //!   phase, bad input, client writers, injected faults, the real socket;
@@ -40,6 +41,8 @@ mod guest;
 mod guest_calls;
 mod heal;
 mod malformed;
+#[cfg(unix)]
+mod nbd;
 #[cfg(unix)]
 mod output;
 mod protocol;

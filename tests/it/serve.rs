@@ -592,3 +592,127 @@ fn the_socket_server_answers_lines_and_writes_its_trace() {
     assert!(!sock.exists(), "the socket file is removed at shutdown");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `vss-sim serve --nbd`: the binary serves a machine whose scripted requester leaves a
+/// client-accessible shadow copy; `qemu-img` copies the export, and the copy is what
+/// `read_blocks` says the shadow held at its instant, however long the volume goes on changing,
+/// and reading it moves no virtual time.
+#[test]
+fn serve_exports_each_shadow_copy_over_nbd_and_qemu_img_reads_its_instant() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let qemu = "qemu-img";
+    assert!(
+        Command::new(qemu)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "qemu-img is not installed: install Debian's qemu-utils (.ci/run does)"
+    );
+    let dir = std::env::temp_dir().join(format!("vss-serve-nbd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("m.toml");
+    std::fs::write(
+        &scenario,
+        "[[volume]]\nname = \"F:\"\nsize = \"32MiB\"\n\n[[workload]]\nname = \"smb\"\n\
+         volumes = [\"F:\"]\nrate = 2000\n\n[[requester]]\nname = \"previous-versions\"\n\
+         context = \"VSS_CTX_CLIENT_ACCESSIBLE\"\n",
+    )
+    .unwrap();
+    let (sock, nbd) = (dir.join("s.sock"), dir.join("n.sock"));
+    let mut child = Command::new(vss_sim_tests::vss_sim_bin())
+        .arg("serve")
+        .arg(&scenario)
+        .arg("--socket")
+        .arg(&sock)
+        .arg("--nbd")
+        .arg(&nbd)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    out.read_line(&mut banner).unwrap();
+    assert_eq!(banner.trim(), format!("listening on {}", sock.display()));
+    banner.clear();
+    out.read_line(&mut banner).unwrap();
+    assert_eq!(banner.trim(), format!("nbd on {}", nbd.display()));
+    let s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut n = 0;
+    let mut ask = |op: &str, args: Value| -> Value {
+        n += 1;
+        let mut m = json!({"v": 1, "id": n, "op": op});
+        for (k, v) in args.as_object().unwrap() {
+            m[k] = v.clone();
+        }
+        w.write_all(format!("{m}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ok"], true, "{op}: {v}");
+        v
+    };
+    // The scenario's own requester makes its backup while the world runs.
+    ask("run_until_idle", json!({}));
+    let shadows = ask("list", json!({"what": "shadows"}))["result"]["items"].clone();
+    let [shadow] = shadows.as_array().unwrap().as_slice() else {
+        panic!("one shadow copy: {shadows}");
+    };
+    let device = shadow["device"].as_str().unwrap().to_string();
+    let o = ask("create_backup_components", json!({}))["result"]["object"].clone();
+    let volume_bytes = 32u64 << 20;
+    let url = format!("nbd+unix:///{device}?socket={}", nbd.display());
+    let copy = |name: &str| {
+        let path = dir.join(name);
+        let st = Command::new(qemu)
+            .args(["convert", "-O", "raw", &url])
+            .arg(&path)
+            .status();
+        assert!(st.unwrap().success(), "qemu-img convert {url}");
+        std::fs::read(&path).unwrap()
+    };
+    let t0 = ask("now", json!({}))["now_us"].clone();
+    let image = copy("a.img");
+    assert_eq!(
+        ask("now", json!({}))["now_us"],
+        t0,
+        "NBD reads move no virtual time"
+    );
+    assert_eq!(image.len() as u64, volume_bytes);
+    let hello = ask("hello", json!({}));
+    let bs = hello["result"]["volumes"][0]["block_size"]
+        .as_u64()
+        .unwrap() as usize;
+    let read = ask(
+        "read_blocks",
+        json!({"object": o, "snapshot_id": shadow["snapshot_id"], "volume": "F:", "first": 0, "count": volume_bytes / bs as u64}),
+    );
+    let seqs = read["result"]["seqs"].as_array().unwrap().clone();
+    assert_eq!(seqs.len() * bs, image.len(), "one block size, {bs} bytes");
+    let mut written = 0;
+    for (b, seq) in seqs.iter().enumerate() {
+        let mut want = vec![0u8; bs];
+        if let Some(s) = seq.as_u64() {
+            model::volume::store::block_content(0, b as u64, s, &mut want);
+            written += 1;
+        }
+        assert!(
+            image[b * bs..(b + 1) * bs] == want[..],
+            "block {b} is the shadow's instant"
+        );
+    }
+    assert!(written > 0, "the shadow holds written blocks");
+    // The volume goes on changing; the shadow copy does not.
+    ask("advance", json!({"us": 2_000_000}));
+    assert!(
+        copy("b.img") == image,
+        "the export is the instant, whatever happens after"
+    );
+    let shut = ask("shutdown", json!({}));
+    assert!(shut["result"]["sha256"].as_str().is_some());
+    assert!(child.wait().unwrap().success());
+    assert!(!nbd.exists() && !sock.exists(), "both socket files removed");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -36,6 +36,41 @@ pub fn image_term(block: u64, seq: WriteSeq) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The SplitMix64 finaliser the block content is built from (docs/protocol.md, "Block content").
+#[inline]
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The bytes of block `block` of volume index `volume` as write `seq` left them, so any reader
+/// can check what it reads (docs/protocol.md, "Block content"): word `i` is
+/// `mix(key ^ i)` with `key = mix(mix(mix(volume) ^ block) ^ seq)`, little-endian, words in
+/// order. `out` is the block (its length the volume's block size, a multiple of 8; a shorter
+/// tail gets the leading bytes of the next word). A block never written reads as zeros, which
+/// is the caller's case: there is no `seq` for it.
+pub fn block_content(volume: u64, block: u64, seq: WriteSeq, out: &mut [u8]) {
+    block_content_at(volume, block, seq, 0, out);
+}
+
+/// Bytes `from .. from + out.len()` of the block [`block_content`] makes: a part of a block
+/// without the whole of it (a read not aligned to blocks).
+pub fn block_content_at(volume: u64, block: u64, seq: WriteSeq, from: u64, out: &mut [u8]) {
+    let key = mix(mix(mix(volume) ^ block) ^ seq);
+    let mut pos = from;
+    let mut done = 0;
+    while done < out.len() {
+        let word = mix(key ^ (pos / 8)).to_le_bytes();
+        let skip = (pos % 8) as usize;
+        let n = (8 - skip).min(out.len() - done);
+        out[done..done + n].copy_from_slice(&word[skip..skip + n]);
+        done += n;
+        pos += n as u64;
+    }
+}
+
 /// How a provider keeps a shadow copy's image (Microsoft, "Shadow copy creation for providers":
 /// complete copy, copy-on-write, redirect-on-write).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +239,8 @@ pub struct ShadowInfo {
 pub enum ReadError {
     /// The shadow does not exist (never, or deleted under the reader: rule 17).
     NotFound,
+    /// The block range reaches past the end of the shadow's volume.
+    OutOfRange,
 }
 
 /// One block range of a shadow, read.
@@ -642,32 +679,23 @@ impl ShadowStore {
     /// Reads `blocks` of shadow `id`, whatever its copy method.
     pub fn read(&self, id: SnapshotId, blocks: &[u64]) -> Result<RangeRead, ReadError> {
         let img = self.live_image(id).ok_or(ReadError::NotFound)?;
-        let vol = &self.disks[img.volume.idx()].vol;
         let mut out = RangeRead {
             digest: 0,
             held_blocks: 0,
         };
-        let mut take = |b: u64, seq: Option<WriteSeq>| {
+        self.each_block(img, blocks, |b, seq| {
             if let Some(s) = seq {
                 out.digest = out.digest.wrapping_add(image_term(b, s));
                 out.held_blocks += 1;
             }
-        };
-        match img.method {
-            CopyMethod::CopyOnWrite => vol.read_shadow_blocks(img.key, blocks, &mut take),
-            CopyMethod::RedirectOnWrite => vol.read_redirect_blocks(img.key, blocks, &mut take),
-            CopyMethod::SplitMirror => {
-                let plex = img.plex.as_ref().expect("a split mirror keeps its plex");
-                for &b in blocks {
-                    take(b, plex.get(b));
-                }
-            }
-        }
+        });
         Ok(out)
     }
 
-    /// Each block's write sequence at shadow `id`'s instant, `count` blocks from `first`
-    /// (`None`: never written by then).
+    /// Each block's write sequence at shadow `id`'s instant, for blocks `first .. first + count`
+    /// (`None`: never written before the instant, reads as zeros), whatever its copy method:
+    /// the blocks [`Self::read`] sums. The caller bounds `count` (the vector has one entry per
+    /// block); a range past the end of the volume is [`ReadError::OutOfRange`].
     pub fn block_seqs(
         &self,
         id: SnapshotId,
@@ -675,25 +703,30 @@ impl ShadowStore {
         count: u64,
     ) -> Result<Vec<Option<WriteSeq>>, ReadError> {
         let img = self.live_image(id).ok_or(ReadError::NotFound)?;
+        let n_blocks = self.disks[img.volume.idx()].vol.n_blocks();
+        let end = first
+            .checked_add(count)
+            .filter(|&end| end <= n_blocks)
+            .ok_or(ReadError::OutOfRange)?;
+        let blocks: Vec<u64> = (first..end).collect();
+        let mut out = Vec::with_capacity(blocks.len());
+        self.each_block(img, &blocks, |_, seq| out.push(seq));
+        Ok(out)
+    }
+
+    /// Hands `f` each of `blocks` with its sequence in `img`, by the image's copy method.
+    fn each_block(&self, img: &Image, blocks: &[u64], mut f: impl FnMut(u64, Option<WriteSeq>)) {
         let vol = &self.disks[img.volume.idx()].vol;
-        let blocks: Vec<u64> = (first..first.saturating_add(count)).collect();
-        let mut out = vec![None; blocks.len()];
-        let mut take = |b: u64, seq: Option<WriteSeq>| {
-            if let Some(slot) = out.get_mut((b - first) as usize) {
-                *slot = seq;
-            }
-        };
         match img.method {
-            CopyMethod::CopyOnWrite => vol.read_shadow_blocks(img.key, &blocks, &mut take),
-            CopyMethod::RedirectOnWrite => vol.read_redirect_blocks(img.key, &blocks, &mut take),
+            CopyMethod::CopyOnWrite => vol.read_shadow_blocks(img.key, blocks, &mut f),
+            CopyMethod::RedirectOnWrite => vol.read_redirect_blocks(img.key, blocks, &mut f),
             CopyMethod::SplitMirror => {
                 let plex = img.plex.as_ref().expect("a split mirror keeps its plex");
-                for &b in &blocks {
-                    take(b, plex.get(b));
+                for &b in blocks {
+                    f(b, plex.get(b));
                 }
             }
         }
-        Ok(out)
     }
 
     /// Every live shadow with whether it still reads back the image of its instant, in creation
@@ -1257,6 +1290,81 @@ mod tests {
         let asked = asked.into_inner();
         assert!(!asked.is_empty());
         assert!(asked.iter().all(|&size| size == 1000 * 4096), "{asked:?}");
+    }
+
+    #[test]
+    fn block_seqs_are_the_blocks_read_sums_for_every_copy_method() {
+        for kind in [
+            ProviderType::System,
+            ProviderType::Software,
+            ProviderType::Hardware,
+        ] {
+            let mut s = store();
+            let mut notes = Vec::new();
+            for b in [1, 3, 4, 9, 3] {
+                s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+            }
+            s.provider_called(kind, ProviderCall::EndPrepareSnapshots, &[C]);
+            s.create(Guid(1), Guid(2), C, kind);
+            // Later writes: rewritten blocks and blocks first written after the instant.
+            for b in [3, 4, 5, 1000] {
+                s.write(Instant::ZERO, C, b, Duration::ZERO, &mut notes);
+            }
+            let seqs = s.block_seqs(Guid(1), 0, 1024).unwrap();
+            assert_eq!(seqs.len(), 1024);
+            let (mut digest, mut held) = (0u64, 0);
+            for (b, seq) in (0..).zip(&seqs) {
+                if let Some(q) = *seq {
+                    digest = digest.wrapping_add(image_term(b, q));
+                    held += 1;
+                }
+            }
+            let read = s.read(Guid(1), &(0..1024).collect::<Vec<_>>()).unwrap();
+            assert_eq!((digest, held), (read.digest, read.held_blocks), "{kind:?}");
+            assert_eq!(Some(digest), s.expected_digest(Guid(1)), "{kind:?}");
+            // Block 3 holds its second write (seq 5), block 5 was first written later.
+            assert_eq!(&seqs[..6], &[None, Some(1), None, Some(5), Some(3), None]);
+            assert_eq!(seqs[1000], None, "{kind:?}");
+            assert_eq!(s.block_seqs(Guid(1), 3, 2).unwrap(), [Some(5), Some(3)]);
+            assert_eq!(s.block_seqs(Guid(1), 1024, 0).unwrap(), []);
+            for (first, count) in [(1020, 5), (1025, 0), (u64::MAX, 2)] {
+                assert_eq!(
+                    s.block_seqs(Guid(1), first, count),
+                    Err(ReadError::OutOfRange)
+                );
+            }
+            assert_eq!(s.block_seqs(Guid(9), 0, 1), Err(ReadError::NotFound));
+        }
+    }
+
+    #[test]
+    fn block_content_is_the_documented_function() {
+        // Computed independently from docs/protocol.md "Block content" (Python, 64-bit masks):
+        // volume 1, block 2, sequence 3, four words.
+        let mut out = [0u8; 32];
+        block_content(1, 2, 3, &mut out);
+        let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "a788ce9d808d58127dd2b7b649037fa69558e674faac0fa60f6fa6d04d362146"
+        );
+        let mut first = [0u8; 8];
+        block_content(0, 0, 1, &mut first);
+        assert_eq!(u64::from_le_bytes(first), 0xd9ee_f7f0_73d3_7c42);
+        // Any part of a block, at any offset, is the same bytes as the whole block's.
+        for from in 0..32 {
+            for len in 0..=(32 - from) {
+                let mut part = vec![0xAAu8; len];
+                block_content_at(1, 2, 3, from as u64, &mut part);
+                assert_eq!(part, out[from..from + len], "{from} {len}");
+            }
+        }
+        // Another sequence, block or volume changes the content.
+        for (v, b, q) in [(1, 2, 4), (1, 3, 3), (2, 2, 3)] {
+            let mut other = [0u8; 32];
+            block_content(v, b, q, &mut other);
+            assert_ne!(other, out);
+        }
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! thread per connection handing lines to the one thread that owns the world, in arrival
 //! order. Outside the simulated path: the threads and sockets never reach the world except as
 //! lines in the order they arrived, so a session is deterministic given its requests.
+//! [`nbd`] exports every shadow copy over NBD, read from the same thread, no time moving.
 
 mod args;
+pub mod nbd;
 mod net;
 mod ops;
 mod service;

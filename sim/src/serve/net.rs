@@ -8,6 +8,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
+use super::nbd::{NbdAnswer, NbdQuery, NbdRequest};
 use super::service::{ConnId, MAX_LINE, Service};
 
 /// Where to listen.
@@ -102,6 +103,7 @@ enum Msg {
     Line(ConnId, String),
     TooLarge(ConnId),
     Closed(ConnId),
+    Nbd(NbdRequest),
 }
 
 /// Serves `cfg` until a `shutdown` request: binds, then calls `ready` with the NBD address and
@@ -114,15 +116,35 @@ pub fn serve(cfg: Config, ready: impl FnOnce(Option<&str>, &str)) -> Result<Stri
         trace_out,
         nbd,
     } = cfg;
-    if nbd.is_some() {
-        return Err("--nbd: the NBD export is not in this build yet".into());
-    }
-    let nbd_shown: Option<String> = None;
+    let (tx, rx) = channel::<Msg>();
+    let nbd_listener = match &nbd {
+        None => None,
+        Some(addr) => {
+            let addr = match addr {
+                Listen::Unix(p) => p.display().to_string(),
+                Listen::Tcp(a) => a.clone(),
+            };
+            let (ntx, nrx) = channel::<NbdRequest>();
+            let l = super::nbd::listen(&addr, ntx)
+                .map_err(|e| format!("--nbd {addr}: cannot listen there: {e}"))?;
+            // NBD reads join the world's thread's one queue: answered between requests, in
+            // arrival order, never moving virtual time.
+            let tx = tx.clone();
+            spawn(move || {
+                for req in nrx {
+                    if tx.send(Msg::Nbd(req)).is_err() {
+                        return;
+                    }
+                }
+            });
+            Some(l)
+        }
+    };
+    let nbd_shown = nbd_listener.as_ref().map(|l| l.address().to_string());
     let trace_target = match &trace_out {
         Some(p) => Some(crate::out::target(p, None)?),
         None => None,
     };
-    let (tx, rx) = channel::<Msg>();
     let (shown, unix_path) = match &listen {
         Listen::Unix(path) => {
             remove_stale(path)?;
@@ -158,6 +180,9 @@ pub fn serve(cfg: Config, ready: impl FnOnce(Option<&str>, &str)) -> Result<Stri
     };
     ready(nbd_shown.as_deref(), &shown);
     let digest = run_world(&mut service, &tx, &rx);
+    if let Some(l) = nbd_listener {
+        let _ = l.stop();
+    }
     if let Some(p) = unix_path {
         let _ = std::fs::remove_file(p);
     }
@@ -203,6 +228,10 @@ fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> Str
                 writers.remove(&conn);
                 service.disconnect(conn);
             }
+            Msg::Nbd((q, reply)) => {
+                // A reader that went away meanwhile no longer wants its answer.
+                let _ = reply.send(nbd_answer(service, &q));
+            }
         }
         loop {
             let out = service.take_output();
@@ -237,6 +266,20 @@ fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> Str
         .trace()
         .map(|(d, _, _)| d.to_string())
         .unwrap_or_default()
+}
+
+/// An NBD question answered from the world as it stands; before the service has started there
+/// is no shadow copy to export.
+fn nbd_answer(service: &Service, q: &NbdQuery) -> NbdAnswer {
+    match service.world() {
+        Some(w) => super::nbd::answer(w, q),
+        None => match q {
+            NbdQuery::List => NbdAnswer::List(Vec::new()),
+            NbdQuery::Info { .. } => NbdAnswer::Info(None),
+            NbdQuery::Read { .. } => NbdAnswer::Read(Err(super::nbd::NBD_EIO)),
+            NbdQuery::Status { .. } => NbdAnswer::Status(Err(super::nbd::NBD_EIO)),
+        },
+    }
 }
 
 /// A connection's reader: each line to the world's thread; a line over [`MAX_LINE`] is

@@ -77,7 +77,11 @@ pub(crate) fn hello(s: &Service) -> Value {
         "scenario": s.scenario.name,
         "started": s.world().is_some(),
         "clients": s.n_slots,
-        "volumes": m.volumes.iter().map(|v| json!({"name": v.name, "bytes": v.bytes})).collect::<Vec<_>>(),
+        "volumes": m.volumes.iter().zip(&s.scenario.volumes).map(|(v, spec)| json!({
+            "name": v.name,
+            "bytes": v.bytes,
+            "block_size": spec.block_size,
+        })).collect::<Vec<_>>(),
         "writers": m.writers.iter().map(|w| json!({
             "name": w.name,
             "instance_id": w.instance_id.to_string(),

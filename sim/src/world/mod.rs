@@ -200,6 +200,10 @@ impl World {
     pub fn requester_name(&self, r: usize) -> String {
         self.rec.requester_name(r)
     }
+    /// The shadow store: every volume and shadow copy, read-only (what the NBD exports read).
+    pub fn store(&self) -> &ShadowStore {
+        &self.store
+    }
     /// Live shadow copies, in creation order, as an administrator lists them.
     pub fn shadow_views(&self) -> Vec<ShadowInfo> {
         self.store.live_shadows().collect()

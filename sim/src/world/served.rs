@@ -8,7 +8,6 @@ use std::rc::Rc;
 use model::ids::{ProviderId, RequesterId, WriterId};
 use model::provider::ProviderFault;
 use model::time::Instant;
-use model::volume::store::ShadowStore;
 use model::writer::WriterFault;
 
 use super::{EndReason, Payload, World};
@@ -139,10 +138,5 @@ impl World {
     /// Writes held by flush-and-hold right now (none once every hold is over, rule 14).
     pub fn held_writes_now(&self) -> u64 {
         self.store.held_now()
-    }
-
-    /// The shadow store (the emulator's block reads and NBD exports read it; nothing moves).
-    pub(crate) fn store(&self) -> &ShadowStore {
-        &self.store
     }
 }
