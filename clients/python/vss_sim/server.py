@@ -172,7 +172,7 @@ def serve(scenario=None, seed=None, trace_out=None, clients=None, nbd=None, *, b
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=workdir)
     server = None
     try:
-        address, nbd_address = _wait_listening(proc, out_path, err_path, start_timeout)
+        address, nbd_address = _wait_listening(proc, out_path, err_path, start_timeout, nbd is not None)
         server = Server(proc, address, nbd_address, workdir, err_path)
         yield server
     finally:
@@ -192,13 +192,15 @@ def _read(path):
         return ""
 
 
-def _wait_listening(proc, out_path, err_path, timeout):
+def _wait_listening(proc, out_path, err_path, timeout, want_nbd=False):
+    # `listening on ADDR`, then (with --nbd) `nbd on ADDR`, each on its own line; the doc
+    # does not say whether the NBD address shares the line, so either is accepted.
     deadline = time.monotonic() + timeout
     while True:
         text = _read(out_path)
         m = re.search(r"listening on (\S+?),?(?:\s|$)", text)
-        if m and ("\n" in text[m.start():]):
-            n = re.search(r"nbd on (\S+?),?(?:\s|$)", text)
+        n = re.search(r"nbd on (\S+?),?(?:[ \t]|\n)", text)
+        if m and ("\n" in text[m.start():]) and (n or not want_nbd):
             return m.group(1), (n.group(1) if n else None)
         code = proc.poll()
         if code is not None:
