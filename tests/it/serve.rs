@@ -716,3 +716,63 @@ fn serve_exports_each_shadow_copy_over_nbd_and_qemu_img_reads_its_instant() {
     assert!(!nbd.exists() && !sock.exists(), "both socket files removed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two backup products on one machine: while the first builds and takes its snapshot set, the
+/// second's `StartSnapshotSet` is refused as VSS refuses it (one set at a time, rule 20); once
+/// the first's creation is over the second goes through.
+#[test]
+fn two_clients_colliding_get_one_creation_at_a_time() {
+    let mut c = Client::new(default_machine(), 9);
+    let (a, b) = (c.svc.connect(), c.svc.connect());
+    let mut objs = Vec::new();
+    for conn in [a, b] {
+        let o = c.ok(conn, "create_backup_components", json!({}))["object"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        c.ok(conn, "initialize_for_backup", json!({ "object": o }));
+        c.ok(
+            conn,
+            "set_backup_state",
+            json!({"object": o, "select_components": false}),
+        );
+        c.run_async(conn, "gather_writer_metadata", &o);
+        objs.push(o);
+    }
+    assert_ne!(objs[0], objs[1], "each connection its own object");
+    let (oa, ob) = (objs[0].clone(), objs[1].clone());
+    c.ok(a, "start_snapshot_set", json!({ "object": oa }));
+    c.ok(
+        a,
+        "add_to_snapshot_set",
+        json!({"object": oa, "volume": "C:"}),
+    );
+    c.run_async(a, "prepare_for_backup", &oa);
+    let r = c.req(b, "start_snapshot_set", json!({ "object": ob }));
+    assert_eq!(
+        r["error"]["hresult"], "VSS_E_SNAPSHOT_SET_IN_PROGRESS",
+        "{r}"
+    );
+    assert_eq!(
+        c.run_async(a, "do_snapshot_set", &oa),
+        "VSS_S_ASYNC_FINISHED"
+    );
+    c.ok(b, "start_snapshot_set", json!({ "object": ob }));
+    c.ok(
+        b,
+        "add_to_snapshot_set",
+        json!({"object": ob, "volume": "D:"}),
+    );
+    c.run_async(b, "prepare_for_backup", &ob);
+    assert_eq!(
+        c.run_async(b, "do_snapshot_set", &ob),
+        "VSS_S_ASYNC_FINISHED"
+    );
+    assert_eq!(
+        c.ok(b, "list", json!({"what": "shadows"}))["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
