@@ -243,14 +243,22 @@ class EventRecorder(vss_sim.CVssWriter):
     OnPrepareBackup = OnPrepareSnapshot = OnFreeze = OnThaw = OnPostSnapshot = _keep
 
 
-@pytest.mark.xfail(strict=True, reason="the server sends volumes and components only with OnPrepareSnapshot; "
-                   "docs/protocol.md's writer_event example is an OnFreeze that carries them")
-def test_freeze_event_names_its_volumes_and_components(conn):
-    w = conn.register_writer(EventRecorder(), "PyWriter", components=[{"name": "db", "volumes": ["C:"]}])
+def test_events_carry_the_set_with_prepare_snapshot(conn):
+    # The doc: volumes and components come with OnPrepareSnapshot, empty lists otherwise;
+    # GetCurrentVolumeArray keeps answering with the set's volumes for the later events.
+    class Keeper(EventRecorder):
+        def OnFreeze(self):
+            self.freeze_volumes = self.GetCurrentVolumeArray()
+            return self._keep()
+
+    w = conn.register_writer(Keeper(), "PyWriter", components=[{"name": "db", "volumes": ["C:"]}])
     full_backup(conn)
-    vols, comps = w.seen["OnFreeze"]
-    assert "C:" in {v.rstrip("\\") for v in vols}
+    vols, comps = w.seen["OnPrepareSnapshot"]
+    assert {v.rstrip("\\") for v in vols} == {"C:", "D:", "E:"}
     assert comps == ["db"]
+    for name in ("OnPrepareBackup", "OnFreeze", "OnThaw", "OnPostSnapshot"):
+        assert w.seen[name] == ([], []), name
+    assert w.freeze_volumes == vols
 
 
 def test_writer_on_another_connection_is_served(server):

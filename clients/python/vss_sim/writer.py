@@ -114,6 +114,8 @@ class CVssWriter:
         self.current_event = None
         self.events = []
         self._failure = None
+        self._set_volumes = []
+        self._set_components = []
 
     # -- the VSS-side helpers -------------------------------------------------------------
 
@@ -122,12 +124,20 @@ class CVssWriter:
         self._failure = hr
 
     def GetCurrentVolumeArray(self):
-        """The volumes of the current event's snapshot set."""
-        return list(self.current_event.volumes) if self.current_event else []
+        """The volumes of the snapshot set being made.
+
+        The server sends them with ``OnPrepareSnapshot`` only (empty lists with the other
+        events); as in VSS, they stay available for the later events of the creation
+        (``OnFreeze``, ``OnThaw``, ``OnPostSnapshot``, ...)."""
+        return list(self._set_volumes)
 
     def GetCurrentVolumeCount(self):
         """How many volumes :meth:`GetCurrentVolumeArray` holds."""
         return len(self.GetCurrentVolumeArray())
+
+    def GetCurrentComponents(self):
+        """The writer's components selected in the set being made (from ``OnPrepareSnapshot``)."""
+        return list(self._set_components)
 
     # -- handlers (defaults: succeed at once) --------------------------------------------
 
@@ -181,6 +191,9 @@ class CVssWriter:
         """Run the handler of ``event``; return (Answer, exception or None)."""
         self.current_event = event
         self._failure = None
+        if event.name == "OnPrepareSnapshot" or event.volumes:
+            self._set_volumes = list(event.volumes)
+            self._set_components = list(event.components)
         self.events.append(event.name)
         handler = getattr(self, event.name, None) if event.name in EVENT_NAMES else None
         exc = None
