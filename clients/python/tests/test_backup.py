@@ -291,3 +291,24 @@ def test_writer_whose_connection_closed_stops_answering(server):
     if "PyWriter" in st:
         assert st["PyWriter"]["failure"] == "VSS_E_WRITER_NOT_RESPONDING"
     assert st["SqlServerWriter"]["state"] == "VSS_WS_STABLE"
+
+
+def test_client_gone_mid_hold(server):
+    # The system provider's commit (inside the flush-and-hold) takes 5 s once; the requester
+    # dies 2 s into DoSnapshotSet, with writes held. Rule 27: the creation is aborted, the held
+    # writes are released in order, the frozen writers get Abort, and the lock is free.
+    a, b = server.connect(), server.connect()
+    b.inject({"provider": "system", "call": "CommitSnapshots", "delay": "5s", "times": 1})
+    bc, metadata, snaps = prepare(a)
+    op = bc.DoSnapshotSet()
+    assert op.Wait(timeout_us=2_000_000) == "VSS_S_ASYNC_PENDING"
+    assert op.QueryStatus() == "VSS_S_ASYNC_PENDING"
+    a.close()
+    time.sleep(0.3)
+    assert _wait_gone(b, set(snaps.values())) == []
+    b.run_until_idle()
+    assert b.violations() == []
+    view = {i["name"]: i for i in b.list("writers")}
+    assert view["SqlServerWriter"]["state"] != "VSS_WS_WAITING_FOR_THAW"
+    _second_backup_succeeds(b)
+    assert b.violations() == []
