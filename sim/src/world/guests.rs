@@ -14,8 +14,20 @@ impl World {
     /// Hands requesters `reqs` and writers `writers` (indices) to guest code on `host`; the
     /// code itself is spawned on the host by the caller.
     pub(crate) fn host_guests(&mut self, host: Host, reqs: &[usize], writers: &[usize]) {
+        self.attach_mail(host.mail.clone(), reqs, writers);
+        self.guest = Some(Box::new(host));
+    }
+
+    /// Code outside the model runs requesters `reqs` and writers `writers` (indices), reached
+    /// through `mail`: each gets its box, and the requesters no model logic.
+    pub(super) fn attach_mail(
+        &mut self,
+        mail: std::rc::Rc<std::cell::RefCell<crate::guest::Mailbox>>,
+        reqs: &[usize],
+        writers: &[usize],
+    ) {
         {
-            let mut m = host.mail.borrow_mut();
+            let mut m = mail.borrow_mut();
             m.reqs = (0..self.reqs.len()).map(|_| None).collect();
             m.writers = (0..self.writers.len()).map(|_| None).collect();
             for &r in reqs {
@@ -28,8 +40,7 @@ impl World {
         for &r in reqs {
             self.reqs[r].guest = Some(None);
         }
-        self.mail = Some(host.mail.clone());
-        self.guest = Some(Box::new(host));
+        self.mail = Some(mail);
     }
 
     /// Why guest code could not go on, if the run stopped for that. Such a run ends with

@@ -12,7 +12,7 @@ use model::writer::WriterFault;
 
 use super::{EndReason, Payload, World};
 use crate::guest::Mailbox;
-use crate::guest::mailbox::{Out, ReqBox, WriterBox};
+use crate::guest::mailbox::Out;
 
 /// What one step of a served world did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,21 +34,7 @@ impl World {
         writers: &[usize],
     ) -> Rc<RefCell<Mailbox>> {
         let mail = Rc::new(RefCell::new(Mailbox::default()));
-        {
-            let mut m = mail.borrow_mut();
-            m.reqs = (0..self.reqs.len()).map(|_| None).collect();
-            m.writers = (0..self.writers.len()).map(|_| None).collect();
-            for &r in reqs {
-                m.reqs[r] = Some(ReqBox::default());
-            }
-            for &w in writers {
-                m.writers[w] = Some(WriterBox::default());
-            }
-        }
-        for &r in reqs {
-            self.reqs[r].guest = Some(None);
-        }
-        self.mail = Some(mail.clone());
+        self.attach_mail(mail.clone(), reqs, writers);
         self.served = true;
         mail
     }
