@@ -312,3 +312,13 @@ def test_client_gone_mid_hold(server):
     assert view["SqlServerWriter"]["state"] != "VSS_WS_WAITING_FOR_THAW"
     _second_backup_succeeds(b)
     assert b.violations() == []
+
+
+def test_python_writer_takes_over_a_scenario_writer(conn):
+    # Without components, the scenario writer's (sales on D: and E:) are kept.
+    w = conn.register_writer(RecordingWriter(), "SqlServerWriter")
+    bc, metadata, snaps, mid, final = full_backup(conn)
+    sql = [m for m in metadata if m["name"] == "SqlServerWriter"]
+    assert len(sql) == 1 and [c["name"] for c in sql[0]["components"]] == ["sales"]
+    assert "OnFreeze" in w.events
+    assert final["SqlServerWriter"]["state"] == "VSS_WS_STABLE"

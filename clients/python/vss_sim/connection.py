@@ -314,18 +314,20 @@ class Connection:
 
     # -- writers -----------------------------------------------------------------------------
 
-    def register_writer(self, writer, name, components, usage=None, level=None, timeout_freeze_us=None):
+    def register_writer(self, writer, name, components=None, usage=None, level=None, timeout_freeze_us=None):
         """Subscribe ``writer`` (a :class:`~vss_sim.CVssWriter`) as writer ``name``.
 
         ``components`` is a list of ``{"name", "volumes", "logical_path"?}`` dicts (or
-        ``(name, volumes)`` pairs). Accepted only before the world moves; it takes over a
+        ``(name, volumes)`` pairs); ``None`` over a scenario writer keeps the scenario's
+        components. Accepted only until the service starts (the first request of any
+        connection other than ``hello``, ``now`` and ``register_writer``); it takes over a
         scenario writer of the same name or adds one. Returns ``writer``, with ``name``,
         ``instance_id``, ``class_id`` and ``connection`` set.
         """
         if not isinstance(writer, CVssWriter):
             raise TypeError("writer must be a CVssWriter")
-        comps = []
-        for c in components:
+        comps = None if components is None else []
+        for c in components or ():
             if isinstance(c, dict):
                 comps.append(dict(c))
             else:
