@@ -113,6 +113,12 @@ def test_hresults_match_the_rust_source():
     assert [(n, int(c.replace("_", ""), 16)) for _, c, n in rows] == [(n, c) for n, c, _ in vss_sim.hresults.HRESULTS]
 
 
+def test_schema_hresults_match_the_rust_source(schema):
+    names = [n for n, _, _ in vss_sim.hresults.HRESULTS]
+    assert schema["$defs"]["hresult"]["enum"] == names
+    assert schema["$defs"]["failure_hresult"]["enum"] == [n for n in names if not vss_sim.is_success(n)]
+
+
 def test_error_classes():
     assert vss_sim.error_class("VSS_E_BAD_STATE") is vss_sim.VssBadState
     for name in ("VSS_E_BAD_STATE", "VSS_E_OBJECT_NOT_FOUND", "VSS_E_SNAPSHOT_SET_IN_PROGRESS",
