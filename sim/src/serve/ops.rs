@@ -241,36 +241,36 @@ pub(crate) fn dispatch(
         "add_component" | "set_backup_succeeded" => {
             let r = object(s, conn, a)?;
             let m = machine(s);
-            let w = writer_named(&m, a.str("writer")?, "writer")?;
+            let wname = a.str("writer")?;
             let cname = a.str("component")?;
-            let idx = m.writers[w.idx()]
-                .components
-                .iter()
-                .position(|c| c.name == cname);
-            let component = idx.map(|i| ComponentRef {
-                writer: w,
-                idx: u16::try_from(i).unwrap_or(u16::MAX),
-            });
-            let c = if op == "add_component" {
-                ApiCall::AddComponent(component)
+            let succeeded = if op == "set_backup_succeeded" {
+                Some(a.bool("succeeded")?)
             } else {
-                let succeeded = a.bool("succeeded")?;
-                let component = component.ok_or_else(|| {
-                    Refusal::field(
-                        "component",
-                        format!(
-                            "writer {:?} has no component {cname:?}; it has {}",
-                            m.writers[w.idx()].name,
-                            names(m.writers[w.idx()].components.iter().map(|c| &c.name))
-                        ),
-                    )
-                })?;
-                ApiCall::SetBackupSucceeded {
-                    component,
-                    succeeded,
-                }
+                None
             };
             a.finish()?;
+            // A writer or component the machine does not have is the service's to refuse,
+            // as VSS does (`VSS_E_OBJECT_NOT_FOUND`).
+            let component = m.writers.iter().enumerate().find_map(|(w, info)| {
+                let i = info.components.iter().position(|c| c.name == cname)?;
+                (info.name == wname).then(|| ComponentRef {
+                    writer: WriterId::from_index(w),
+                    idx: u16::try_from(i).unwrap_or(u16::MAX),
+                })
+            });
+            let c = match (succeeded, component) {
+                (None, component) => ApiCall::AddComponent(component),
+                (Some(succeeded), Some(component)) => ApiCall::SetBackupSucceeded {
+                    component,
+                    succeeded,
+                },
+                (Some(_), None) => {
+                    return Err(Refusal::hresult(
+                        "SetBackupSucceeded",
+                        Hresult::ObjectNotFound,
+                    ));
+                }
+            };
             start_call(s, conn, id, r, c, Post::Plain)
         }
         "add_to_snapshot_set" | "is_volume_supported" => {

@@ -135,10 +135,17 @@ pub(crate) fn answer(s: &mut Service, conn: ConnId, a: &mut Args<'_>) -> Result<
         Some(n) => Hresult::from_name(n)
             .ok_or_else(|| Refusal::field("result", format!("{n:?} is not an HRESULT name")))?,
     };
-    let after = a.opt_u64("after_us")?.unwrap_or(0);
+    let after_us = a.opt_u64("after_us")?;
     let hang = a.bool_or("hang", false)?;
     let app = a.opt_str("application")?;
     a.finish()?;
+    if hang && after_us.is_some() {
+        return Err(Refusal::field(
+            "hang",
+            "answer: a handler either takes after_us or hangs (hang: true); give one",
+        ));
+    }
+    let after = after_us.unwrap_or(0);
     let frozen = match app {
         None => None,
         Some("freeze") => Some(true),
