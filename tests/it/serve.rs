@@ -716,3 +716,41 @@ fn serve_exports_each_shadow_copy_over_nbd_and_qemu_img_reads_its_instant() {
     assert!(!nbd.exists() && !sock.exists(), "both socket files removed");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A request for more virtual time than an hour is refused: a busy world takes wall time for
+/// every virtual second, and `u64::MAX` microseconds would hold the server for ever.
+#[test]
+fn a_huge_time_request_is_refused_naming_its_field_not_run_for_ever() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    for (op, field) in [("advance", "us"), ("run_until_idle", "max_us")] {
+        let r = c.req(conn, op, json!({ field: u64::MAX }));
+        assert_eq!(kind(&r), "bad_request", "{r}");
+        assert_eq!(r["error"]["field"], field, "{r}");
+    }
+    let o = c.ok(conn, "create_backup_components", json!({}))["object"].clone();
+    c.ok(conn, "initialize_for_backup", json!({ "object": o }));
+    let a = c.ok(conn, "gather_writer_metadata", json!({ "object": o }))["async"].clone();
+    let r = c.req(
+        conn,
+        "wait",
+        json!({"async": a, "timeout_us": 3_600_000_001u64}),
+    );
+    assert_eq!(r["error"]["field"], "timeout_us", "{r}");
+    // An hour is still taken.
+    let r = c.ok(conn, "advance", json!({"us": 1_000}));
+    assert!(r["now_us"].as_u64().is_some());
+}
+
+/// Requests after a shutdown get an `ended` reply rather than silence.
+#[test]
+fn requests_after_shutdown_are_refused_not_dropped() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    c.ok(conn, "shutdown", json!({}));
+    let r = c.req(conn, "hello", json!({}));
+    assert_eq!(kind(&r), "ended", "{r}");
+    let other = c.svc.connect();
+    let r = c.req(other, "advance", json!({"us": 5}));
+    assert_eq!(kind(&r), "ended", "{r}");
+}
