@@ -754,3 +754,30 @@ fn requests_after_shutdown_are_refused_not_dropped() {
     let r = c.req(other, "advance", json!({"us": 5}));
     assert_eq!(kind(&r), "ended", "{r}");
 }
+
+/// A connection whose requester process was made to go away starts over as a new process:
+/// its next object is a live one in the next slot, not one whose every call is refused.
+#[test]
+fn after_an_injected_go_away_a_new_object_works() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    let o = c.ok(conn, "create_backup_components", json!({}))["object"].clone();
+    c.ok(conn, "initialize_for_backup", json!({ "object": o }));
+    let a = c.ok(conn, "gather_writer_metadata", json!({ "object": o }))["async"].clone();
+    c.ok(conn, "inject", json!({"fault": {"go_away": "client-1"}}));
+    let r = c.req(conn, "initialize_for_backup", json!({ "object": o }));
+    assert_eq!(kind(&r), "no_object", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("create_backup_components"),
+        "the refusal says how to go on: {r}"
+    );
+    let o = c.ok(conn, "create_backup_components", json!({}))["object"].clone();
+    let r = c.ok(conn, "initialize_for_backup", json!({ "object": o }));
+    assert_eq!(r["hresult"], "S_OK", "{r}");
+    // The dead process's operation is not the new one's.
+    let r = c.req(conn, "query_status", json!({ "async": a }));
+    assert_eq!(kind(&r), "no_async", "{r}");
+}

@@ -515,7 +515,10 @@ fn object(s: &mut Service, conn: ConnId, a: &mut Args<'_>) -> Result<RequesterId
             if s.world().is_some_and(|w| w.requester_gone(r)) {
                 return Err(Refusal::new(
                     "no_object",
-                    format!("{name} is gone: its requester process went away (rule 27)"),
+                    format!(
+                        "{name} is gone: its requester process went away (rule 27); call \
+                         create_backup_components for a new object"
+                    ),
                 ));
             }
             Ok(r)
@@ -582,9 +585,12 @@ fn start_call(
 
 fn create(s: &mut Service, conn: ConnId) -> Result<Value, Refusal> {
     started(s)?;
+    let gone = |s: &Service, r: RequesterId| s.world().is_some_and(|w| w.requester_gone(r));
     let r = match s.conns[&conn].requester {
-        Some(r) => r,
-        None => {
+        Some(r) if !gone(s, r) => r,
+        // A requester whose process went away (an injected go_away) is never back: the
+        // connection is a new process, with the next slot.
+        _ => {
             if s.slots_taken >= s.n_slots {
                 return Err(Refusal::new(
                     "state",
@@ -597,7 +603,10 @@ fn create(s: &mut Service, conn: ConnId) -> Result<Value, Refusal> {
             }
             let r = RequesterId::from_index(s.first_slot + s.slots_taken);
             s.slots_taken += 1;
-            s.conns.get_mut(&conn).expect("live").requester = Some(r);
+            let c = s.conns.get_mut(&conn).expect("live");
+            c.requester = Some(r);
+            // Operation numbers are the old requester's: its asyncs name nothing of this one.
+            c.asyncs.clear();
             r
         }
     };
