@@ -781,3 +781,74 @@ fn after_an_injected_go_away_a_new_object_works() {
     let r = c.req(conn, "query_status", json!({ "async": a }));
     assert_eq!(kind(&r), "no_async", "{r}");
 }
+
+/// A client writer whose connection closes while the world waits for its OnFreeze answer: the
+/// event never returns (rule 32), the service's limits fire, the backup's wait ends, and no
+/// write stays held.
+#[test]
+fn a_client_writer_gone_while_its_answer_is_awaited_frees_the_world() {
+    let mut c = Client::new(default_machine(), 3);
+    let w = c.svc.connect();
+    c.ok(
+        w,
+        "register_writer",
+        json!({"name": "PyWriter", "components": [{"name": "db", "volumes": ["C:"]}]}),
+    );
+    let r = c.svc.connect();
+    let o = c.ok(r, "create_backup_components", json!({}))["object"].clone();
+    let obj = json!({ "object": o });
+    c.ok(r, "initialize_for_backup", obj.clone());
+    c.ok(
+        r,
+        "set_backup_state",
+        json!({"object": o, "select_components": false}),
+    );
+    let (g, _) = c.drive(r, "gather_writer_metadata", obj.clone(), w, |_| 0);
+    let a = g["result"]["async"].clone();
+    c.drive(r, "wait", json!({ "async": a }), w, |_| 0);
+    c.ok(r, "start_snapshot_set", obj.clone());
+    c.ok(
+        r,
+        "add_to_snapshot_set",
+        json!({"object": o, "volume": "C:"}),
+    );
+    let (p, _) = c.drive(r, "prepare_for_backup", obj.clone(), w, |_| 0);
+    let a = p["result"]["async"].clone();
+    c.drive(r, "wait", json!({ "async": a }), w, |_| 0);
+    // DoSnapshotSet, then wait on it: answer OnPrepareSnapshot, go away at OnFreeze.
+    let (d, _) = c.drive(r, "do_snapshot_set", obj.clone(), w, |_| 0);
+    let a = d["result"]["async"].clone();
+    let id = c.send(r, "wait", json!({ "async": a }));
+    let mut reply = None;
+    let mut frozen = false;
+    for _ in 0..20 {
+        for (conn, line) in c.svc.take_output() {
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v.get("event").is_some() {
+                if v["name"] == "OnFreeze" {
+                    frozen = true;
+                } else if !frozen {
+                    let args = json!({"writer": v["writer"], "token": v["token"]});
+                    c.send(w, "answer", args);
+                }
+            } else if conn == r && v["id"] == id {
+                reply = Some(v);
+            }
+        }
+        if frozen {
+            break;
+        }
+    }
+    assert!(frozen, "the writer got OnFreeze");
+    assert!(reply.is_none(), "the world waits for the answer");
+    c.svc.disconnect(w);
+    let end = c
+        .take(r, id)
+        .expect("the wait ends once the writer is gone");
+    assert_eq!(end["ok"], true, "{end}");
+    assert!(end["result"]["hresult"].is_string(), "{end}");
+    c.ok(r, "run_until_idle", json!({}));
+    let world = c.svc.world().expect("built");
+    assert_eq!(world.held_writes_now(), 0, "no write stays held");
+    c.ok(r, "shutdown", json!({}));
+}
