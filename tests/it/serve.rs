@@ -852,3 +852,26 @@ fn a_client_writer_gone_while_its_answer_is_awaited_frees_the_world() {
     assert_eq!(world.held_writes_now(), 0, "no write stays held");
     c.ok(r, "shutdown", json!({}));
 }
+/// A writer refused because it does not fit the machine leaves the machine as it was: it was
+/// bound into the scenario before the check, so a refused writer still joined the world.
+#[test]
+fn a_refused_writer_leaves_the_machine_as_it_was() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    let before = c.ok(conn, "hello", json!({}))["writers"].clone();
+    let r = c.req(
+        conn,
+        "register_writer",
+        json!({"name": "W", "timeout_freeze_us": u64::MAX}),
+    );
+    assert_eq!(kind(&r), "bad_request", "{r}");
+    assert_eq!(r["error"]["field"], "timeout_freeze_us", "{r}");
+    assert_eq!(c.ok(conn, "hello", json!({}))["writers"], before);
+    // The name is free, and the machine still serves.
+    c.ok(
+        conn,
+        "register_writer",
+        json!({"name": "W", "timeout_freeze_us": 1_000_000}),
+    );
+    c.ok(conn, "create_backup_components", json!({}));
+}

@@ -36,6 +36,16 @@ pub(crate) fn register_writer(
         })?,
     };
     let timeout = a.opt_u64("timeout_freeze_us")?;
+    if let Some(us) = timeout.filter(|us| *us > crate::units::MAX_DURATION_US) {
+        return Err(Refusal::field(
+            "timeout_freeze_us",
+            format!(
+                "register_writer: timeout_freeze_us {us} is more than the longest duration, \
+                 {} us",
+                crate::units::MAX_DURATION_US
+            ),
+        ));
+    }
     let comps = a.opt_array("components")?;
     a.finish()?;
     if s.world().is_some() {
@@ -91,11 +101,13 @@ pub(crate) fn register_writer(
             format!("writer {name:?} is registered already; give each writer its own name"),
         ));
     }
-    let idx = crate::harness::bind_writer(&mut s.scenario, &reg, &md);
-    s.scenario = s.scenario.check().map_err(|e| {
-        Refusal::new(
-            "bad_request",
-            format!("the writer does not fit the machine: {e}"),
+    // Bound on a copy: a writer that does not fit leaves the machine as it was.
+    let mut scenario = s.scenario.clone();
+    let idx = crate::harness::bind_writer(&mut scenario, &reg, &md);
+    s.scenario = scenario.check().map_err(|e| {
+        Refusal::field(
+            "name",
+            format!("register_writer: the writer does not fit the machine: {e}"),
         )
     })?;
     s.client_writers.insert(idx, Some(conn));
