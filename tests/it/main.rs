@@ -21,6 +21,8 @@
 //! - `output`: output that cannot be written (closed pipe, full device) and `--trace-out` targets;
 //! - `serve`: `vss-sim serve`'s protocol: a backup, determinism, a client killed at every
 //!   phase, bad input, client writers, injected faults, the real socket;
+//! - `serve_fuzz`: random clients of `vss-sim serve` (every request kind, junk arguments,
+//!   stale names, disconnects, garbage lines) get well-formed replies, deterministically;
 //! - `search`: `vss-sim fuzz` finds every mutant, none with the standard requester, whatever
 //!   `--jobs` and the shards;
 //! - `rules`: every rule a trace or a tracked file cites is a heading of `docs/rules.md`;
@@ -52,6 +54,7 @@ mod rules;
 mod scenarios;
 mod search;
 mod serve;
+mod serve_fuzz;
 mod tidy;
 mod trace;
 mod vssadmin;

@@ -776,3 +776,199 @@ fn two_clients_colliding_get_one_creation_at_a_time() {
         2
     );
 }
+
+/// A request for more virtual time than an hour is refused: a busy world takes wall time for
+/// every virtual second, and `u64::MAX` microseconds would hold the server for ever.
+#[test]
+fn a_huge_time_request_is_refused_naming_its_field_not_run_for_ever() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    for (op, field) in [("advance", "us"), ("run_until_idle", "max_us")] {
+        let r = c.req(conn, op, json!({ field: u64::MAX }));
+        assert_eq!(kind(&r), "bad_request", "{r}");
+        assert_eq!(r["error"]["field"], field, "{r}");
+    }
+    let o = c.ok(conn, "create_backup_components", json!({}))["object"].clone();
+    c.ok(conn, "initialize_for_backup", json!({ "object": o }));
+    let a = c.ok(conn, "gather_writer_metadata", json!({ "object": o }))["async"].clone();
+    let r = c.req(
+        conn,
+        "wait",
+        json!({"async": a, "timeout_us": 3_600_000_001u64}),
+    );
+    assert_eq!(r["error"]["field"], "timeout_us", "{r}");
+    // An hour is still taken.
+    let r = c.ok(conn, "advance", json!({"us": 1_000}));
+    assert!(r["now_us"].as_u64().is_some());
+}
+
+/// Requests after a shutdown get an `ended` reply rather than silence.
+#[test]
+fn requests_after_shutdown_are_refused_not_dropped() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    c.ok(conn, "shutdown", json!({}));
+    let r = c.req(conn, "hello", json!({}));
+    assert_eq!(kind(&r), "ended", "{r}");
+    let other = c.svc.connect();
+    let r = c.req(other, "advance", json!({"us": 5}));
+    assert_eq!(kind(&r), "ended", "{r}");
+}
+
+/// A connection whose requester process was made to go away starts over as a new process:
+/// its next object is a live one in the next slot, not one whose every call is refused.
+#[test]
+fn after_an_injected_go_away_a_new_object_works() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    let o = c.ok(conn, "create_backup_components", json!({}))["object"].clone();
+    c.ok(conn, "initialize_for_backup", json!({ "object": o }));
+    let a = c.ok(conn, "gather_writer_metadata", json!({ "object": o }))["async"].clone();
+    c.ok(conn, "inject", json!({"fault": {"go_away": "client-1"}}));
+    let r = c.req(conn, "initialize_for_backup", json!({ "object": o }));
+    assert_eq!(kind(&r), "no_object", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("create_backup_components"),
+        "the refusal says how to go on: {r}"
+    );
+    let o = c.ok(conn, "create_backup_components", json!({}))["object"].clone();
+    let r = c.ok(conn, "initialize_for_backup", json!({ "object": o }));
+    assert_eq!(r["hresult"], "S_OK", "{r}");
+    // The dead process's operation is not the new one's.
+    let r = c.req(conn, "query_status", json!({ "async": a }));
+    assert_eq!(kind(&r), "no_async", "{r}");
+}
+
+/// A client writer whose connection closes while the world waits for its OnFreeze answer: the
+/// event never returns (rule 32), the service's limits fire, the backup's wait ends, and no
+/// write stays held.
+#[test]
+fn a_client_writer_gone_while_its_answer_is_awaited_frees_the_world() {
+    let mut c = Client::new(default_machine(), 3);
+    let w = c.svc.connect();
+    c.ok(
+        w,
+        "register_writer",
+        json!({"name": "PyWriter", "components": [{"name": "db", "volumes": ["C:"]}]}),
+    );
+    let r = c.svc.connect();
+    let o = c.ok(r, "create_backup_components", json!({}))["object"].clone();
+    let obj = json!({ "object": o });
+    c.ok(r, "initialize_for_backup", obj.clone());
+    c.ok(
+        r,
+        "set_backup_state",
+        json!({"object": o, "select_components": false}),
+    );
+    let (g, _) = c.drive(r, "gather_writer_metadata", obj.clone(), w, |_| 0);
+    let a = g["result"]["async"].clone();
+    c.drive(r, "wait", json!({ "async": a }), w, |_| 0);
+    c.ok(r, "start_snapshot_set", obj.clone());
+    c.ok(
+        r,
+        "add_to_snapshot_set",
+        json!({"object": o, "volume": "C:"}),
+    );
+    let (p, _) = c.drive(r, "prepare_for_backup", obj.clone(), w, |_| 0);
+    let a = p["result"]["async"].clone();
+    c.drive(r, "wait", json!({ "async": a }), w, |_| 0);
+    // DoSnapshotSet, then wait on it: answer OnPrepareSnapshot, go away at OnFreeze.
+    let (d, _) = c.drive(r, "do_snapshot_set", obj.clone(), w, |_| 0);
+    let a = d["result"]["async"].clone();
+    let id = c.send(r, "wait", json!({ "async": a }));
+    let mut reply = None;
+    let mut frozen = false;
+    for _ in 0..20 {
+        for (conn, line) in c.svc.take_output() {
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v.get("event").is_some() {
+                if v["name"] == "OnFreeze" {
+                    frozen = true;
+                } else if !frozen {
+                    let args = json!({"writer": v["writer"], "token": v["token"]});
+                    c.send(w, "answer", args);
+                }
+            } else if conn == r && v["id"] == id {
+                reply = Some(v);
+            }
+        }
+        if frozen {
+            break;
+        }
+    }
+    assert!(frozen, "the writer got OnFreeze");
+    assert!(reply.is_none(), "the world waits for the answer");
+    c.svc.disconnect(w);
+    let end = c
+        .take(r, id)
+        .expect("the wait ends once the writer is gone");
+    assert_eq!(end["ok"], true, "{end}");
+    assert!(end["result"]["hresult"].is_string(), "{end}");
+    c.ok(r, "run_until_idle", json!({}));
+    let world = c.svc.world().expect("built");
+    assert_eq!(world.held_writes_now(), 0, "no write stays held");
+    c.ok(r, "shutdown", json!({}));
+}
+/// A writer refused because it does not fit the machine leaves the machine as it was: it was
+/// bound into the scenario before the check, so a refused writer still joined the world.
+#[test]
+fn a_refused_writer_leaves_the_machine_as_it_was() {
+    let mut c = Client::new(default_machine(), 1);
+    let conn = c.svc.connect();
+    let before = c.ok(conn, "hello", json!({}))["writers"].clone();
+    let r = c.req(
+        conn,
+        "register_writer",
+        json!({"name": "W", "timeout_freeze_us": u64::MAX}),
+    );
+    assert_eq!(kind(&r), "bad_request", "{r}");
+    assert_eq!(r["error"]["field"], "timeout_freeze_us", "{r}");
+    assert_eq!(c.ok(conn, "hello", json!({}))["writers"], before);
+    // The name is free, and the machine still serves.
+    c.ok(
+        conn,
+        "register_writer",
+        json!({"name": "W", "timeout_freeze_us": 1_000_000}),
+    );
+    c.ok(conn, "create_backup_components", json!({}));
+}
+
+/// A client writer's class id is its kind's: the one it registers, else the same for its name
+/// on every run and seed, and another name's is another.
+#[test]
+fn a_client_writers_class_id_is_its_own() {
+    let class = |seed: u64, name: &str, class_id: Option<&str>| {
+        let mut c = Client::new(default_machine(), seed);
+        let w = c.svc.connect();
+        let mut args = json!({"name": name, "components": [{"name": "db", "volumes": ["C:"]}]});
+        if let Some(g) = class_id {
+            args["class_id"] = json!(g);
+        }
+        let reg = c.ok(w, "register_writer", args);
+        let hello = c.ok(w, "hello", json!({}));
+        let listed = hello["writers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == name)
+            .unwrap()["class_id"]
+            .clone();
+        assert_eq!(
+            reg["class_id"], listed,
+            "hello lists what registration said"
+        );
+        reg["class_id"].as_str().unwrap().to_string()
+    };
+    let a = class(1, "PyWriter", None);
+    assert_eq!(
+        a,
+        class(2, "PyWriter", None),
+        "one name, one class, whatever the seed"
+    );
+    assert_ne!(a, class(1, "OtherWriter", None));
+    let mine = "{11111111-2222-4333-8444-555555555555}";
+    assert_eq!(class(1, "PyWriter", Some(mine)), mine);
+}

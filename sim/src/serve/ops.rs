@@ -67,6 +67,25 @@ pub(crate) const MAX_READ_BLOCKS: u64 = crate::api::MAX_READ_BLOCKS;
 /// waiting for it: one hour.
 const WAIT_CAP: Duration = Duration::from_secs(3600);
 
+/// The most virtual time one `advance`, `run_until_idle` or `wait` may ask for: a busy world
+/// takes wall time for every virtual second, so a request for years would hold the server for
+/// as long as it took.
+const MAX_RUN_US: u64 = WAIT_CAP.as_us();
+
+/// A virtual-time argument, at most [`MAX_RUN_US`].
+fn run_us(a: &mut Args<'_>, field: &'static str, op: &str) -> Result<Option<u64>, Refusal> {
+    match a.opt_u64(field)? {
+        Some(us) if us > MAX_RUN_US => Err(Refusal::field(
+            field,
+            format!(
+                "{op}: {field} {us} is more than one virtual hour ({MAX_RUN_US} us); ask for \
+                 at most that and repeat the request to go further"
+            ),
+        )),
+        other => Ok(other),
+    }
+}
+
 /// What a call's reply becomes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Post {
@@ -114,7 +133,9 @@ pub(crate) fn dispatch(
             Ok(Some(json!({"now_us": now_us(s)})))
         }
         "advance" => {
-            let us = a.u64("us")?;
+            let us = run_us(a, "us", "advance")?.ok_or_else(|| {
+                Refusal::field("us", "advance: argument \"us\" (an integer) is missing")
+            })?;
             a.finish()?;
             let w = started(s)?;
             let t = w.now() + Duration::from_us(us);
@@ -122,7 +143,7 @@ pub(crate) fn dispatch(
             Ok(None)
         }
         "run_until_idle" => {
-            let max = a.opt_u64("max_us")?;
+            let max = run_us(a, "max_us", "run_until_idle")?;
             a.finish()?;
             let w = started(s)?;
             let t = w.now() + max.map_or(WAIT_CAP, Duration::from_us);
@@ -344,7 +365,7 @@ pub(crate) fn dispatch(
         "read_shadow" | "read_blocks" => read(s, conn, id, op, a),
         "wait" => {
             let (r, op_n, _) = async_named(s, conn, a)?;
-            let timeout = a.opt_u64("timeout_us")?;
+            let timeout = run_us(a, "timeout_us", "wait")?;
             a.finish()?;
             let w = started(s)?;
             let deadline = w.now() + timeout.map_or(WAIT_CAP, Duration::from_us);
@@ -494,7 +515,10 @@ fn object(s: &mut Service, conn: ConnId, a: &mut Args<'_>) -> Result<RequesterId
             if s.world().is_some_and(|w| w.requester_gone(r)) {
                 return Err(Refusal::new(
                     "no_object",
-                    format!("{name} is gone: its requester process went away (rule 27)"),
+                    format!(
+                        "{name} is gone: its requester process went away (rule 27); call \
+                         create_backup_components for a new object"
+                    ),
                 ));
             }
             Ok(r)
@@ -561,9 +585,12 @@ fn start_call(
 
 fn create(s: &mut Service, conn: ConnId) -> Result<Value, Refusal> {
     started(s)?;
+    let gone = |s: &Service, r: RequesterId| s.world().is_some_and(|w| w.requester_gone(r));
     let r = match s.conns[&conn].requester {
-        Some(r) => r,
-        None => {
+        Some(r) if !gone(s, r) => r,
+        // A requester whose process went away (an injected go_away) is never back: the
+        // connection is a new process, with the next slot.
+        _ => {
             if s.slots_taken >= s.n_slots {
                 return Err(Refusal::new(
                     "state",
@@ -576,7 +603,10 @@ fn create(s: &mut Service, conn: ConnId) -> Result<Value, Refusal> {
             }
             let r = RequesterId::from_index(s.first_slot + s.slots_taken);
             s.slots_taken += 1;
-            s.conns.get_mut(&conn).expect("live").requester = Some(r);
+            let c = s.conns.get_mut(&conn).expect("live");
+            c.requester = Some(r);
+            // Operation numbers are the old requester's: its asyncs name nothing of this one.
+            c.asyncs.clear();
             r
         }
     };

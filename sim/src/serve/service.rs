@@ -304,7 +304,20 @@ impl Service {
                 continue;
             }
             if self.shut {
-                self.queue.clear();
+                // The run is over: what comes after the shutdown is refused, not dropped, so
+                // no client waits for a reply that never comes.
+                while let Some((conn, item)) = self.queue.pop_front() {
+                    let id = match item {
+                        Item::Request(m) => m.get("id").cloned().unwrap_or(Value::Null),
+                        Item::Refused(id, _) => id,
+                    };
+                    let r = Refusal::new(
+                        "ended",
+                        "the server has shut down (a shutdown request came first); start a new \
+                         server to go on",
+                    );
+                    self.reply(conn, &id, Err(r));
+                }
                 return;
             }
             match self.queue.pop_front() {

@@ -35,7 +35,26 @@ pub(crate) fn register_writer(
             )
         })?,
     };
+    let class_id = match a.opt_str("class_id")? {
+        None => None,
+        Some(g) => Some(model::ids::Guid::parse(g).ok_or_else(|| {
+            Refusal::field(
+                "class_id",
+                format!("register_writer: {g:?} is not a GUID like {{xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}}"),
+            )
+        })?),
+    };
     let timeout = a.opt_u64("timeout_freeze_us")?;
+    if let Some(us) = timeout.filter(|us| *us > crate::units::MAX_DURATION_US) {
+        return Err(Refusal::field(
+            "timeout_freeze_us",
+            format!(
+                "register_writer: timeout_freeze_us {us} is more than the longest duration, \
+                 {} us",
+                crate::units::MAX_DURATION_US
+            ),
+        ));
+    }
     let comps = a.opt_array("components")?;
     a.finish()?;
     if s.world().is_some() {
@@ -91,11 +110,17 @@ pub(crate) fn register_writer(
             format!("writer {name:?} is registered already; give each writer its own name"),
         ));
     }
-    let idx = crate::harness::bind_writer(&mut s.scenario, &reg, &md);
-    s.scenario = s.scenario.check().map_err(|e| {
-        Refusal::new(
-            "bad_request",
-            format!("the writer does not fit the machine: {e}"),
+    // Bound on a copy: a writer that does not fit leaves the machine as it was.
+    let mut scenario = s.scenario.clone();
+    let idx = crate::harness::bind_writer(&mut scenario, &reg, &md);
+    // A writer's class id is its kind's, the same on every machine (`CVssWriter::Initialize`
+    // is given it): the one registered, else the scenario writer's, else one named after it.
+    let spec = &mut scenario.writers[idx];
+    spec.class_id = class_id.or(spec.class_id).or_else(|| Some(class_of(&name)));
+    s.scenario = scenario.check().map_err(|e| {
+        Refusal::field(
+            "name",
+            format!("register_writer: the writer does not fit the machine: {e}"),
         )
     })?;
     s.client_writers.insert(idx, Some(conn));
@@ -109,6 +134,16 @@ pub(crate) fn register_writer(
         "instance_id": info.instance_id.to_string(),
         "class_id": info.class_id.to_string(),
     }))
+}
+
+/// A class id of its own for a writer named `name`: the first 16 bytes of SHA-256 over the name,
+/// as a version-4-shaped GUID, so one writer name is one class on every run and seed.
+fn class_of(name: &str) -> model::ids::Guid {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("vss-sim writer class {name}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    model::ids::Guid::from_random_bytes(b)
 }
 
 /// The message that hands a client writer its event.
@@ -139,6 +174,13 @@ pub(crate) fn answer(s: &mut Service, conn: ConnId, a: &mut Args<'_>) -> Result<
     let hang = a.bool_or("hang", false)?;
     let app = a.opt_str("application")?;
     a.finish()?;
+    if after_us.is_some_and(|us| us > 3_600_000_000) {
+        return Err(Refusal::field(
+            "after_us",
+            "answer: a handler takes at most a virtual hour here; one that never returns \
+             answers hang: true",
+        ));
+    }
     if hang && after_us.is_some() {
         return Err(Refusal::field(
             "hang",
