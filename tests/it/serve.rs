@@ -972,3 +972,49 @@ fn a_client_writers_class_id_is_its_own() {
     let mine = "{11111111-2222-4333-8444-555555555555}";
     assert_eq!(class(1, "PyWriter", Some(mine)), mine);
 }
+
+/// A client that sends and never reads holds up only its own replies: another client is still
+/// answered at once.
+#[test]
+#[allow(clippy::disallowed_methods)] // The server runs on its own thread, as in `vss-sim serve`.
+fn a_client_that_never_reads_does_not_stall_the_others() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = std::env::temp_dir().join(format!("vss-serve-slow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("s.sock");
+    let path = sock.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let cfg = sim::serve::Config {
+            service: Service::new(default_machine(), 1, 2).unwrap(),
+            listen: sim::serve::Listen::Unix(path),
+            trace_out: None,
+            nbd: None,
+        };
+        sim::serve::serve(cfg, |_, _| tx.send(()).unwrap())
+    });
+    rx.recv().unwrap();
+    let mut greedy = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    // Replies to these fill the greedy client's socket many times over.
+    let burst = "{\"v\":1,\"id\":1,\"op\":\"hello\"}\n".repeat(20_000);
+    greedy.write_all(burst.as_bytes()).unwrap();
+    let other = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    other
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut w = other.try_clone().unwrap();
+    let mut r = BufReader::new(other);
+    w.write_all(b"{\"v\":1,\"id\":7,\"op\":\"now\"}\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line)
+        .expect("the other client is answered");
+    assert!(line.contains("\"id\":7"), "{line}");
+    w.write_all(b"{\"v\":1,\"id\":8,\"op\":\"shutdown\"}\n")
+        .unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("sha256"), "{line}");
+    drop(greedy);
+    server.join().unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

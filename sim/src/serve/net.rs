@@ -97,6 +97,12 @@ fn spawn(f: impl FnOnce() + Send + 'static) {
     std::thread::spawn(f);
 }
 
+/// [`spawn`], keeping the handle.
+#[allow(clippy::disallowed_methods)] // determinism-ok: a connection's writer thread only writes the lines the world's thread gives it.
+fn spawn_joinable(f: impl FnOnce() + Send + 'static) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(f)
+}
+
 /// What reaches the world's thread.
 enum Msg {
     Open(Stream),
@@ -206,26 +212,58 @@ fn remove_stale(path: &std::path::Path) -> Result<(), String> {
     }
 }
 
+/// A connection's writer thread: the lines the world's thread hands it, in order. The world's
+/// thread never writes to a socket itself, so a client that does not read holds up only its
+/// own replies.
+struct Writer {
+    lines: Sender<Vec<u8>>,
+    stream: Stream,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(stream: Stream) -> io::Result<Writer> {
+        let mut out = stream.try_clone()?;
+        let (lines, rx) = channel::<Vec<u8>>();
+        let thread = spawn_joinable(move || {
+            for line in rx {
+                if out.write_all(&line).is_err() {
+                    // The reader sees the connection end and tells the world's thread.
+                    out.shutdown();
+                    return;
+                }
+            }
+        });
+        Ok(Writer {
+            lines,
+            stream,
+            thread,
+        })
+    }
+}
+
 /// The world's thread: every message in arrival order, until shutdown.
 fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> String {
-    let mut writers: std::collections::BTreeMap<ConnId, Stream> = Default::default();
+    let mut writers: std::collections::BTreeMap<ConnId, Writer> = Default::default();
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Open(stream) => {
                 let conn = service.connect();
-                match stream.try_clone() {
-                    Ok(reader) => {
-                        writers.insert(conn, stream);
+                match (stream.try_clone(), Writer::start(stream)) {
+                    (Ok(reader), Ok(w)) => {
+                        writers.insert(conn, w);
                         let tx = tx.clone();
                         spawn(move || read_lines(conn, reader, &tx));
                     }
-                    Err(_) => service.disconnect(conn),
+                    _ => service.disconnect(conn),
                 }
             }
             Msg::Line(conn, line) => service.receive(conn, &line),
             Msg::TooLarge(conn) => service.too_large(conn),
             Msg::Closed(conn) => {
-                writers.remove(&conn);
+                if let Some(w) = writers.remove(&conn) {
+                    w.stream.shutdown();
+                }
                 service.disconnect(conn);
             }
             Msg::Nbd((q, reply)) => {
@@ -233,32 +271,16 @@ fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> Str
                 let _ = reply.send(nbd_answer(service, &q));
             }
         }
-        loop {
-            let out = service.take_output();
-            if out.is_empty() {
-                break;
-            }
-            let mut broken = Vec::new();
-            for (conn, line) in out {
-                if let Some(w) = writers.get_mut(&conn) {
-                    let mut bytes = line.into_bytes();
-                    bytes.push(b'\n');
-                    if w.write_all(&bytes).is_err() {
-                        broken.push(conn);
-                    }
-                }
-            }
-            for conn in broken {
-                if let Some(w) = writers.remove(&conn) {
-                    w.shutdown();
-                }
-                service.disconnect(conn);
+        for (conn, line) in service.take_output() {
+            if let Some(w) = writers.get(&conn) {
+                let mut bytes = line.into_bytes();
+                bytes.push(b'\n');
+                // A writer thread that ended has a connection the reader reports closed.
+                let _ = w.lines.send(bytes);
             }
         }
         if service.is_shut_down() {
-            for w in writers.values() {
-                w.shutdown();
-            }
+            close_all(writers);
             break;
         }
     }
@@ -266,6 +288,29 @@ fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> Str
         .trace()
         .map(|(d, _, _)| d.to_string())
         .unwrap_or_default()
+}
+
+/// At shutdown: every writer sends what it has (the last replies), for at most a second, then
+/// every connection closes.
+#[allow(clippy::disallowed_methods)] // determinism-ok: the server waits for its last replies to go out; no run is left.
+fn close_all(writers: std::collections::BTreeMap<ConnId, Writer>) {
+    let mut open: Vec<(Stream, std::thread::JoinHandle<()>)> = writers
+        .into_values()
+        .map(|w| {
+            drop(w.lines);
+            (w.stream, w.thread)
+        })
+        .collect();
+    for _ in 0..100 {
+        if open.iter().all(|(_, t)| t.is_finished()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for (stream, thread) in open.drain(..) {
+        stream.shutdown();
+        let _ = thread.join();
+    }
 }
 
 /// An NBD question answered from the world as it stands; before the service has started there
