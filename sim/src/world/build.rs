@@ -82,15 +82,28 @@ impl World {
         );
         // Size each volume's block map for the regions its workloads write, capped at what a
         // short run writes: a larger map is cleared for nothing, a smaller one grows by doubling.
-        // One pass over the workloads' volume lists (each volume counted once per workload).
+        // A workload counts at most the blocks it writes in a second (its bursts' share of
+        // one), so a slow writer over a large volume does not clear a large map for a few
+        // blocks. One pass over the workloads' volume lists (each volume counted once per
+        // workload).
         let mut region = vec![0u64; scenario.volumes.len()];
         for w in &scenario.workloads {
+            let per_sec = match w.burst {
+                Some((on, off)) => {
+                    let period = (on.as_us() + off.as_us()).max(1);
+                    u64::try_from(
+                        (u128::from(w.rate) * u128::from(on.as_us())).div_ceil(u128::from(period)),
+                    )
+                    .unwrap_or(u64::MAX)
+                }
+                None => w.rate,
+            };
             let mut vols = w.volumes.clone();
             vols.sort_unstable();
             vols.dedup();
             for v in vols {
                 let n_blocks = store.volume(vid(v)).n_blocks();
-                let blocks = w.blocks.unwrap_or(u64::MAX).min(n_blocks);
+                let blocks = w.blocks.unwrap_or(u64::MAX).min(n_blocks).min(per_sec);
                 region[v] = region[v].saturating_add(blocks);
             }
         }

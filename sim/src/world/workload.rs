@@ -18,6 +18,9 @@ pub(super) struct Workload {
     interval_us: u64,
     write_latency: Duration,
     burst: Option<(u64, u64)>,
+    /// The start of the burst period the last write time fell in (microseconds): a write in
+    /// the same period finds its phase by a subtraction, not a division.
+    period_start: u64,
     region: Vec<u64>,
     rng: SimRng,
     cursor: u64,
@@ -63,6 +66,7 @@ impl Workload {
             interval_us: (1_000_000 / w.rate).max(1),
             write_latency: w.write_latency,
             burst: w.burst.map(|(on, off)| (on.as_us(), off.as_us())),
+            period_start: 0,
             region,
             rng: SimRng::fork(seed, &format!("workload:{}", w.name)),
             cursor: 0,
@@ -89,12 +93,21 @@ impl Workload {
     /// The next write after `from`: the interval with a uniform jitter of ±50 %, skipping a
     /// burst's off period. `x` is the random word to draw from.
     #[inline]
-    fn next_write_time(&self, from: Instant, x: &mut u64) -> Instant {
+    fn next_write_time(&mut self, from: Instant, x: &mut u64) -> Instant {
         let jitter = self.interval_us / 2 + split(x, self.interval_us + 1);
         let mut t = from.as_us() + jitter.max(1);
         if let Some((on, off)) = self.burst {
             let period = on + off;
-            let phase = t % period;
+            // `t % period`, by a subtraction while `t` stays in the period of the last write
+            // (the usual case: an interval is much shorter than a period).
+            let phase = match t.checked_sub(self.period_start) {
+                Some(p) if p < period => p,
+                _ => {
+                    let phase = t % period;
+                    self.period_start = t - phase;
+                    phase
+                }
+            };
             if phase >= on {
                 t += period - phase;
             }
