@@ -58,6 +58,12 @@ impl Stream {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
         })
     }
+    fn set_write_timeout(&self, d: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.set_write_timeout(d),
+            Stream::Tcp(s) => s.set_write_timeout(d),
+        }
+    }
     fn shutdown(&self) {
         let _ = match self {
             Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
@@ -212,33 +218,69 @@ fn remove_stale(path: &std::path::Path) -> Result<(), String> {
     }
 }
 
-/// A connection's writer thread: the lines the world's thread hands it, in order. The world's
-/// thread never writes to a socket itself, so a client that does not read holds up only its
-/// own replies.
+/// How long the world's thread waits on one socket write before it hands the connection's
+/// replies to a thread of their own.
+const DIRECT_WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Where a connection's replies go. The world's thread writes them itself (the fast path: one
+/// thread hop less per round trip); once a write would wait past [`DIRECT_WRITE_WAIT`] (a
+/// client that sends and does not read), the rest go, in order, through a writer thread of the
+/// connection's own, so that client holds up only its own replies.
 struct Writer {
-    lines: Sender<Vec<u8>>,
     stream: Stream,
-    thread: std::thread::JoinHandle<()>,
+    behind: Option<(Sender<Vec<u8>>, std::thread::JoinHandle<()>)>,
 }
 
 impl Writer {
-    fn start(stream: Stream) -> io::Result<Writer> {
-        let mut out = stream.try_clone()?;
-        let (lines, rx) = channel::<Vec<u8>>();
-        let thread = spawn_joinable(move || {
-            for line in rx {
-                if out.write_all(&line).is_err() {
-                    // The reader sees the connection end and tells the world's thread.
-                    out.shutdown();
-                    return;
-                }
-            }
-        });
+    fn new(stream: Stream) -> io::Result<Writer> {
+        stream.set_write_timeout(Some(DIRECT_WRITE_WAIT))?;
         Ok(Writer {
-            lines,
             stream,
-            thread,
+            behind: None,
         })
+    }
+
+    /// Sends one line; an error is a connection that broke.
+    fn send(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        if let Some((lines, _)) = &self.behind {
+            // A writer thread that ended has a connection the reader reports closed.
+            let _ = lines.send(bytes);
+            return Ok(());
+        }
+        let mut off = 0;
+        while off < bytes.len() {
+            match self.stream.write(&bytes[off..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    let mut out = self.stream.try_clone()?;
+                    // Only the writer thread writes from now on: it may wait.
+                    out.set_write_timeout(None)?;
+                    let (lines, rx) = channel::<Vec<u8>>();
+                    let _ = lines.send(bytes[off..].to_vec());
+                    let thread = spawn_joinable(move || {
+                        for line in rx {
+                            if out.write_all(&line).is_err() {
+                                // The reader sees the connection end and tells the world's
+                                // thread.
+                                out.shutdown();
+                                return;
+                            }
+                        }
+                    });
+                    self.behind = Some((lines, thread));
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -249,7 +291,7 @@ fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> Str
         match msg {
             Msg::Open(stream) => {
                 let conn = service.connect();
-                match (stream.try_clone(), Writer::start(stream)) {
+                match (stream.try_clone(), Writer::new(stream)) {
                     (Ok(reader), Ok(w)) => {
                         writers.insert(conn, w);
                         let tx = tx.clone();
@@ -271,12 +313,26 @@ fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> Str
                 let _ = reply.send(nbd_answer(service, &q));
             }
         }
-        for (conn, line) in service.take_output() {
-            if let Some(w) = writers.get(&conn) {
-                let mut bytes = line.into_bytes();
-                bytes.push(b'\n');
-                // A writer thread that ended has a connection the reader reports closed.
-                let _ = w.lines.send(bytes);
+        loop {
+            let out = service.take_output();
+            if out.is_empty() {
+                break;
+            }
+            let mut broken = Vec::new();
+            for (conn, line) in out {
+                if let Some(w) = writers.get_mut(&conn) {
+                    let mut bytes = line.into_bytes();
+                    bytes.push(b'\n');
+                    if w.send(bytes).is_err() {
+                        broken.push(conn);
+                    }
+                }
+            }
+            for conn in broken {
+                if let Some(w) = writers.remove(&conn) {
+                    w.stream.shutdown();
+                }
+                service.disconnect(conn);
             }
         }
         if service.is_shut_down() {
@@ -294,22 +350,32 @@ fn run_world(service: &mut Service, tx: &Sender<Msg>, rx: &Receiver<Msg>) -> Str
 /// every connection closes.
 #[allow(clippy::disallowed_methods)] // determinism-ok: the server waits for its last replies to go out; no run is left.
 fn close_all(writers: std::collections::BTreeMap<ConnId, Writer>) {
-    let mut open: Vec<(Stream, std::thread::JoinHandle<()>)> = writers
+    let mut open: Vec<(Stream, Option<std::thread::JoinHandle<()>>)> = writers
         .into_values()
         .map(|w| {
-            drop(w.lines);
-            (w.stream, w.thread)
+            (
+                w.stream,
+                w.behind.map(|(lines, thread)| {
+                    drop(lines);
+                    thread
+                }),
+            )
         })
         .collect();
     for _ in 0..100 {
-        if open.iter().all(|(_, t)| t.is_finished()) {
+        if open
+            .iter()
+            .all(|(_, t)| t.as_ref().is_none_or(|t| t.is_finished()))
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     for (stream, thread) in open.drain(..) {
         stream.shutdown();
-        let _ = thread.join();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
     }
 }
 
