@@ -44,7 +44,7 @@ fn time_round_trips(conn: UnixStream, n: usize) -> Vec<f64> {
     }
     let mut us = Vec::with_capacity(n);
     for _ in 0..n {
-        let t = std::time::Instant::now();
+        let t = std::time::Instant::now(); // determinism-ok: the benchmark times wall-clock round trips
         once(&mut line);
         us.push(t.elapsed().as_secs_f64() * 1e6);
     }
@@ -66,6 +66,7 @@ pub(super) fn measure() -> ServeFigures {
     let sock = dir.join("serve.sock");
     let (tx, rx) = std::sync::mpsc::channel();
     let path = sock.clone();
+    // determinism-ok: the server runs on its own thread, as `vss-sim serve` runs it.
     let server = std::thread::spawn(move || {
         let mut scenario =
             parse("<default>", "default", DEFAULT_SCENARIO).expect("the default scenario parses");
@@ -90,6 +91,7 @@ pub(super) fn measure() -> ServeFigures {
     let _ = std::fs::remove_dir_all(&dir);
 
     let (a, b) = UnixStream::pair().expect("a socket pair");
+    // determinism-ok: the echo floor is a bare thread on a socket pair, outside any run.
     let echo = std::thread::spawn(move || {
         let mut w = b.try_clone().expect("a socket clones");
         let mut r = BufReader::new(b);
