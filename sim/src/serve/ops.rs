@@ -694,7 +694,6 @@ fn read(s: &mut Service, conn: ConnId, id: &Value, op: &str, a: &mut Args<'_>) -
         let goal = Goal::Blocks {
             requester: r,
             snapshot,
-            volume,
             first,
             count,
         };
@@ -734,7 +733,6 @@ pub(crate) fn goal_met(
         Goal::Blocks {
             requester,
             snapshot,
-            volume,
             first,
             count,
         } => {
@@ -742,7 +740,6 @@ pub(crate) fn goal_met(
             if !h.is_success() {
                 return Some(Err(Refusal::hresult("read_blocks", h)));
             }
-            let _ = volume;
             let seqs = block_seqs(s, *snapshot, *first, *count);
             Some(Ok(json!({
                 "hresult": h.name(),

@@ -66,7 +66,6 @@ pub(crate) enum Goal {
     Blocks {
         requester: RequesterId,
         snapshot: model::ids::SnapshotId,
-        volume: model::ids::VolumeId,
         first: u64,
         count: u64,
     },
